@@ -1,0 +1,74 @@
+"""openai_messages: an async-first client for the OpenAI Assistants Messages API.
+
+>>> import openai_messages as om
+>>> om.Client  # doctest: +ELLIPSIS
+<class 'openai_messages.client.Client'>
+"""
+
+from ._version import __version__
+from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
+from .client import Client
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ConflictError,
+    CreateOutcomeUnknownError,
+    InternalServerError,
+    InvalidArgumentError,
+    NotFoundError,
+    OpenAIMessagesError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseTooLargeError,
+    UnprocessableEntityError,
+)
+from .models import *  # noqa: F403
+from .models import __all__ as _model_names
+from .pagination import Pager
+from .ratelimit import RateLimiter, RateLimits
+from .retry import RetryBudget, RetryPolicy
+from .transport import Response, Timeout
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ClientClosedError",
+    "ConflictError",
+    "CreateOutcomeUnknownError",
+    "FetchProgress",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "OpenAIMessagesError",
+    "Pager",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RateLimiter",
+    "RateLimits",
+    "Response",
+    "ResponseTooLargeError",
+    "RetryBudget",
+    "RetryPolicy",
+    "ThreadChunk",
+    "ThreadResult",
+    "ThreadResults",
+    "ThreadStream",
+    "Timeout",
+    "UnprocessableEntityError",
+    "__version__",
+    *_model_names,
+]

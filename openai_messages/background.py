@@ -1,0 +1,114 @@
+"""A queue fed by background tasks, read as an async iterator, that cleans up after itself.
+
+Both page prefetch and bulk fetches run producers in tasks. Whatever way the reader
+stops (it finishes, breaks out, raises, or is cancelled), the producers are cancelled:
+explicitly through :meth:`Feed.aclose`, or when the reader drops the feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Final, Generic, TypeVar
+
+__all__ = ["Feed", "FeedRegistry"]
+
+T = TypeVar("T")
+
+_END: Final = object()
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+FeedRegistry = weakref.WeakSet["Feed[Any]"]
+Producer = Callable[["Feed[T]"], Coroutine[Any, Any, None]]
+
+
+class Feed(Generic[T], AsyncIterator[T]):
+    """Items put by producer tasks, yielded in arrival order; the first failure is re-raised.
+
+    ``producers`` are coroutine functions taking the feed. Before making an item, a
+    producer awaits :meth:`reserve`, which waits while ``window`` items are made or being
+    made but not yet read: a window of 1 means "one item ahead of the reader". The feed
+    ends when every producer has returned.
+    """
+
+    def __init__(
+        self,
+        producers: list[Producer[T]],
+        *,
+        window: int,
+        registry: FeedRegistry | None = None,
+    ) -> None:
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._room = asyncio.Semaphore(window)
+        self._running = len(producers)
+        self._done = False
+        self._tasks = [asyncio.create_task(self._run(p)) for p in producers]
+        if registry is not None:
+            registry.add(self)
+
+    async def reserve(self) -> None:
+        """Wait for room to make one more item."""
+        await self._room.acquire()
+
+    def put(self, item: T) -> None:
+        """Hand one item to the reader."""
+        self._queue.put_nowait(item)
+
+    async def _run(self, producer: Producer[T]) -> None:
+        try:
+            await producer(self)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the reader, never lost
+            self._queue.put_nowait(_Failure(exc))
+            return
+        self._running -= 1
+        if self._running == 0:
+            self._queue.put_nowait(_END)
+
+    def __aiter__(self) -> Feed[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            item = await self._queue.get()
+        except BaseException:
+            self.cancel()
+            raise
+        if item is _END:
+            self._done = True
+            raise StopAsyncIteration
+        if isinstance(item, _Failure):
+            self.cancel()
+            raise item.error
+        self._room.release()
+        return item  # type: ignore[return-value]  # only producers' items remain
+
+    def cancel(self) -> None:
+        """Cancel every producer now (they finish cancelling in the background)."""
+        self._done = True
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+
+    async def aclose(self) -> None:
+        """Cancel every producer and wait until they have stopped."""
+        self.cancel()
+        pending = [task for task in self._tasks if not task.done()]
+        if pending:
+            await asyncio.wait(pending)
+
+    def __del__(self) -> None:
+        for task in getattr(self, "_tasks", ()):
+            if not task.done() and not task.get_loop().is_closed():
+                task.cancel()

@@ -1,0 +1,467 @@
+"""In-memory threads and messages, with cursor paging in O(log n + limit).
+
+Every thread keeps an append-only sequence of message records ordered by creation
+(``created_at`` never decreases along the sequence, ties are broken by position).
+Deleting a message turns its record into a tombstone that keeps its position, so a
+cursor naming a deleted message keeps working.  A ``run_id`` filter pages over a
+per-run list of positions, so it is as cheap as an unfiltered page.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import orjson
+
+__all__ = ["IdFactory", "MessageRecord", "Store", "Thread", "select_page", "text_content"]
+
+JSON = dict[str, Any]
+
+_MASK96 = (1 << 96) - 1
+_MULT = 0x9E3779B97F4A7C15F39CC061  # odd, so n -> n * _MULT mod 2**96 is a bijection
+
+
+class IdFactory:
+    """Unique, random-looking ids: ``prefix`` + 24 hex chars from a mixed counter."""
+
+    __slots__ = ("_counter", "_salt")
+
+    def __init__(self, seed: int | None = None) -> None:
+        rng = random.Random(seed)
+        self._salt = rng.getrandbits(96)
+        self._counter = rng.getrandbits(20)
+
+    def new(self, prefix: str) -> str:
+        """Return a fresh id such as ``msg_3f0c...`` (never repeats for this factory)."""
+        n = self._counter
+        self._counter = n + 1
+        return f"{prefix}{((n * _MULT) ^ self._salt) & _MASK96:024x}"
+
+
+def text_content(value: str) -> list[JSON]:
+    """The stored form of a plain text message body."""
+    return [{"type": "text", "text": {"value": value, "annotations": []}}]
+
+
+class MessageRecord:
+    """One stored message (or, once ``deleted`` is set, its tombstone)."""
+
+    __slots__ = (
+        "_v1",
+        "_v2",
+        "assistant_id",
+        "attachments",
+        "content",
+        "created_at",
+        "deleted",
+        "file_ids",
+        "id",
+        "metadata",
+        "pos",
+        "role",
+        "run_id",
+        "thread_id",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        pos: int,
+        thread_id: str,
+        created_at: int,
+        role: str,
+        content: list[JSON],
+        attachments: list[JSON],
+        file_ids: list[str],
+        metadata: dict[str, str],
+        assistant_id: str | None,
+        run_id: str | None,
+    ) -> None:
+        self.id = id
+        self.pos = pos
+        self.thread_id = thread_id
+        self.created_at = created_at
+        self.role = role
+        self.content = content
+        self.attachments = attachments
+        self.file_ids = file_ids
+        self.metadata = metadata
+        self.assistant_id = assistant_id
+        self.run_id = run_id
+        self.deleted = False
+        self._v1: bytes | None = None
+        self._v2: bytes | None = None
+
+    def v2(self) -> JSON:
+        """The message in the Assistants v2 shape (every field the spec requires)."""
+        return {
+            "id": self.id,
+            "object": "thread.message",
+            "created_at": self.created_at,
+            "assistant_id": self.assistant_id,
+            "thread_id": self.thread_id,
+            "run_id": self.run_id,
+            "status": "completed",
+            "incomplete_details": None,
+            "completed_at": self.created_at,
+            "incomplete_at": None,
+            "role": self.role,
+            "content": self.content,
+            "attachments": self.attachments,
+            "metadata": self.metadata,
+        }
+
+    def v1(self) -> JSON:
+        """The message in the legacy v1 shape (``file_ids``, no status/attachments)."""
+        return {
+            "id": self.id,
+            "object": "thread.message",
+            "created_at": self.created_at,
+            "thread_id": self.thread_id,
+            "role": self.role,
+            "content": self.content,
+            "file_ids": self.all_file_ids(),
+            "assistant_id": self.assistant_id,
+            "run_id": self.run_id,
+            "metadata": self.metadata,
+        }
+
+    def json(self, version: int) -> bytes:
+        """Serialised form for ``version`` (1 or 2), cached until the record changes."""
+        if version == 1:
+            if self._v1 is None:
+                self._v1 = orjson.dumps(self.v1())
+            return self._v1
+        if self._v2 is None:
+            self._v2 = orjson.dumps(self.v2())
+        return self._v2
+
+    def set_metadata(self, metadata: dict[str, str]) -> None:
+        """Replace the metadata (and drop the cached serialisations)."""
+        self.metadata = metadata
+        self._v1 = self._v2 = None
+
+    def all_file_ids(self) -> list[str]:
+        """v1 file ids: the explicit ones, then those of attachments, without repeats."""
+        if not self.attachments:
+            return self.file_ids
+        seen = dict.fromkeys(self.file_ids)
+        for att in self.attachments:
+            fid = att.get("file_id")
+            if isinstance(fid, str):
+                seen.setdefault(fid)
+        return list(seen)
+
+    def file_object(self, file_id: str) -> JSON:
+        """A v1 ``thread.message.file`` object of this message."""
+        return {
+            "id": file_id,
+            "object": "thread.message.file",
+            "created_at": self.created_at,
+            "message_id": self.id,
+        }
+
+
+class Thread:
+    """A thread: its append-only message sequence and the indexes over it."""
+
+    __slots__ = (
+        "created_at",
+        "id",
+        "idempotency",
+        "last_created_at",
+        "live",
+        "metadata",
+        "positions",
+        "records",
+        "runs",
+    )
+
+    def __init__(self, thread_id: str, metadata: dict[str, str] | None = None) -> None:
+        self.id = thread_id
+        self.created_at = int(time.time())
+        self.metadata = dict(metadata or {})
+        self.records: list[MessageRecord] = []
+        self.positions: dict[str, int] = {}
+        self.runs: dict[str, list[int]] = {}
+        self.idempotency: dict[str, str] = {}
+        self.live = 0
+        self.last_created_at = 0
+
+    def append(self, record: MessageRecord) -> None:
+        """Add ``record`` at the end of the sequence (its ``pos`` must be ``len(records)``)."""
+        self.records.append(record)
+        self.positions[record.id] = record.pos
+        if record.run_id is not None:
+            self.runs.setdefault(record.run_id, []).append(record.pos)
+        self.live += 1
+
+    def find(self, message_id: str) -> MessageRecord | None:
+        """The record of ``message_id`` (a tombstone if deleted) or None."""
+        pos = self.positions.get(message_id)
+        return None if pos is None else self.records[pos]
+
+    def next_created_at(self) -> int:
+        """A creation time that keeps ``created_at`` non-decreasing along the sequence."""
+        now = int(time.time())
+        if now < self.last_created_at:
+            now = self.last_created_at
+        self.last_created_at = now
+        return now
+
+
+def select_page(
+    keys: Sequence[int],
+    is_live: Callable[[int], bool],
+    *,
+    limit: int,
+    ascending: bool,
+    after: int | None = None,
+    before: int | None = None,
+) -> tuple[list[int], bool]:
+    """Pick one page of positions from ``keys`` (sorted ascending positions).
+
+    ``after``/``before`` are cursor positions (they need not be in ``keys``).  In the
+    requested order, ``after`` keeps the items following the cursor and ``before`` the
+    items preceding it; with only ``before`` the page is the ``limit`` items right
+    before the cursor.  Returns the positions in the requested order and ``has_more``:
+    whether more live items lie beyond the page in the walking direction.
+    """
+    lo, hi = 0, len(keys)
+    if ascending:
+        if after is not None:
+            lo = bisect_right(keys, after)
+        if before is not None:
+            hi = bisect_left(keys, before)
+    else:
+        if after is not None:
+            hi = bisect_left(keys, after)
+        if before is not None:
+            lo = bisect_right(keys, before)
+    upward = ascending if (after is not None or before is None) else not ascending
+    out: list[int] = []
+    has_more = False
+    if upward:
+        i = lo
+        while i < hi:
+            pos = keys[i]
+            i += 1
+            if is_live(pos):
+                if len(out) == limit:
+                    has_more = True
+                    break
+                out.append(pos)
+    else:
+        i = hi - 1
+        while i >= lo:
+            pos = keys[i]
+            i -= 1
+            if is_live(pos):
+                if len(out) == limit:
+                    has_more = True
+                    break
+                out.append(pos)
+    if upward != ascending:
+        out.reverse()
+    return out, has_more
+
+
+class Store:
+    """The emulator's data: threads and their messages, as plain dicts on the way out."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.ids = IdFactory(seed)
+        self._threads: dict[str, Thread] = {}
+
+    # -- threads -------------------------------------------------------------------
+    def create_thread(
+        self, thread_id: str | None = None, metadata: dict[str, str] | None = None
+    ) -> str:
+        """Create a thread (or return ``thread_id`` unchanged if it exists already)."""
+        if thread_id is None:
+            thread_id = self.ids.new("thread_")
+        if thread_id not in self._threads:
+            self._threads[thread_id] = Thread(thread_id, metadata)
+        return thread_id
+
+    def thread(self, thread_id: str) -> Thread | None:
+        """The internal thread object, or None."""
+        return self._threads.get(thread_id)
+
+    def thread_ids(self) -> list[str]:
+        """Every thread id, in creation order."""
+        return list(self._threads)
+
+    def _require(self, thread_id: str) -> Thread:
+        try:
+            return self._threads[thread_id]
+        except KeyError:
+            raise KeyError(f"no thread {thread_id!r}") from None
+
+    # -- messages ------------------------------------------------------------------
+    def new_record(
+        self,
+        thread: Thread,
+        role: str,
+        content: list[JSON],
+        *,
+        metadata: dict[str, str] | None = None,
+        file_ids: list[str] | None = None,
+        attachments: list[JSON] | None = None,
+        run_id: str | None = None,
+        assistant_id: str | None = None,
+    ) -> MessageRecord:
+        """Append a message to ``thread`` and return its record."""
+        record = MessageRecord(
+            self.ids.new("msg_"),
+            len(thread.records),
+            thread.id,
+            thread.next_created_at(),
+            role,
+            content,
+            attachments if attachments is not None else [],
+            file_ids if file_ids is not None else [],
+            metadata if metadata is not None else {},
+            assistant_id,
+            run_id,
+        )
+        thread.append(record)
+        return record
+
+    def add_message(
+        self,
+        thread_id: str,
+        role: str = "user",
+        content: str | list[JSON] = "text",
+        *,
+        metadata: dict[str, str] | None = None,
+        file_ids: list[str] | None = None,
+        attachments: list[JSON] | None = None,
+        run_id: str | None = None,
+        assistant_id: str | None = None,
+    ) -> JSON:
+        """Store one message (creating the thread if needed); return it in the v2 shape.
+
+        ``content`` is a string or a list of content blocks in their stored form (any
+        block is kept as given, so tests can seed annotations or unknown block types).
+        """
+        thread = self._threads.get(thread_id) or self._threads[self.create_thread(thread_id)]
+        blocks = text_content(content) if isinstance(content, str) else list(content)
+        record = self.new_record(
+            thread,
+            role,
+            blocks,
+            metadata=dict(metadata) if metadata else None,
+            file_ids=list(file_ids) if file_ids else None,
+            attachments=list(attachments) if attachments else None,
+            run_id=run_id,
+            assistant_id=assistant_id,
+        )
+        return record.v2()
+
+    def add_messages(
+        self, thread_id: str, count: int, *, text: str = "Message {i}", role: str | None = None
+    ) -> list[str]:
+        """Append ``count`` text messages fast; return their ids in creation order.
+
+        ``{i}`` in ``text`` becomes the message's position in the thread.  Roles
+        alternate user/assistant unless ``role`` is given.
+        """
+        thread = self._threads.get(thread_id) or self._threads[self.create_thread(thread_id)]
+        created_at = thread.next_created_at()
+        records = thread.records
+        positions = thread.positions
+        new_id = self.ids.new
+        templated = "{i}" in text
+        ids: list[str] = []
+        start = len(records)
+        for pos in range(start, start + count):
+            mid = new_id("msg_")
+            value = text.replace("{i}", str(pos)) if templated else text
+            rec = MessageRecord(
+                mid,
+                pos,
+                thread_id,
+                created_at,
+                role or ("user" if pos % 2 == 0 else "assistant"),
+                [{"type": "text", "text": {"value": value, "annotations": []}}],
+                [],
+                [],
+                {},
+                None,
+                None,
+            )
+            records.append(rec)
+            positions[mid] = pos
+            ids.append(mid)
+        thread.live += count
+        return ids
+
+    def seed(
+        self, threads: int, messages_per_thread: int, *, text: str = "Message {i}"
+    ) -> list[str]:
+        """Create ``threads`` threads of ``messages_per_thread`` messages; return their ids."""
+        out: list[str] = []
+        for _ in range(threads):
+            tid = self.create_thread()
+            self.add_messages(tid, messages_per_thread, text=text)
+            out.append(tid)
+        return out
+
+    def messages(self, thread_id: str) -> list[JSON]:
+        """The live messages of a thread, oldest first, in the v2 shape."""
+        return [r.v2() for r in self._require(thread_id).records if not r.deleted]
+
+    def get(self, thread_id: str, message_id: str) -> JSON | None:
+        """One live message in the v2 shape, or None."""
+        thread = self._threads.get(thread_id)
+        record = thread.find(message_id) if thread else None
+        return None if record is None or record.deleted else record.v2()
+
+    def delete(self, thread_id: str, message_id: str) -> bool:
+        """Delete a message (leaving a tombstone); False if it was not there."""
+        thread = self._threads.get(thread_id)
+        record = thread.find(message_id) if thread else None
+        if thread is None or record is None or record.deleted:
+            return False
+        record.deleted = True
+        thread.live -= 1
+        return True
+
+    def count(self, thread_id: str) -> int:
+        """How many live messages the thread has."""
+        return self._require(thread_id).live
+
+    def page(
+        self,
+        thread: Thread,
+        *,
+        limit: int,
+        ascending: bool,
+        after: int | None = None,
+        before: int | None = None,
+        run_id: str | None = None,
+    ) -> tuple[list[MessageRecord], bool]:
+        """One page of live records (see :func:`select_page` for the cursor rules)."""
+        records = thread.records
+        keys: Sequence[int] = (
+            range(len(records)) if run_id is None else thread.runs.get(run_id, [])
+        )
+        positions, has_more = select_page(
+            keys,
+            lambda p: not records[p].deleted,
+            limit=limit,
+            ascending=ascending,
+            after=after,
+            before=before,
+        )
+        return [records[p] for p in positions], has_more
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    """``values`` without repeats, first occurrence kept."""
+    return list(dict.fromkeys(values))

@@ -1,0 +1,210 @@
+"""The typed errors raised by openai_messages.
+
+Every error derives from :class:`OpenAIMessagesError`. None of them ever holds
+the API key: they are built from the server's reply and the request's method,
+path and query, never from its headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "CreateOutcomeUnknownError",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "OpenAIMessagesError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseTooLargeError",
+    "UnprocessableEntityError",
+    "snippet",
+]
+
+_SNIPPET_LIMIT = 200
+
+
+def snippet(body: bytes | str | None, limit: int = _SNIPPET_LIMIT) -> str:
+    """A short, printable excerpt of a response body, for error messages."""
+    if body is None:
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class OpenAIMessagesError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InvalidArgumentError(OpenAIMessagesError, ValueError):
+    """A call argument was refused before anything was sent."""
+
+
+class ClientClosedError(OpenAIMessagesError, RuntimeError):
+    """The client was used after :meth:`Client.close`."""
+
+
+class APIError(OpenAIMessagesError):
+    """An error that came out of talking to the server."""
+
+    message: str
+    request_id: str | None
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        if self.request_id:
+            return f"{self.message} (request id: {self.request_id})"
+        return self.message
+
+
+class APIConnectionError(APIError):
+    """The server could not be reached, or the connection broke mid-reply."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connecting, or waiting for the reply)."""
+
+
+class APIResponseValidationError(APIError):
+    """The server's reply could not be read: not JSON, truncated, or not the expected shape."""
+
+    status_code: int | None
+    body_snippet: str
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        body: bytes | str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.body_snippet = snippet(body)
+        full = message
+        if status_code is not None:
+            full = f"{full} (HTTP {status_code})"
+        if self.body_snippet:
+            full = f"{full}; body starts: {self.body_snippet!r}"
+        super().__init__(full, request_id=request_id)
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """The reply body was larger than the client's cap and was not read."""
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status. Subclasses name the status."""
+
+    status_code: int
+    error_type: str | None
+    code: str | None
+    param: str | None
+    headers: Mapping[str, str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"HTTP {status_code}: {message}", request_id=request_id)
+        self.status_code = status_code
+        self.error_type = error_type
+        self.code = code
+        self.param = param
+        self.headers = dict(headers or {})
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: no such thread, message or file."""
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """HTTP 422."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429. ``retry_after`` is the wait the server asked for, in seconds, if any."""
+
+    retry_after: float | None
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        if retry_after is not None:
+            message = f"{message} (server asked to wait {retry_after:g} s)"
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 500 or above."""
+
+
+class PaginationError(OpenAIMessagesError):
+    """The server's pages cannot be walked safely (a loop, a repeat, or order going backwards)."""
+
+    cursor: str | None
+
+    def __init__(self, message: str, *, cursor: str | None) -> None:
+        super().__init__(f"{message} (cursor: {cursor!r})")
+        self.cursor = cursor
+
+
+class CreateOutcomeUnknownError(APIError):
+    """A create may or may not have stored the message, and the client could not find out.
+
+    The thread holds at most one copy. ``idempotency_key`` is the key sent with every
+    attempt; list the thread's newest messages to check before creating again.
+    """
+
+    thread_id: str
+    idempotency_key: str
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        thread_id: str,
+        idempotency_key: str,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.thread_id = thread_id
+        self.idempotency_key = idempotency_key

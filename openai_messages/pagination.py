@@ -1,0 +1,245 @@
+"""Auto-pagination over cursor pages, in both directions, with prefetch and resume.
+
+A walk that starts with ``after=`` (or from the top) goes forward: each request sends
+``after=<id of the last item seen>`` and items come in the requested ``order``. A walk
+that starts with ``before=X`` goes backward, away from ``X``: each request sends
+``before=<id of the first item of the previous page>`` and items come out in the
+reverse of ``order``, the nearest to ``X`` first. Either way ``pager.cursor`` is the id
+of the last item handed out, so ``after=pager.cursor`` (or ``before=`` going back)
+resumes exactly where the walk stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+import attrs
+
+from . import validation
+from .background import Feed, FeedRegistry
+from .errors import InvalidArgumentError, PaginationError
+
+__all__ = ["PageLike", "Pager"]
+
+
+class ItemLike(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class PageLike(Protocol):
+    @property
+    def data(self) -> Sequence[Any]: ...
+
+    @property
+    def has_more(self) -> bool: ...
+
+
+ItemT = TypeVar("ItemT", bound=ItemLike)
+PageT = TypeVar("PageT", bound=PageLike)
+
+FetchPage = Callable[[int, "str | None", "str | None"], Awaitable[PageT]]
+"""``fetch(limit, after, before)`` returns one page."""
+
+
+def _created_at(item: object) -> int | None:
+    value = getattr(item, "created_at", None)
+    return value if isinstance(value, int) else None
+
+
+def _check_order(items: Sequence[Any], ascending: bool, cursor: str | None) -> None:
+    previous: int | None = None
+    for item in items:
+        stamp = _created_at(item)
+        if stamp is None:
+            continue
+        if previous is not None and (stamp < previous if ascending else stamp > previous):
+            raise PaginationError(
+                f"the server returned a page whose items go backwards at {item.id!r}",
+                cursor=cursor,
+            )
+        previous = stamp
+
+
+class Pager(Generic[ItemT, PageT]):
+    """Every item of a listing, fetched page by page as you iterate.
+
+    ``async for item in pager`` yields items; :meth:`pages` yields whole pages;
+    :meth:`collect` returns a list; :meth:`first_page` fetches one page only.
+    ``page_size`` is the API's ``limit`` (items per request); ``max_items`` bounds
+    the items of the whole walk. Nothing is requested before iteration starts.
+    A pager walks once; to go on later, start a new one with ``after=pager.cursor``.
+    """
+
+    def __init__(
+        self,
+        fetch: FetchPage[PageT],
+        *,
+        order: str = "desc",
+        after: str | None = None,
+        before: str | None = None,
+        page_size: int = 100,
+        max_items: int | None = None,
+        prefetch: int = 1,
+        registry: FeedRegistry | None = None,
+    ) -> None:
+        self.order = validation.check_order(order)
+        validation.check_cursor("after", after)
+        validation.check_cursor("before", before)
+        if after is not None and before is not None:
+            raise InvalidArgumentError("pass after= or before=, not both: a walk has one direction")
+        self.page_size = validation.check_page_size(page_size)
+        if max_items is not None and (
+            isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0
+        ):
+            raise InvalidArgumentError(f"max_items must be an int >= 0 or None, got {max_items!r}")
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise InvalidArgumentError(f"prefetch must be an int >= 0, got {prefetch!r}")
+        self.max_items = max_items
+        self.prefetch = prefetch
+        self.backward = before is not None
+        self.cursor: str | None = before if self.backward else after
+        """Id of the last item handed out (the starting cursor before any)."""
+        self.requests = 0
+        """Pages requested so far (prefetched ones included)."""
+        self._fetch = fetch
+        self._registry = registry
+        self._started = False
+        self._feed: Feed[PageT] | None = None
+
+    # -- the walk --------------------------------------------------------------------------
+
+    async def _walk(self, feed: Feed[PageT] | None) -> AsyncIterator[PageT]:
+        """Pages in walk order, checked; with a feed, waits for room before each fetch."""
+        cursor = self.cursor
+        received = 0
+        previous_ids: frozenset[str] = frozenset()
+        edge: object = None
+        ascending = self.order == "asc"
+        first = True
+        while True:
+            limit = self.page_size
+            if self.max_items is not None:
+                limit = min(limit, self.max_items - received)
+                if limit <= 0:
+                    return
+            if feed is not None:
+                await feed.reserve()
+            after, before = (None, cursor) if self.backward else (cursor, None)
+            page = await self._fetch(limit, after, before)
+            self.requests += 1
+            items = page.data
+            if not items:
+                if page.has_more:
+                    raise PaginationError(
+                        "the server said has_more but sent an empty page", cursor=cursor
+                    )
+                if first:
+                    yield page
+                return
+            ids = frozenset(item.id for item in items)
+            if len(ids) != len(items) or not previous_ids.isdisjoint(ids) or cursor in ids:
+                raise PaginationError(
+                    "the server repeated items already seen in this walk", cursor=cursor
+                )
+            _check_order(items, ascending, cursor)
+            # Across the page boundary: forward, the new page follows the old one;
+            # backward, it precedes it.
+            boundary = [edge, items[0]] if not self.backward else [items[-1], edge]
+            if edge is not None:
+                _check_order(boundary, ascending, cursor)
+            edge = items[0] if self.backward else items[-1]
+            next_cursor = items[0].id if self.backward else items[-1].id
+            received += len(items)
+            previous_ids = ids
+            first = False
+            yield page
+            if not page.has_more:
+                return
+            cursor = next_cursor
+
+    def _page_source(self) -> AsyncIterator[PageT]:
+        if self._started:
+            raise RuntimeError(
+                "this pager has been walked already; start a new one with after=pager.cursor"
+            )
+        self._started = True
+        if self.prefetch == 0:
+            return self._walk(None)
+
+        async def produce(feed: Feed[PageT]) -> None:
+            async for page in self._walk(feed):
+                feed.put(page)
+
+        self._feed = Feed([produce], window=self.prefetch, registry=self._registry)
+        return self._feed
+
+    def _edge_id(self, page: PageT) -> str | None:
+        items = page.data
+        if not items:
+            return self.cursor
+        return str(items[0].id if self.backward else items[-1].id)
+
+    async def pages(self) -> AsyncIterator[PageT]:
+        """Every page as the server sent it (items in ``order``), trimmed to ``max_items``."""
+        source = self._page_source()
+        yielded = 0
+        try:
+            async for page in source:
+                if self.max_items is not None and yielded + len(page.data) > self.max_items:
+                    keep = self.max_items - yielded
+                    page = attrs.evolve(page, data=tuple(page.data)[:keep])  # type: ignore[misc]
+                yielded += len(page.data)
+                self.cursor = self._edge_id(page)
+                yield page
+        finally:
+            await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[ItemT]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[ItemT]:
+        source = self._page_source()
+        remaining = self.max_items
+        try:
+            async for page in source:
+                items: Sequence[ItemT] = page.data
+                if self.backward:
+                    items = items[::-1]
+                for item in items:
+                    if remaining is not None:
+                        if remaining <= 0:
+                            return
+                        remaining -= 1
+                    self.cursor = item.id
+                    yield item
+        finally:
+            await self.aclose()
+
+    async def collect(self) -> list[ItemT]:
+        """Every item of the walk, in a list."""
+        return [item async for item in self]
+
+    async def first_page(self) -> PageT:
+        """The first page only (one request); the pager can still be walked afterwards."""
+        after, before = (None, self.cursor) if self.backward else (self.cursor, None)
+        limit = (
+            self.page_size
+            if self.max_items is None
+            else max(1, min(self.page_size, self.max_items))
+        )
+        page = await self._fetch(limit, after, before)
+        self.requests += 1
+        return page
+
+    async def aclose(self) -> None:
+        """Stop the walk: cancel a prefetch in flight and wait for it to end."""
+        if self._feed is not None:
+            await self._feed.aclose()
+
+    async def __aenter__(self) -> Pager[ItemT, PageT]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,141 @@
+"""Client-side checks of call arguments, run before anything is sent.
+
+Each check raises :class:`~openai_messages.errors.InvalidArgumentError` (a ``ValueError``)
+whose message names the argument and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import quote
+
+from .errors import InvalidArgumentError
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_PAGE_SIZE",
+    "check_content",
+    "check_file_ids",
+    "check_metadata",
+    "check_order",
+    "check_page_size",
+    "check_role",
+    "quote_id",
+]
+
+MAX_PAGE_SIZE: Final = 100
+MAX_ID_LENGTH: Final = 256
+MAX_METADATA_KEYS: Final = 16
+MAX_METADATA_KEY_LENGTH: Final = 64
+MAX_METADATA_VALUE_LENGTH: Final = 512
+MAX_FILE_IDS: Final = 10
+
+# Whitespace, C0/C1 control characters and the characters that would change the URL's shape.
+_FORBIDDEN_IN_ID = re.compile(r"[\s\x00-\x1f\x7f-\x9f/?#%\\]")
+
+
+def quote_id(name: str, value: object) -> str:
+    """Check an id that goes into a URL path and return it percent-quoted."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a str, not {type(value).__name__}")
+    if not value:
+        raise InvalidArgumentError(f"{name} must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidArgumentError(f"{name} is longer than {MAX_ID_LENGTH} characters")
+    bad = _FORBIDDEN_IN_ID.search(value)
+    if bad is not None:
+        raise InvalidArgumentError(
+            f"{name} {value!r} holds a character that is not allowed in an id: {bad.group()!r}"
+        )
+    if value in (".", "..") or ".." in value:
+        raise InvalidArgumentError(f"{name} {value!r} must not hold '..'")
+    return quote(value, safe="")
+
+
+def check_cursor(name: str, value: object) -> str | None:
+    """Check an optional cursor (``after``/``before``/``run_id``): an id or None."""
+    if value is None:
+        return None
+    quote_id(name, value)
+    return value  # type: ignore[return-value]  # quote_id proved it is a str
+
+
+def check_page_size(value: object, name: str = "page_size") -> int:
+    """The API's ``limit``: an int from 1 to 100."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{name} must be an int, not {type(value).__name__}")
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise InvalidArgumentError(f"{name} must be between 1 and {MAX_PAGE_SIZE}, got {value}")
+    return value
+
+
+def check_order(value: object) -> str:
+    """``order`` is ``"asc"`` or ``"desc"``."""
+    if value not in ("asc", "desc"):
+        raise InvalidArgumentError(f"order must be 'asc' or 'desc', got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_role(value: object) -> str:
+    """``role`` is ``"user"`` or ``"assistant"``."""
+    if value not in ("user", "assistant"):
+        raise InvalidArgumentError(f"role must be 'user' or 'assistant', got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_metadata(value: object) -> dict[str, str] | None:
+    """At most 16 keys of at most 64 characters, values strings of at most 512."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"metadata must be a mapping, not {type(value).__name__}")
+    if len(value) > MAX_METADATA_KEYS:
+        raise InvalidArgumentError(
+            f"metadata holds {len(value)} keys; at most {MAX_METADATA_KEYS} are allowed"
+        )
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"metadata key {key!r} must be a str")
+        if len(key) > MAX_METADATA_KEY_LENGTH:
+            raise InvalidArgumentError(
+                f"metadata key {key[:20]!r}... is longer than {MAX_METADATA_KEY_LENGTH} characters"
+            )
+        if not isinstance(item, str):
+            raise InvalidArgumentError(
+                f"metadata[{key!r}] must be a str, not {type(item).__name__}"
+            )
+        if len(item) > MAX_METADATA_VALUE_LENGTH:
+            raise InvalidArgumentError(
+                f"metadata[{key!r}] is longer than {MAX_METADATA_VALUE_LENGTH} characters"
+            )
+    return dict(value)
+
+
+def check_content(value: object) -> str | list[Any]:
+    """A non-empty string, or a non-empty sequence of content parts."""
+    if isinstance(value, str):
+        if not value:
+            raise InvalidArgumentError("content must not be empty")
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        if not value:
+            raise InvalidArgumentError("content must hold at least one part")
+        return list(value)
+    raise InvalidArgumentError(
+        f"content must be a str or a list of content parts, not {type(value).__name__}"
+    )
+
+
+def check_file_ids(value: object) -> list[str] | None:
+    """v1 ``file_ids``: at most 10 file ids."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InvalidArgumentError("file_ids must be a list of str")
+    if len(value) > MAX_FILE_IDS:
+        raise InvalidArgumentError(f"file_ids holds {len(value)} ids; at most {MAX_FILE_IDS}")
+    for item in value:
+        quote_id("file_ids[]", item)
+    return list(value)

@@ -1,0 +1,330 @@
+"""The I/O-free protocol core: request building, validation, reply parsing. No server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from openai_messages import errors, protocol
+from openai_messages.models import DeletedMessage, Message, MessagePage, TextPart
+from openai_messages.retry import RetryBudget, RetryPolicy, is_retryable_status
+
+ENDPOINT = protocol.Endpoint(base_url="https://api.example.test/v1")
+
+
+def _body(request: protocol.Request) -> Any:
+    assert request.body is not None
+    return orjson.loads(request.body)
+
+
+def test_create_request_shape() -> None:
+    request = protocol.build_create(
+        "thread_1", role="user", content="Hi", metadata={"a": "b"}, idempotency_key="k1"
+    )
+    assert (request.method, request.path, request.operation) == (
+        "POST",
+        "threads/thread_1/messages",
+        "create",
+    )
+    assert _body(request) == {"role": "user", "content": "Hi", "metadata": {"a": "b"}}
+    assert request.headers["Idempotency-Key"] == "k1"
+    assert request.idempotent is False
+
+
+def test_create_with_parts_and_attachments() -> None:
+    request = protocol.build_create(
+        "t",
+        role="assistant",
+        content=[TextPart(text="x"), {"type": "image_url", "image_url": {"url": "https://i"}}],
+        attachments=[{"file_id": "file-1", "tools": [{"type": "file_search"}]}],
+    )
+    body = _body(request)
+    assert body["content"] == [
+        {"type": "text", "text": "x"},
+        {"type": "image_url", "image_url": {"url": "https://i"}},
+    ]
+    assert body["attachments"][0]["file_id"] == "file-1"
+
+
+def test_v1_and_v2_fields_are_not_mixed() -> None:
+    with pytest.raises(errors.InvalidArgumentError, match="file_ids is a v1 field"):
+        protocol.build_create("t", role="user", content="x", file_ids=["file-1"])
+    with pytest.raises(errors.InvalidArgumentError, match="attachments are a v2 field"):
+        protocol.build_create(
+            "t", role="user", content="x", attachments=[{"file_id": "f"}], api_version="v1"
+        )
+    v1 = protocol.build_create("t", role="user", content="x", file_ids=["f1"], api_version="v1")
+    assert _body(v1)["file_ids"] == ["f1"]
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "a/b", "a?b", "a#b", "..", "a..b", "a b", "a\tb", "a\nb", "a\x00b", "a\x7f", "%2F"]
+)
+def test_bad_ids_are_refused_before_sending(bad: str) -> None:
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        protocol.build_retrieve(bad, "msg_1")
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(ValueError, match="message_id"):
+        protocol.build_retrieve("thread_1", bad)
+
+
+def test_id_of_wrong_type() -> None:
+    with pytest.raises(errors.InvalidArgumentError, match="must be a str"):
+        protocol.build_retrieve(123, "m")  # type: ignore[arg-type]
+
+
+def test_odd_but_valid_ids_are_quoted() -> None:
+    request = protocol.build_retrieve("thread_é+=&", "msg:1")
+    assert request.path == "threads/thread_%C3%A9%2B%3D%26/messages/msg%3A1"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"limit": 0}, "between 1 and 100"),
+        ({"limit": 101}, "between 1 and 100"),
+        ({"limit": True}, "must be an int"),
+        ({"order": "up"}, "order must be"),
+        ({"after": "a/b"}, "after"),
+        ({"run_id": ""}, "run_id"),
+    ],
+)
+def test_list_arguments(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(errors.InvalidArgumentError, match=match):
+        protocol.build_list("t", **kwargs)
+
+
+def test_list_query() -> None:
+    request = protocol.build_list("t", limit=50, order="asc", after="msg_9", run_id="run_1")
+    assert request.query == (
+        ("limit", "50"),
+        ("order", "asc"),
+        ("after", "msg_9"),
+        ("run_id", "run_1"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("metadata", "match"),
+    [
+        ({f"k{i}": "v" for i in range(17)}, "at most 16"),
+        ({"k" * 65: "v"}, "longer than 64"),
+        ({"k": "v" * 513}, "longer than 512"),
+        ({"k": 1}, "must be a str"),
+        ({1: "v"}, "must be a str"),
+        (["k"], "must be a mapping"),
+    ],
+)
+def test_metadata_limits(metadata: Any, match: str) -> None:
+    with pytest.raises(errors.InvalidArgumentError, match=match):
+        protocol.build_modify("t", "m", metadata=metadata)
+
+
+def test_metadata_at_the_limits_is_accepted() -> None:
+    metadata = {f"{i:064d}": "v" * 512 for i in range(16)}
+    assert _body(protocol.build_modify("t", "m", metadata=metadata)) == {"metadata": metadata}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"role": "system", "content": "x"}, "role"),
+        ({"role": "user", "content": ""}, "must not be empty"),
+        ({"role": "user", "content": []}, "at least one part"),
+        ({"role": "user", "content": 5}, "content must be"),
+        ({"role": "user", "content": [{"text": "no type"}]}, "needs a 'type'"),
+        ({"role": "user", "content": [object()]}, "content part"),
+    ],
+)
+def test_create_arguments(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(errors.InvalidArgumentError, match=match):
+        protocol.build_create("t", **kwargs)
+
+
+def test_prepare_openai_and_compatible() -> None:
+    url = protocol.prepare(ENDPOINT, protocol.build_list("t", limit=5, after="msg_1"))
+    assert url == "https://api.example.test/v1/threads/t/messages?limit=5&order=desc&after=msg_1"
+    plain = protocol.Endpoint(base_url="http://127.0.0.1:8000/", default_query={"x": "a b"})
+    assert protocol.prepare(plain, protocol.build_retrieve("t", "m")) == (
+        "http://127.0.0.1:8000/threads/t/messages/m?x=a%20b"
+    )
+
+
+def test_prepare_azure() -> None:
+    azure = protocol.Endpoint(
+        base_url="https://name.openai.azure.com",
+        azure=protocol.AzureSettings(api_version="2024-05-01-preview"),
+    )
+    url = protocol.prepare(azure, protocol.build_retrieve("t", "m"))
+    assert (
+        url
+        == "https://name.openai.azure.com/openai/threads/t/messages/m?api-version=2024-05-01-preview"
+    )
+    headers = protocol.endpoint_headers(azure, protocol.Secret("azkey"))
+    assert headers["api-key"] == "azkey"
+    assert "Authorization" not in headers
+    token = protocol.Endpoint(
+        base_url="https://n.test", azure=protocol.AzureSettings(ad_token=True)
+    )
+    assert protocol.endpoint_headers(token, protocol.Secret("tok"))["Authorization"] == "Bearer tok"
+
+
+def test_endpoint_headers() -> None:
+    endpoint = protocol.Endpoint(
+        base_url="https://x.test/v1", api_version="v1", organization="org", project="proj"
+    )
+    headers = protocol.endpoint_headers(endpoint, protocol.Secret("sk-1"))
+    assert headers["Authorization"] == "Bearer sk-1"
+    assert headers["OpenAI-Beta"] == "assistants=v1"
+    assert headers["OpenAI-Organization"] == "org"
+    assert headers["OpenAI-Project"] == "proj"
+    assert headers["User-Agent"].startswith("openai_messages/")
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "api.openai.com", "", "http://"])
+def test_bad_base_url(url: str) -> None:
+    with pytest.raises(errors.InvalidArgumentError, match="base_url"):
+        protocol.Endpoint(base_url=url)
+
+
+def test_secret_never_shows() -> None:
+    secret = protocol.Secret("sk-very-secret")
+    assert "sk-very-secret" not in repr(secret)
+    assert "sk-very-secret" not in str(secret)
+    assert "sk-very-secret" not in f"{secret}"
+    assert secret.reveal() == "sk-very-secret"
+
+
+def test_same_origin() -> None:
+    assert protocol.same_origin("https://a.test/x", "https://A.test:443/y")
+    assert not protocol.same_origin("https://a.test/x", "http://a.test/x")
+    assert not protocol.same_origin("https://a.test/x", "https://b.test/x")
+    assert not protocol.same_origin("http://a.test:80/", "http://a.test:8080/")
+
+
+MESSAGE = {
+    "id": "msg_1",
+    "object": "thread.message",
+    "created_at": 1,
+    "thread_id": "t",
+    "role": "user",
+    "content": [{"type": "text", "text": {"value": "hi", "annotations": []}}],
+    "metadata": {},
+}
+
+
+def test_parse_reply_ok() -> None:
+    message = protocol.parse_reply(200, {}, orjson.dumps(MESSAGE), Message)
+    assert message.id == "msg_1"
+    page = protocol.parse_reply(
+        200,
+        {},
+        orjson.dumps(
+            {
+                "object": "list",
+                "data": [MESSAGE],
+                "first_id": "msg_1",
+                "last_id": "msg_1",
+                "has_more": False,
+            }
+        ),
+        MessagePage,
+    )
+    assert [m.id for m in page.data] == ["msg_1"]
+    deleted = protocol.parse_reply(
+        200, {}, b'{"id":"msg_1","object":"thread.message.deleted","deleted":true}', DeletedMessage
+    )
+    assert deleted.deleted is True
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, errors.BadRequestError),
+        (401, errors.AuthenticationError),
+        (403, errors.PermissionDeniedError),
+        (404, errors.NotFoundError),
+        (409, errors.ConflictError),
+        (422, errors.UnprocessableEntityError),
+        (429, errors.RateLimitError),
+        (500, errors.InternalServerError),
+        (503, errors.InternalServerError),
+        (418, errors.APIStatusError),
+    ],
+)
+def test_errors_by_status(status: int, cls: type[errors.APIStatusError]) -> None:
+    body = orjson.dumps(
+        {
+            "error": {
+                "message": "nope",
+                "type": "invalid_request_error",
+                "param": "limit",
+                "code": "c",
+            }
+        }
+    )
+    with pytest.raises(cls) as info:
+        protocol.parse_reply(status, {"x-request-id": "req_9"}, body, Message)
+    err = info.value
+    assert type(err) is cls
+    assert (err.status_code, err.message.endswith("nope"), err.error_type, err.param, err.code) == (
+        status,
+        True,
+        "invalid_request_error",
+        "limit",
+        "c",
+    )
+    assert err.request_id == "req_9"
+    assert "req_9" in str(err)
+
+
+def test_error_with_html_body_quotes_a_snippet() -> None:
+    err = protocol.error_from_reply(502, {}, b"<html><body>Bad Gateway</body></html>")
+    assert isinstance(err, errors.InternalServerError)
+    assert "Bad Gateway" in str(err)
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>oops</html>", b'{"id": "msg_1", "crea', b"", b"[1, 2]", b'{"id": 5}']
+)
+def test_unreadable_2xx_body(body: bytes) -> None:
+    with pytest.raises(errors.APIResponseValidationError) as info:
+        protocol.parse_reply(200, {"x-request-id": "req_1"}, body, Message)
+    assert info.value.status_code == 200
+    assert info.value.request_id == "req_1"
+
+
+def test_retryable_statuses() -> None:
+    for status in (408, 409, 429, 500, 502, 503, 504):
+        assert is_retryable_status(status, {})
+    for status in (400, 401, 403, 404, 422):
+        assert not is_retryable_status(status, {})
+    assert not is_retryable_status(503, {"x-should-retry": "false"})
+    assert is_retryable_status(400, {"x-should-retry": "true"})
+    assert is_retryable_status(500, {"x-should-retry": "maybe"})
+
+
+def test_backoff_is_capped_full_jitter() -> None:
+    policy = RetryPolicy(backoff_base=0.5, backoff_max=4.0)
+    assert policy.backoff(1, lambda: 1.0) == 0.5
+    assert policy.backoff(3, lambda: 1.0) == 2.0
+    assert policy.backoff(10, lambda: 1.0) == 4.0
+    assert policy.backoff(10, lambda: 0.0) == 0.0
+
+
+def test_retry_budget_share_of_recent_requests() -> None:
+    now = [0.0]
+    budget = RetryBudget(ratio=0.2, min_per_second=0.0, window=10.0, clock=lambda: now[0])
+    for _ in range(10):
+        budget.record_request()
+    assert budget.try_spend()
+    assert budget.try_spend()
+    assert not budget.try_spend()
+    assert budget.denied == 1
+    now[0] = 11.0  # the window slid past everything
+    assert not budget.try_spend()
+    for _ in range(5):
+        budget.record_request()
+    assert budget.try_spend()
