@@ -7,8 +7,9 @@ each make sequential requests through one limiter, retrying 429s (the limiter
 makes everybody honour the wait). By default time is virtual (the event loop
 jumps to its next timer, so a 64 s run takes a second); ``--real`` uses the wall clock.
 
-    python benchmarks/sim_ratelimit.py                # R = 50, 200, 1000 per second
-    python benchmarks/sim_ratelimit.py --real --rates 200 1000
+    python -m benchmarks.sim_ratelimit                # R = 50, 200, 1000 per second
+    python -m benchmarks.sim_ratelimit --real --rates 200 1000
+    python -m benchmarks.sim_ratelimit --no-headers   # 429s and retry-after-ms only
 """
 
 from __future__ import annotations
@@ -64,9 +65,15 @@ class FakeServer:
     """A token bucket of ``rate`` per second and ``burst`` capacity, with latency."""
 
     def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float], rng: random.Random
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float],
+        rng: random.Random,
+        latency: float = 0.004,
     ) -> None:
         self.rate, self.burst, self.clock, self.rng = rate, burst, clock, rng
+        self.one_way = latency / 2  # mean; each leg is uniform in [0.5, 1.5] x this
         self.tokens = float(burst)
         self.stamp = clock()
         self.served = self.throttled = 0
@@ -93,17 +100,24 @@ class FakeServer:
         return status, reply
 
     async def call(self, headers: bool = True) -> Reply:
-        await asyncio.sleep(self.rng.uniform(0.001, 0.003))  # request travels
+        await asyncio.sleep(self.one_way * self.rng.uniform(0.5, 1.5))  # request travels
         reply = self._handle(headers)
-        await asyncio.sleep(self.rng.uniform(0.001, 0.003))  # response travels
+        await asyncio.sleep(self.one_way * self.rng.uniform(0.5, 1.5))  # response travels
         return reply
 
 
 async def run_job(
-    rate: float, *, workers: int, per_worker: int, burst: int, headers: bool, seed: int
+    rate: float,
+    *,
+    workers: int,
+    per_worker: int,
+    burst: int,
+    latency: float,
+    headers: bool,
+    seed: int,
 ) -> dict[str, float]:
     loop = asyncio.get_running_loop()
-    server = FakeServer(rate, burst, loop.time, random.Random(seed))
+    server = FakeServer(rate, burst, loop.time, random.Random(seed), latency)
     limiter = RateLimiter(RateLimits(), clock=loop.time)
 
     async def worker() -> None:
@@ -135,6 +149,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--per-worker", type=int, default=100)
     parser.add_argument("--burst", type=int, default=20)
+    parser.add_argument("--latency-ms", type=float, default=4.0, help="mean round trip")
     parser.add_argument("--seeds", type=int, default=3, help="runs per rate")
     parser.add_argument("--real", action="store_true", help="wall clock instead of virtual time")
     parser.add_argument("--no-headers", action="store_true", help="429s only, no x-ratelimit-*")
@@ -149,6 +164,7 @@ def main() -> None:
                 workers=args.workers,
                 per_worker=args.per_worker,
                 burst=args.burst,
+                latency=args.latency_ms / 1000,
                 headers=not args.no_headers,
                 seed=seed,
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 __all__ = ["Feed", "FeedRegistry"]
@@ -17,6 +17,8 @@ __all__ = ["Feed", "FeedRegistry"]
 T = TypeVar("T")
 
 _END: Final = object()
+TASK_NAME: Final = "openai_messages.feed"
+"""The name of every background task of this package."""
 
 
 class _Failure:
@@ -41,7 +43,7 @@ class Feed(Generic[T], AsyncIterator[T]):
 
     def __init__(
         self,
-        producers: list[Producer[T]],
+        producers: Sequence[Producer[T]],
         *,
         window: int,
         registry: FeedRegistry | None = None,
@@ -50,7 +52,7 @@ class Feed(Generic[T], AsyncIterator[T]):
         self._room = asyncio.Semaphore(window)
         self._running = len(producers)
         self._done = False
-        self._tasks = [asyncio.create_task(self._run(p)) for p in producers]
+        self._tasks = [asyncio.create_task(self._run(p), name=TASK_NAME) for p in producers]
         if registry is not None:
             registry.add(self)
 
@@ -108,7 +110,12 @@ class Feed(Generic[T], AsyncIterator[T]):
         if pending:
             await asyncio.wait(pending)
 
-    def __del__(self) -> None:
+    def cancel_soon(self) -> None:
+        """Cancel every producer, from a finalizer too (nothing if the loop is closed)."""
+        self._done = True
         for task in getattr(self, "_tasks", ()):
             if not task.done() and not task.get_loop().is_closed():
                 task.cancel()
+
+    def __del__(self) -> None:
+        self.cancel_soon()

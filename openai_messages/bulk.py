@@ -109,6 +109,69 @@ def _check_concurrency(concurrency: int) -> int:
     return concurrency
 
 
+class _Walkers:
+    """The walkers' shared state. The walker tasks hold this, never the reader's objects,
+    so a reader that is dropped can be finalized, which cancels the walkers."""
+
+    def __init__(
+        self,
+        client: Client,
+        ids: _Ids,
+        *,
+        order: str,
+        max_items: int | None,
+        page_size: int,
+        prefetch: int,
+        on_progress: Callable[[FetchProgress], None] | None,
+    ) -> None:
+        self.client = client
+        self.ids = ids
+        self.order = order
+        self.max_items = max_items
+        self.page_size = page_size
+        self.prefetch = prefetch
+        self.on_progress = on_progress
+        self.progress = FetchProgress()
+
+    async def walk(self, feed: Feed[ThreadChunk]) -> None:
+        """One walker: draw a thread id, walk it page by page, repeat."""
+        while True:
+            drawn = await self.ids.next()
+            if drawn is None:
+                return
+            index, thread_id = drawn
+            error: BaseException | None = None
+            try:
+                pager = self.client.list(
+                    thread_id,
+                    order=self.order,
+                    page_size=self.page_size,
+                    max_items=self.max_items,
+                    prefetch=self.prefetch,
+                )
+                async for page in pager.pages():
+                    await feed.reserve()
+                    feed.put(ThreadChunk(thread_id, index, page.data))
+                    self.progress.pages += 1
+                    self.progress.messages += len(page.data)
+                    self.report()
+            except OpenAIMessagesError as exc:
+                error = exc
+                self.progress.threads_failed += 1
+            self.progress.threads_done += 1
+            await feed.reserve()
+            feed.put(ThreadChunk(thread_id, index, (), done=True, error=error))
+            self.report()
+
+    def report(self) -> None:
+        stats = self.client.stats
+        self.progress.requests = stats["requests"]
+        self.progress.retries = stats["retries"]
+        self.progress.throttled = stats["throttled"]
+        if self.on_progress is not None:
+            self.on_progress(self.progress)
+
+
 class ThreadStream:
     """Chunks of many threads' messages as they arrive (see :meth:`Client.stream_many`)."""
 
@@ -124,67 +187,42 @@ class ThreadStream:
         page_size: int = 100,
         prefetch: int = 1,
     ) -> None:
-        self._client = client
-        self._ids = _Ids(thread_ids)
         self._concurrency = _check_concurrency(concurrency)
-        self._order = order
-        self._max_items = max_items_per_thread
-        self._on_progress = on_progress
-        self._page_size = page_size
-        self._prefetch = prefetch
-        self.progress = FetchProgress()
+        self._walkers = _Walkers(
+            client,
+            _Ids(thread_ids),
+            order=order,
+            max_items=max_items_per_thread,
+            page_size=page_size,
+            prefetch=prefetch,
+            on_progress=on_progress,
+        )
+        self._registry = client._feeds
         self._feed: Feed[ThreadChunk] | None = None
 
-    async def _walker(self, feed: Feed[ThreadChunk]) -> None:
-        while True:
-            drawn = await self._ids.next()
-            if drawn is None:
-                return
-            index, thread_id = drawn
-            error: BaseException | None = None
-            try:
-                pager = self._client.list(
-                    thread_id,
-                    order=self._order,
-                    page_size=self._page_size,
-                    max_items=self._max_items,
-                    prefetch=self._prefetch,
-                )
-                async for page in pager.pages():
-                    await feed.reserve()
-                    feed.put(ThreadChunk(thread_id, index, page.data))
-                    self.progress.pages += 1
-                    self.progress.messages += len(page.data)
-                    self._report()
-            except OpenAIMessagesError as exc:
-                error = exc
-                self.progress.threads_failed += 1
-            self.progress.threads_done += 1
-            await feed.reserve()
-            feed.put(ThreadChunk(thread_id, index, (), done=True, error=error))
-            self._report()
-
-    def _report(self) -> None:
-        stats = self._client.stats
-        self.progress.requests = stats["requests"]
-        self.progress.retries = stats["retries"]
-        self.progress.throttled = stats["throttled"]
-        if self._on_progress is not None:
-            self._on_progress(self.progress)
+    @property
+    def progress(self) -> FetchProgress:
+        """Running totals: threads done and failed, messages, pages, requests, retries."""
+        return self._walkers.progress
 
     def __aiter__(self) -> ThreadStream:
         return self
 
     async def __anext__(self) -> ThreadChunk:
         if self._feed is None:
-            walkers = [self._walker] * self._concurrency
-            self._feed = Feed(walkers, window=2 * self._concurrency, registry=self._client._feeds)
+            walkers = [self._walkers.walk] * self._concurrency
+            self._feed = Feed(walkers, window=2 * self._concurrency, registry=self._registry)
         return await self._feed.__anext__()
 
     async def aclose(self) -> None:
         """Cancel every walker and wait for them to stop."""
         if self._feed is not None:
             await self._feed.aclose()
+
+    def __del__(self) -> None:
+        feed = getattr(self, "_feed", None)
+        if feed is not None:
+            feed.cancel_soon()
 
     async def __aenter__(self) -> ThreadStream:
         return self

@@ -51,11 +51,12 @@ class Client:
     Use it as ``async with Client(...) as client:``, or call :meth:`close` yourself.
     ``api_key`` defaults to ``OPENAI_API_KEY``; ``base_url`` to ``OPENAI_BASE_URL``, then
     ``https://api.openai.com/v1``. ``api_version`` is ``"v2"`` (current) or ``"v1"``
-    (legacy ``file_ids`` and message files). ``max_retries`` re-sends after a transient
-    failure (default 2; ``retry_policy`` sets the backoff too); ``retry_budget`` caps retries to a share of recent requests (None: no cap);
-    ``rate_limits`` paces every call of this client (None: adaptive, learning from 429s
-    and the ``x-ratelimit-*`` headers). Pass ``session`` to use your own aiohttp session,
-    which the client then never closes.
+    (legacy ``file_ids`` and message files). ``max_retries`` is the number of re-sends
+    after a transient failure (default 2; ``retry_policy`` sets the backoff too);
+    ``retry_budget`` caps retries to a share of recent requests (None: no cap);
+    ``rate_limits`` paces every call of this client (default: adaptive, learning from
+    429s and the ``x-ratelimit-*`` headers). Pass ``session`` to use your own aiohttp
+    session, which the client then never closes.
     """
 
     def __init__(
@@ -303,6 +304,8 @@ class Client:
                 MessagePage,
                 CallOptions(),
             )
+        except errors.NotFoundError:
+            return None  # no such thread: nothing was stored in it
         except errors.APIError as exc:
             raise errors.CreateOutcomeUnknownError(
                 f"the create in thread {thread_id!r} may have been stored ({cause}), and "

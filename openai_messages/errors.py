@@ -84,6 +84,7 @@ class APITimeoutError(APIConnectionError):
 class APIResponseValidationError(APIError):
     """The server's reply could not be read: not JSON, truncated, or not the expected shape."""
 
+    detail: str
     status_code: int | None
     body_snippet: str
 
@@ -95,6 +96,7 @@ class APIResponseValidationError(APIError):
         status_code: int | None = None,
         request_id: str | None = None,
     ) -> None:
+        self.detail = message
         self.status_code = status_code
         self.body_snippet = snippet(body)
         full = message

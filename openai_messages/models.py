@@ -13,9 +13,9 @@ Conversion (JSON bytes or dicts to models and back) lives in :mod:`openai_messag
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, Union, cast, overload
 
 import attrs
 
@@ -70,7 +70,7 @@ def _extra() -> Any:
 
 
 def _absent() -> Any:
-    return attrs.field(default=NOTHING_ABSENT, kw_only=True, repr=False, alias="_absent")
+    return attrs.field(default=NOTHING_ABSENT, kw_only=True, repr=False)
 
 
 def _json_map(*, default: Any = None) -> Any:
@@ -93,16 +93,16 @@ class _Model:
 
     def omit(self, *names: str) -> Self:
         """A copy that leaves the named fields out when unstructured (as if never sent)."""
-        known = {a.name for a in attrs.fields(type(self))}  # type: ignore[misc]
+        known = {a.name for a in attrs.fields(cast(Any, type(self)))}
         unknown = [n for n in names if n not in known or n in ("extra", "_absent")]
         if unknown:
             raise ValueError(f"{type(self).__name__} has no field {unknown[0]!r}")
-        return attrs.evolve(self, _absent=self._absent | frozenset(names))  # type: ignore[misc]
+        return attrs.evolve(cast(Any, self), absent=self._absent | frozenset(names))  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         absent = self._absent
         parts = []
-        for a in attrs.fields(type(self)):  # type: ignore[misc]
+        for a in attrs.fields(cast(Any, type(self))):
             name = a.name
             if name == "_absent" or name in absent:
                 continue
@@ -176,7 +176,7 @@ class UnknownAnnotation:
     raw: Mapping[str, Any] = _json_map(default=NO_EXTRA)
 
 
-Annotation = Union[FileCitationAnnotation, FilePathAnnotation, UnknownAnnotation]
+Annotation = Union[FileCitationAnnotation, FilePathAnnotation, UnknownAnnotation]  # noqa: UP007
 
 # --------------------------------------------------------------------------- content blocks
 
@@ -263,7 +263,7 @@ class UnknownContent:
     raw: Mapping[str, Any] = _json_map(default=NO_EXTRA)
 
 
-MessageContent = Union[
+MessageContent = Union[  # noqa: UP007 (a runtime alias, usable on Python 3.10 too)
     TextContent, ImageFileContent, ImageUrlContent, RefusalContent, UnknownContent
 ]
 
@@ -298,7 +298,11 @@ class UnknownTool:
     raw: Mapping[str, Any] = _json_map(default=NO_EXTRA)
 
 
-Tool = Union[CodeInterpreterTool, FileSearchTool, UnknownTool]
+Tool = Union[CodeInterpreterTool, FileSearchTool, UnknownTool]  # noqa: UP007
+
+
+def _tools(value: Iterable[Tool]) -> tuple[Tool, ...]:
+    return value if type(value) is tuple else tuple(value)
 
 
 @attrs.frozen(repr=False)
@@ -306,7 +310,7 @@ class Attachment(_Model):
     """A file attached to a message, and the tools it was added to."""
 
     file_id: str
-    tools: tuple[Tool, ...] = attrs.field(default=(), converter=tuple)
+    tools: tuple[Tool, ...] = attrs.field(default=(), converter=_tools)
     extra: Mapping[str, Any] = _extra()
     _absent: frozenset[str] = _absent()
 
@@ -457,7 +461,7 @@ class ImageUrlPart:
     detail: str | None = None
 
 
-ContentPart = Union[TextPart, ImageFilePart, ImageUrlPart]
+ContentPart = Union[TextPart, ImageFilePart, ImageUrlPart]  # noqa: UP007
 
 
 def _content_arg(value: str | tuple[ContentPart, ...] | list[ContentPart]) -> Any:

@@ -31,6 +31,8 @@ __all__ = [
     "build_modify",
     "build_retrieve",
     "build_retrieve_file",
+    "auth_header",
+    "endpoint_headers",
     "error_from_reply",
     "parse_reply",
     "prepare",
@@ -267,20 +269,23 @@ def build_retrieve_file(thread_id: str, message_id: str, file_id: str) -> Reques
     return Request("retrieve_file", "GET", path)
 
 
-def endpoint_headers(endpoint: Endpoint, secret: Secret) -> dict[str, str]:
-    """The headers sent with every request of a client: auth, beta flavour, identity."""
+def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
+    """The headers sent with every request of a client, but for the credential."""
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     headers["OpenAI-Beta"] = f"assistants={endpoint.api_version}"
-    if endpoint.azure is not None and not endpoint.azure.ad_token:
-        headers["api-key"] = secret.reveal()
-    else:
-        headers["Authorization"] = f"Bearer {secret.reveal()}"
     if endpoint.organization:
         headers["OpenAI-Organization"] = endpoint.organization
     if endpoint.project:
         headers["OpenAI-Project"] = endpoint.project
     headers.update(endpoint.default_headers)
     return headers
+
+
+def auth_header(endpoint: Endpoint, secret: Secret) -> tuple[str, str]:
+    """The credential's header: ``api-key`` for Azure keys, else a Bearer ``Authorization``."""
+    if endpoint.azure is not None and not endpoint.azure.ad_token:
+        return "api-key", secret.reveal()
+    return "Authorization", f"Bearer {secret.reveal()}"
 
 
 AUTH_HEADERS: Final = frozenset({"authorization", "api-key"})
@@ -377,5 +382,5 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, cls: type[
         return converter.decode(body, cls)
     except errors.APIResponseValidationError as exc:
         raise errors.APIResponseValidationError(
-            exc.message, status_code=status, request_id=request_id_of(headers)
+            exc.detail, body=body, status_code=status, request_id=request_id_of(headers)
         ) from None

@@ -18,9 +18,13 @@ import asyncio
 import math
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from types import TracebackType
+from typing import Any
 
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -39,14 +43,18 @@ _UNIT_SECONDS = {
     "s": 1.0,
     "ms": 1e-3,
     "us": 1e-6,
-    "µs": 1e-6,  # noqa: RUF001 - micro sign, as Go prints it
-    "μs": 1e-6,  # noqa: RUF001 - Greek mu
+    "µs": 1e-6,  # micro sign, as Go prints it
+    "μs": 1e-6,  # Greek mu
     "ns": 1e-9,
 }
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|us|µs|μs|ns|h|m|s)")  # noqa: RUF001
-_DURATION = re.compile(rf"(?:{_DURATION_PART.pattern})+")
-_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|us|µs|μs|ns|h|m|s)", re.ASCII)
+_DURATION = re.compile(rf"(?:{_DURATION_PART.pattern})+", re.ASCII)
+_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
 
+#: (limiter, sequence number, requests already in flight) of the task's last acquisition.
+_TICKET: ContextVar[tuple[RateLimiter, int, int] | None] = ContextVar(
+    "openai_messages_ratelimit_ticket", default=None
+)
 _LIMIT = "x-ratelimit-limit-requests"
 _REMAINING = "x-ratelimit-remaining-requests"
 _RESET = "x-ratelimit-reset-requests"
@@ -101,13 +109,13 @@ def _lowered(headers: Mapping[str, str]) -> Mapping[str, str]:
 
 
 def _finite(value: object) -> float | None:
-    if not isinstance(value, str) or not _NUMBER.fullmatch(value.strip()):
+    if not isinstance(value, str) or not _NUMBER.fullmatch(text := value.strip()):
         return None
-    number = float(value)
+    number = float(text)
     return number if math.isfinite(number) else None
 
 
-def _positive(_: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+def _positive(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{attribute.name} must be a positive finite number, got {value!r}")
 
@@ -216,15 +224,17 @@ class RateLimiter:
         # Adaptive state.
         self._paced = self._fixed is not None  # False: unlimited until a throttling signal
         self._estimate: float | None = None  # server refill rate learnt from headers
-        self._est_num = self._est_den = 0.0
+        self._bounds: deque[float] = deque(maxlen=16)  # recent upper bounds of that rate
         self._aimd: float | None = None  # pace cut by 429s, growing back
+        self._probing = False  # cut without knowing the server's rate: grow fast
         self._grown_at = now
         self._cooldown_until = -math.inf
         self._rate = self._compute_rate()
         # Measurements: send rate (decaying count) and latency (Little's law).
         self._in_flight = 0
+        self._seq = 0  # acquisitions so far (adaptive mode)
         self._sent = 0.0
-        self._sent_at = now
+        self._sent_at = self._start = now
         self._busy_area = self._done = 0.0
         self._busy_at = now
 
@@ -248,28 +258,33 @@ class RateLimiter:
         """Slots acquired and not yet released."""
         return self._in_flight
 
-    def slot(self) -> _Slot:
+    def slot(self) -> AbstractAsyncContextManager[None]:
         """Async context manager: ``acquire()`` on entry, ``release()`` on exit."""
         return self._slot
 
     async def acquire(self) -> None:
         """Wait for permission to send one request; pair with :meth:`release`."""
         if self._noop:
+            if self._paused_until > self._clock():  # only ever true after pause()
+                await self._wait_turn()
+            else:
+                self.stats.acquired += 1
             return
         if self._sem is not None:
             await self._sem.acquire()
         try:
-            await self._wait_turn()
+            now = await self._wait_turn()
         except BaseException:
             if self._sem is not None:
                 self._sem.release()
             raise
-        now = self._stamp
         self._account_busy(now)
-        self._in_flight += 1
         if self._adaptive:
+            self._seq += 1
+            _TICKET.set((self, self._seq, self._in_flight))
             self._sent = self._sent * math.exp(self._sent_at - now) + 1.0
             self._sent_at = now
+        self._in_flight += 1
 
     def release(self) -> None:
         """The request has finished: free its concurrency slot."""
@@ -292,7 +307,11 @@ class RateLimiter:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from a response (status and headers); a no-op unless adaptive."""
+        """Learn from a response (status and headers); a no-op unless adaptive.
+
+        Call it inside the request's slot, in the task that acquired it: the
+        limiter then knows which requests the server could not have counted yet.
+        """
         if not self._adaptive:
             return
         now = self._clock()
@@ -302,7 +321,8 @@ class RateLimiter:
         reset_text = lowered.get(_RESET)
         reset = None if reset_text is None else parse_reset_duration(reset_text)
         if limit is not None and limit >= 1:
-            self._capacity = self.limits.burst or limit
+            if self._fixed is None:
+                self._capacity = self.limits.burst or limit
             if remaining is not None and reset and remaining <= limit - 1:
                 self._learn(limit - remaining, reset)
         self._refill(now)
@@ -314,9 +334,11 @@ class RateLimiter:
             self._throttled(now)
         else:
             if remaining is not None:
-                if not self._paced and remaining <= self._in_flight:
-                    self._start_pacing()
-                self._sync(remaining)
+                allowance = min(self._capacity, remaining - self._unseen())
+                if not self._paced and allowance <= 0 and self._estimate is not None:
+                    self._paced = True  # about to run dry: pace at the estimate
+                    self._tokens = 0.0
+                self._sync(allowance)
             self._grow(now)
         self._rate = self._compute_rate()
         if self._wakeup is not None and not self._wakeup.done():
@@ -324,15 +346,16 @@ class RateLimiter:
 
     # -- waiting -------------------------------------------------------------
 
-    async def _wait_turn(self) -> None:
+    async def _wait_turn(self) -> float:
         now = self._clock()
         if not self._queued and self._delay(now) <= 0:
             self._take(now)
-            return
+            return now
         start = now
         self._queued += 1
         try:
             async with self._lock:
+                now = self._clock()
                 while (delay := self._delay(now)) > 1e-6:
                     await self._sleep(delay)
                     now = self._clock()
@@ -341,6 +364,7 @@ class RateLimiter:
             self._queued -= 1
         self.stats.delayed += 1
         self.stats.wait_seconds += now - start
+        return now
 
     async def _sleep(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -361,7 +385,7 @@ class RateLimiter:
         return delay
 
     def _take(self, now: float) -> None:
-        self._stamp = now
+        self._refill(now)
         if self._rate is not None:
             self._tokens -= 1.0
         self.stats.acquired += 1
@@ -386,24 +410,26 @@ class RateLimiter:
         return max(self.limits.min_rate, min(rates)) if rates else None
 
     def _learn(self, deficit: float, reset: float) -> None:
-        # The bucket refills ``deficit`` requests in ``reset`` seconds; ``remaining``
-        # is rounded down, so the true deficit is about half a request smaller.
-        weight = deficit
-        self._est_num = self._est_num * 0.95 + weight * (deficit - 0.5) / reset
-        self._est_den = self._est_den * 0.95 + weight
-        self._estimate = self._est_num / self._est_den
+        # The bucket refills ``deficit`` requests in ``reset`` seconds, but ``remaining``
+        # is rounded down, so deficit / reset is an upper bound of the rate: take the
+        # lowest of the last few.
+        self._bounds.append(deficit / reset)
+        self._estimate = min(self._bounds)
 
-    def _start_pacing(self) -> None:
-        self._paced = True
-        self._tokens = 0.0
-        if self._estimate is None and self._fixed is None and self._aimd is None:
-            self._aimd = max(self.limits.min_rate, self._measured_rate())
+    def _unseen(self) -> int:
+        """Requests the server may not have counted in the response being observed."""
+        ticket = _TICKET.get()
+        if ticket is None or ticket[0] is not self:
+            return self._in_flight  # all in flight, which misses stale replies
+        # Sent after it, or before it but possibly overtaken by it.
+        _, seq, before = ticket
+        return self._seq - seq + before
 
-    def _sync(self, remaining: float) -> None:
-        # Requests in flight may not have reached the server yet: count them as spent.
-        allowance = min(self._capacity, remaining - self._in_flight)
+    def _sync(self, allowance: float) -> None:
+        """Align the local bucket with the server's (``allowance``: requests it can take)."""
         if allowance >= self._tokens:
-            self._tokens = allowance
+            if self._fixed is None:  # never outrun a fixed limit
+                self._tokens = allowance
         elif self._tokens > 1.0:
             self._tokens = max(allowance, self._tokens % 1.0)  # keep progress to the next token
 
@@ -411,31 +437,42 @@ class RateLimiter:
         was_paced = self._paced
         self._paced = True
         self._tokens = min(self._tokens, 0.0)
-        if now < self._cooldown_until:
+        if now <= self._cooldown_until:
             return  # answers to requests sent before the last cut
         rate = self._compute_rate()
-        if was_paced and rate is not None:
-            self._aimd = max(self.limits.min_rate, rate * self.limits.decrease_factor)
-            self.stats.rate_decreases += 1
-        elif rate is None:
-            self._aimd = max(self.limits.min_rate, self._measured_rate() * self.limits.decrease_factor)
-            self.stats.rate_decreases += 1
+        if rate is None:  # nothing known: start from what was sent, and probe fast
+            self._aimd = self._measured_rate() * self.limits.decrease_factor
+            self._probing = True
+        elif was_paced:
+            if self._estimate is None:  # the pace may be far above what is really sent
+                rate = min(rate, self._measured_rate())
+            self._aimd = rate * self.limits.decrease_factor
+            self._probing = False
+        self._aimd = None if self._aimd is None else max(self.limits.min_rate, self._aimd)
+        self.stats.rate_decreases += self._aimd is not None
         self._grown_at = max(now, self._paused_until)
         self._cooldown_until = self._grown_at + 2.0 * self._latency()
 
     def _grow(self, now: float) -> None:
+        """Raise the pace after a cut, while callers are waiting for it."""
         if self._aimd is None or now <= self._grown_at:
             return
-        grown = self._aimd * (1.0 + self.limits.increase_per_second) ** (now - self._grown_at)
-        self._grown_at = now
-        cap = None if self._estimate is None else self._estimate * self.limits.safety_factor
-        if cap is None:
-            cap = max(self._aimd, 2.0 * self._measured_rate())
-        self._aimd = min(grown, cap)
+        elapsed, self._grown_at = now - self._grown_at, now
+        if not self._queued:
+            return  # the pace holds nobody back: no evidence it could be higher
+        if self._probing and self._estimate is None:  # double every round trip
+            factor = 2.0 ** (elapsed / max(self._latency(), 1e-3))
+        else:
+            factor = (1.0 + self.limits.increase_per_second) ** elapsed
+        self._aimd *= factor
+        if self._estimate is not None and self._aimd >= self._estimate * self.limits.safety_factor:
+            self._aimd = None  # recovered: the estimate alone sets the pace
 
     def _measured_rate(self) -> float:
         """Requests sent per second, averaged over about the last second."""
-        return self._sent * math.exp(self._sent_at - self._clock())
+        now = self._clock()
+        span = -math.expm1(self._start - now)  # corrects for a history under a second
+        return self._sent * math.exp(self._sent_at - now) / span if span > 0 else 0.0
 
     def _latency(self) -> float:
         return self._busy_area / self._done if self._done else 0.0

@@ -58,7 +58,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rng: Callable[[], float] = random.random) -> float:
         """Full-jitter exponential backoff before re-send number ``retry_number`` (from 1)."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (retry_number - 1)))
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (retry_number - 1))
         return rng() * ceiling
 
     def server_wait(self, headers: Mapping[str, str]) -> float | None:

@@ -17,7 +17,7 @@ from typing import Final, Generic, TypeVar
 import aiohttp
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 from yarl import URL
 
 from . import errors, protocol
@@ -133,7 +133,7 @@ class Transport:
         self.max_response_bytes = max_response_bytes
         self._connection_limit = connection_limit
         self._rng = rng
-        self._base_headers = protocol.endpoint_headers(endpoint, secret)
+        self._base_headers = protocol.endpoint_headers(endpoint)
         self.requests_sent = 0
         self.retries = 0
         self.throttled = 0
@@ -153,6 +153,11 @@ class Transport:
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self.timeout.to_aiohttp()
             )
+            # aiohttp silently re-sends an idempotent request once when a kept-alive
+            # connection breaks. Retries are this client's job: it counts them, spends the
+            # retry budget on them, and must see a failed DELETE to report it right.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
         return self._session
 
     async def close(self) -> None:
@@ -283,6 +288,8 @@ class Transport:
         headers.update(request.headers)
         if options.extra_headers:
             headers.update(options.extra_headers)
+        name, credential = protocol.auth_header(self.endpoint, self._secret)
+        headers[name] = credential
         started = time.monotonic()
         attempts = 0
         after_ambiguous = False
@@ -297,11 +304,11 @@ class Transport:
                 await limiter.acquire()
             try:
                 reply = await self._attempt_mapped(request, url, headers, timeout)
+                if limiter is not None:
+                    limiter.observe(reply.status, reply.headers)
             finally:
                 if limiter is not None:
                     limiter.release()
-            if limiter is not None:
-                limiter.observe(reply.status, reply.headers)
             if not 200 <= reply.status < 300:
                 error = self._status_error(request, reply)
                 if recover is not None and isinstance(error, errors.APIStatusError):
@@ -330,11 +337,13 @@ class Transport:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(max_retries + 1),
             wait=self._wait,
-            retry=retry_if_exception(lambda exc: self._should_retry(request, exc)),
+            retry=lambda state: self._retry_decision(request, state, max_retries),
             before_sleep=lambda state: self._before_sleep(request, state),
             reraise=True,
         )
         try:
+            value: T
+            reply: Reply
             value, reply = await retrying(attempt)
         except _Unsafe as unsafe:
             cause = unsafe.args[0]
@@ -359,7 +368,15 @@ class Transport:
             return _Unsafe(err)
         return err
 
-    def _should_retry(self, request: protocol.Request, exc: BaseException) -> bool:
+    def _retry_decision(
+        self, request: protocol.Request, state: RetryCallState, max_retries: int
+    ) -> bool:
+        outcome = state.outcome
+        if outcome is None or not outcome.failed or state.attempt_number > max_retries:
+            return False
+        return self._should_retry(request, outcome.exception())
+
+    def _should_retry(self, request: protocol.Request, exc: BaseException | None) -> bool:
         if isinstance(exc, _Unsafe):
             return False
         if isinstance(exc, errors.APIStatusError):

@@ -75,14 +75,14 @@ def check_order(value: object) -> str:
     """``order`` is ``"asc"`` or ``"desc"``."""
     if value not in ("asc", "desc"):
         raise InvalidArgumentError(f"order must be 'asc' or 'desc', got {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_role(value: object) -> str:
     """``role`` is ``"user"`` or ``"assistant"``."""
     if value not in ("user", "assistant"):
         raise InvalidArgumentError(f"role must be 'user' or 'assistant', got {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_metadata(value: object) -> dict[str, str] | None:

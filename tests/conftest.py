@@ -9,8 +9,7 @@ import pytest
 import openai_messages as om
 from openai_messages.emulator import Emulator
 
-API_KEY = "sk-test-0123456789-SECRET"
-FAST_RETRIES = om.RetryPolicy(max_retries=3, backoff_base=0.005, backoff_max=0.02)
+from .support import API_KEY, FAST_RETRIES
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from openai_messages import InvalidArgumentError, PaginationError
 from openai_messages.models import Message, MessagePage
 from openai_messages.pagination import Pager
 
+from .support import pending_tasks
+
 
 def _messages(n: int) -> list[Message]:
     return [Message(id=f"msg_{i:05d}", created_at=1000 + i) for i in range(n)]
@@ -26,7 +28,9 @@ class Source:
         self.in_flight = 0
         self.delay = 0.0
 
-    async def fetch(self, limit: int, after: str | None, before: str | None, order: str) -> MessagePage:
+    async def fetch(
+        self, limit: int, after: str | None, before: str | None, order: str
+    ) -> MessagePage:
         self.requests.append((limit, after, before))
         self.in_flight += 1
         try:
@@ -206,11 +210,6 @@ async def test_failure_keeps_the_cursor_on_the_last_item_yielded() -> None:
     assert seen + [m.id for m in rest] == [m.id for m in source.items]
 
 
-def _pending_tasks() -> set[asyncio.Task[object]]:
-    current = asyncio.current_task()
-    return {t for t in asyncio.all_tasks() if t is not current and not t.done()}
-
-
 async def test_prefetch_runs_one_page_ahead() -> None:
     source = Source(500)
     pager = source.pager(page_size=100, prefetch=1)
@@ -238,7 +237,7 @@ async def test_break_cancels_the_prefetch() -> None:
     async for _ in pager:
         break
     await pager.aclose()
-    assert _pending_tasks() == set()
+    assert pending_tasks() == set()
     assert source.in_flight == 0
 
 
@@ -257,7 +256,7 @@ async def test_cancelling_the_consumer_cancels_the_prefetch() -> None:
         await task
     for _ in range(5):
         await asyncio.sleep(0)
-    assert _pending_tasks() == set()
+    assert pending_tasks() == set()
     assert source.in_flight == 0
 
 
@@ -273,5 +272,5 @@ async def test_error_in_loop_body_stops_the_walk() -> None:
         await consume()
     for _ in range(5):
         await asyncio.sleep(0)
-    assert _pending_tasks() == set()
+    assert pending_tasks() == set()
     assert source.in_flight == 0

@@ -162,21 +162,23 @@ def test_prepare_azure() -> None:
         url
         == "https://name.openai.azure.com/openai/threads/t/messages/m?api-version=2024-05-01-preview"
     )
-    headers = protocol.endpoint_headers(azure, protocol.Secret("azkey"))
-    assert headers["api-key"] == "azkey"
-    assert "Authorization" not in headers
+    assert protocol.auth_header(azure, protocol.Secret("azkey")) == ("api-key", "azkey")
     token = protocol.Endpoint(
         base_url="https://n.test", azure=protocol.AzureSettings(ad_token=True)
     )
-    assert protocol.endpoint_headers(token, protocol.Secret("tok"))["Authorization"] == "Bearer tok"
+    assert protocol.auth_header(token, protocol.Secret("tok")) == ("Authorization", "Bearer tok")
 
 
 def test_endpoint_headers() -> None:
     endpoint = protocol.Endpoint(
         base_url="https://x.test/v1", api_version="v1", organization="org", project="proj"
     )
-    headers = protocol.endpoint_headers(endpoint, protocol.Secret("sk-1"))
-    assert headers["Authorization"] == "Bearer sk-1"
+    headers = protocol.endpoint_headers(endpoint)
+    assert "Authorization" not in headers
+    assert protocol.auth_header(endpoint, protocol.Secret("sk-1")) == (
+        "Authorization",
+        "Bearer sk-1",
+    )
     assert headers["OpenAI-Beta"] == "assistants=v1"
     assert headers["OpenAI-Organization"] == "org"
     assert headers["OpenAI-Project"] == "proj"

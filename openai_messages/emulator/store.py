@@ -9,10 +9,11 @@ per-run list of positions, so it is as cheap as an unfiltered page.
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -64,6 +65,7 @@ class MessageRecord:
         "pos",
         "role",
         "run_id",
+        "text",
         "thread_id",
     )
 
@@ -74,12 +76,13 @@ class MessageRecord:
         thread_id: str,
         created_at: int,
         role: str,
-        content: list[JSON],
+        content: list[JSON] | None,
         attachments: list[JSON],
         file_ids: list[str],
         metadata: dict[str, str],
         assistant_id: str | None,
         run_id: str | None,
+        text: str = "",
     ) -> None:
         self.id = id
         self.pos = pos
@@ -92,9 +95,17 @@ class MessageRecord:
         self.metadata = metadata
         self.assistant_id = assistant_id
         self.run_id = run_id
+        self.text = text  # the body of a plain text message when content is None
         self.deleted = False
         self._v1: bytes | None = None
         self._v2: bytes | None = None
+
+    def blocks(self) -> list[JSON]:
+        """The stored content blocks (built on demand for bulk-seeded text messages,
+        and not kept: long-lived containers would only slow the garbage collector)."""
+        if self.content is None:
+            return text_content(self.text)
+        return self.content
 
     def v2(self) -> JSON:
         """The message in the Assistants v2 shape (every field the spec requires)."""
@@ -110,7 +121,7 @@ class MessageRecord:
             "completed_at": self.created_at,
             "incomplete_at": None,
             "role": self.role,
-            "content": self.content,
+            "content": self.blocks(),
             "attachments": self.attachments,
             "metadata": self.metadata,
         }
@@ -123,7 +134,7 @@ class MessageRecord:
             "created_at": self.created_at,
             "thread_id": self.thread_id,
             "role": self.role,
-            "content": self.content,
+            "content": self.blocks(),
             "file_ids": self.all_file_ids(),
             "assistant_id": self.assistant_id,
             "run_id": self.run_id,
@@ -372,13 +383,27 @@ class Store:
         alternate user/assistant unless ``role`` is given.
         """
         thread = self._threads.get(thread_id) or self._threads[self.create_thread(thread_id)]
-        created_at = thread.next_created_at()
+        ids: list[str] = []
+        start = len(thread.records)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # millions of new containers would trigger useless full collections
+        try:
+            self._bulk(thread, start, count, text, role, ids)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        thread.live += count
+        return ids
+
+    def _bulk(
+        self, thread: Thread, start: int, count: int, text: str, role: str | None, ids: list[str]
+    ) -> None:
         records = thread.records
         positions = thread.positions
+        created_at = thread.next_created_at()
         new_id = self.ids.new
         templated = "{i}" in text
-        ids: list[str] = []
-        start = len(records)
+        thread_id = thread.id
         for pos in range(start, start + count):
             mid = new_id("msg_")
             value = text.replace("{i}", str(pos)) if templated else text
@@ -388,18 +413,17 @@ class Store:
                 thread_id,
                 created_at,
                 role or ("user" if pos % 2 == 0 else "assistant"),
-                [{"type": "text", "text": {"value": value, "annotations": []}}],
+                None,
                 [],
                 [],
                 {},
                 None,
                 None,
+                value,
             )
             records.append(rec)
             positions[mid] = pos
             ids.append(mid)
-        thread.live += count
-        return ids
 
     def seed(
         self, threads: int, messages_per_thread: int, *, text: str = "Message {i}"
@@ -448,9 +472,7 @@ class Store:
     ) -> tuple[list[MessageRecord], bool]:
         """One page of live records (see :func:`select_page` for the cursor rules)."""
         records = thread.records
-        keys: Sequence[int] = (
-            range(len(records)) if run_id is None else thread.runs.get(run_id, [])
-        )
+        keys: Sequence[int] = range(len(records)) if run_id is None else thread.runs.get(run_id, [])
         positions, has_more = select_page(
             keys,
             lambda p: not records[p].deleted,
@@ -460,8 +482,3 @@ class Store:
             before=before,
         )
         return [records[p] for p in positions], has_more
-
-
-def unique(values: Iterable[str]) -> list[str]:
-    """``values`` without repeats, first occurrence kept."""
-    return list(dict.fromkeys(values))

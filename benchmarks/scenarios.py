@@ -1,0 +1,399 @@
+"""The scenarios: each runs every client, run after run, and records figures and ratios.
+
+Clients are interleaved within a run (client A, B, C, then A, B, C again...), so that
+a ratio is taken between figures measured side by side, and drifts of the machine
+touch every client alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import parsing
+from .clients import ClientSpec, Walker, make_walker
+from .config import Mode
+from .emulator_proc import ROOT, RunningEmulator
+from .importtime import import_ms
+from .results import Figure, Results, Target
+
+__all__ = [
+    "Context",
+    "bulk",
+    "full_walk",
+    "import_time",
+    "latency_hiding",
+    "memory",
+    "parse",
+    "rate_limited",
+]
+
+OM = ClientSpec("om")
+FLOOR = ClientSpec("floor")
+HTTPX = ClientSpec("openai", "httpx", page_size=None)
+AIOHTTP = ClientSpec("openai", "aiohttp", page_size=None)
+HTTPX_100 = HTTPX.with_(page_size=100)
+AIOHTTP_100 = AIOHTTP.with_(page_size=100)
+
+
+@dataclass
+class Context:
+    """What every scenario needs: the mode, whether ``openai`` is there, and a logger."""
+
+    mode: Mode
+    official: bool
+    log: Callable[[str], None]
+
+    def officials(self, *specs: ClientSpec, extra: tuple[ClientSpec, ...] = ()) -> list[ClientSpec]:
+        if not self.official:
+            return []
+        return [*specs, *(extra if self.mode.extra_rows else ())]
+
+
+# -- parsing ---------------------------------------------------------------------------
+
+
+def parse(ctx: Context, emu: RunningEmulator, results: Results) -> None:
+    """Microseconds per message, bytes of a 100-message page to models."""
+
+    def fetch() -> bytes:
+        return asyncio.run(parsing.fetch_page(emu.base_url, emu.api_key, emu.thread_ids[0]))
+
+    setup = parsing.payload(ctx.official, ctx.mode.parse_seconds, fetch)
+    note = f"100-msg page from {setup.source}, {len(setup.body):,} bytes"
+    figures = {
+        label: results.figure("parsing", "parse time", "us/msg", label, note=note)
+        for label in setup.parsers
+    }
+    for run in range(ctx.mode.runs):
+        for label, parse_page in setup.parsers.items():
+            figures[label].values.append(setup.time(parse_page))
+        ctx.log(f"parsing run {run + 1}/{ctx.mode.runs}")
+    om = figures["openai_messages"]
+    if "openai" in figures:
+        results.ratio(
+            "parsing",
+            "openai / openai_messages",
+            figures["openai"],
+            om,
+            Target(">=", 7, "parsing >= 7x faster than openai"),
+        )
+    if "openai (strict validation)" in figures:
+        results.ratio(
+            "parsing",
+            "openai (strict validation) / openai_messages",
+            figures["openai (strict validation)"],
+            om,
+        )
+    results.ratio(
+        "parsing",
+        "openai_messages / orjson.loads",
+        om,
+        figures["orjson.loads (floor)"],
+        Target("<=", 6, "parsing within 6x of orjson.loads"),
+    )
+
+
+# -- one long walk ---------------------------------------------------------------------
+
+
+async def _open(specs: list[ClientSpec], emu: RunningEmulator) -> dict[ClientSpec, Walker]:
+    walkers = {spec: make_walker(spec, emu.base_url, emu.api_key) for spec in specs}
+    for walker in walkers.values():
+        await walker.warm_up(emu.thread_ids[0])
+    return walkers
+
+
+async def _close(walkers: dict[ClientSpec, Walker]) -> None:
+    for walker in walkers.values():
+        await walker.aclose()
+
+
+def full_walk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
+    """Client CPU per message, messages per second and requests, over one long thread."""
+    specs = [OM, *ctx.officials(HTTPX, AIOHTTP, extra=(HTTPX_100, AIOHTTP_100)), FLOOR]
+    thread = emu.thread_ids[0]
+    size = f"{ctx.mode.walk_messages:,}-msg thread"
+    cpu = {s: results.figure("full walk", "client CPU", "us/msg", s.label, note=size) for s in specs}
+    rate = {s: results.figure("full walk", "throughput", "msg/s", s.label) for s in specs}
+    reqs = {s: results.figure("full walk", "requests", "requests", s.label) for s in specs}
+
+    async def main() -> None:
+        walkers = await _open(specs, emu)
+        try:
+            for run in range(ctx.mode.runs):
+                for spec, walker in walkers.items():
+                    gc.collect()
+                    before = walker.requests
+                    cpu0, wall0 = time.process_time(), time.perf_counter()
+                    messages = await walker.walk(thread)
+                    cpu1, wall1 = time.process_time(), time.perf_counter()
+                    cpu[spec].values.append((cpu1 - cpu0) / messages * 1e6)
+                    rate[spec].values.append(messages / (wall1 - wall0))
+                    reqs[spec].values.append(walker.requests - before)
+                ctx.log(f"full walk run {run + 1}/{ctx.mode.runs}")
+        finally:
+            await _close(walkers)
+
+    asyncio.run(main())
+    if ctx.official:
+        results.ratio(
+            "full walk",
+            "openai (httpx) / openai_messages",
+            cpu[HTTPX],
+            cpu[OM],
+            Target(">=", 6, "client CPU/msg >= 6x less than openai (default transport)"),
+        )
+        for spec in (AIOHTTP, HTTPX_100, AIOHTTP_100):
+            if spec in cpu:
+                results.ratio("full walk", f"{spec.label} / openai_messages", cpu[spec], cpu[OM])
+    results.ratio(
+        "full walk",
+        "openai_messages / floor",
+        cpu[OM],
+        cpu[FLOOR],
+        Target("<=", 3, "client CPU/msg within 3x of the aiohttp+orjson floor"),
+    )
+
+
+# -- latency hiding --------------------------------------------------------------------
+
+
+def latency_hiding(ctx: Context, emu: RunningEmulator, results: Results) -> None:
+    """Wall time with server latency and a caller busy for as long on every page."""
+    om_off = OM.with_(prefetch=0)
+    specs = [OM, om_off, *ctx.officials(HTTPX_100, AIOHTTP_100), FLOOR]
+    thread = emu.thread_ids[0]
+    delay = ctx.mode.latency_seconds
+    note = f"{ctx.mode.latency_messages:,} msgs, {delay * 1000:.0f} ms server + caller per page"
+    wall = {s: results.figure("latency hiding", "wall time", "s", s.label, note=note) for s in specs}
+
+    async def work() -> None:
+        await asyncio.sleep(delay)
+
+    async def main() -> None:
+        walkers = await _open(specs, emu)
+        try:
+            for run in range(ctx.mode.runs):
+                for spec, walker in walkers.items():
+                    start = time.perf_counter()
+                    await walker.walk(thread, per_page=work)
+                    wall[spec].values.append(time.perf_counter() - start)
+                ctx.log(f"latency run {run + 1}/{ctx.mode.runs}")
+        finally:
+            await _close(walkers)
+
+    asyncio.run(main())
+    results.ratio(
+        "latency hiding",
+        "prefetch=1 / prefetch=0",
+        wall[OM],
+        wall[om_off],
+        Target("<=", 0.6, "wall with prefetch <= 0.6x without"),
+    )
+    for spec in specs[2:]:
+        results.ratio("latency hiding", f"{spec.label} / openai_messages", wall[spec], wall[OM])
+
+
+# -- many threads ----------------------------------------------------------------------
+
+
+def bulk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
+    """Messages per second fetching many threads, ``bulk_concurrency`` at a time."""
+    mode = ctx.mode
+    specs = [OM, *ctx.officials(HTTPX, AIOHTTP, extra=(HTTPX_100, AIOHTTP_100)), FLOOR]
+    note = f"{mode.bulk_threads} threads x {mode.bulk_messages} msgs, concurrency {mode.bulk_concurrency}"
+    rate = {s: results.figure("bulk", "throughput", "msg/s", s.label, note=note) for s in specs}
+    cpu = {s: results.figure("bulk", "client CPU", "us/msg", s.label) for s in specs}
+    reqs = {s: results.figure("bulk", "requests", "requests", s.label) for s in specs}
+    threads = emu.thread_ids[: mode.bulk_threads]
+    expected = mode.bulk_threads * mode.bulk_messages
+
+    async def main() -> None:
+        walkers = await _open(specs, emu)
+        try:
+            for run in range(mode.runs):
+                for spec, walker in walkers.items():
+                    gc.collect()
+                    before = walker.requests
+                    cpu0, wall0 = time.process_time(), time.perf_counter()
+                    messages, failed = await walker.walk_many(threads, mode.bulk_concurrency)
+                    cpu1, wall1 = time.process_time(), time.perf_counter()
+                    if failed or messages != expected:
+                        raise RuntimeError(
+                            f"{spec.label}: {failed} threads failed, {messages} of {expected} msgs"
+                        )
+                    rate[spec].values.append(messages / (wall1 - wall0))
+                    cpu[spec].values.append((cpu1 - cpu0) / messages * 1e6)
+                    reqs[spec].values.append(walker.requests - before)
+                ctx.log(f"bulk run {run + 1}/{mode.runs}")
+        finally:
+            await _close(walkers)
+
+    asyncio.run(main())
+    if ctx.official:
+        results.ratio(
+            "bulk",
+            "openai_messages / openai (httpx)",
+            rate[OM],
+            rate[HTTPX],
+            Target(">=", 5, "bulk msg/s >= 5x openai (default transport)"),
+        )
+        for spec in (AIOHTTP, HTTPX_100, AIOHTTP_100):
+            if spec in rate:
+                results.ratio("bulk", f"openai_messages / {spec.label}", rate[OM], rate[spec])
+    results.ratio("bulk", "floor / openai_messages", rate[FLOOR], rate[OM])
+
+
+# -- many threads under a rate limit ---------------------------------------------------
+
+
+def rate_limited(ctx: Context, emu: RunningEmulator, results: Results) -> None:
+    """Bulk fetch against a server limited to R requests/s: time against ideal, 429 share."""
+    mode = ctx.mode
+    retrying = 10
+    officials = [s.with_(max_retries=retrying) for s in ctx.officials(HTTPX_100, AIOHTTP_100)]
+    specs = [OM, *officials, FLOOR]
+    r = mode.limited_rate
+    note = (
+        f"{mode.limited_threads} threads x {mode.limited_messages} msgs at {r:.0f} req/s "
+        f"(burst {mode.limited_burst}), concurrency {mode.bulk_concurrency}"
+    )
+    labels = {s: s.label + (f" retries={retrying}" if s.kind == "openai" else "") for s in specs}
+    wall = {s: results.figure("rate-limited", "wall time", "s", labels[s], note=note) for s in specs}
+    over = {
+        s: results.figure(
+            "rate-limited",
+            "wall / ideal",
+            "x",
+            labels[s],
+            target=Target("<=", 1.25, "wall <= 1.25x ideal") if s == OM else None,
+            note="ideal: answered requests / R",
+        )
+        for s in specs
+    }
+    share = {
+        s: results.figure(
+            "rate-limited",
+            "answered 429",
+            "%",
+            labels[s],
+            target=Target("<=", 5, "<= 5% of requests answered 429") if s == OM else None,
+        )
+        for s in specs
+    }
+    failed_threads = {s: results.figure("rate-limited", "failed threads", "threads", labels[s]) for s in specs}
+    threads = emu.thread_ids[: mode.limited_threads]
+
+    async def one(spec: ClientSpec) -> None:
+        # A fresh client per run: a bulk job starts knowing nothing of the server's limit.
+        walker = make_walker(spec, emu.base_url, emu.api_key)
+        try:
+            start = time.perf_counter()
+            _, failed = await walker.walk_many(threads, mode.bulk_concurrency)
+            elapsed = time.perf_counter() - start
+        finally:
+            await walker.aclose()
+        answered = walker.requests - walker.throttled
+        wall[spec].values.append(elapsed)
+        over[spec].values.append(elapsed / (answered / r))
+        share[spec].values.append(100.0 * walker.throttled / max(1, walker.requests))
+        failed_threads[spec].values.append(failed)
+        # let the server's bucket fill up again before the next client
+        await asyncio.sleep(mode.limited_burst / r + 0.2)
+
+    async def main() -> None:
+        for run in range(mode.runs):
+            for spec in specs:
+                await one(spec)
+            ctx.log(f"rate-limited run {run + 1}/{mode.runs}")
+
+    asyncio.run(main())
+    for spec in officials:
+        results.ratio("rate-limited", f"{labels[spec]} / openai_messages", wall[spec], wall[OM])
+
+
+# -- memory ----------------------------------------------------------------------------
+
+
+def _memory_run(spec: ClientSpec, emu: RunningEmulator) -> dict[str, float]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.memory_child",
+        "--kind",
+        spec.kind,
+        "--transport",
+        spec.transport,
+        "--page-size",
+        str(spec.page_size or 0),
+        "--base-url",
+        emu.base_url,
+        "--api-key",
+        emu.api_key,
+        "--thread",
+        emu.thread_ids[0],
+    ]
+    proc = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{spec.label}: memory run failed:\n{proc.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def memory(ctx: Context, emu: RunningEmulator, results: Results) -> None:
+    """Peak RSS growth walking one very long thread, each client in a fresh process."""
+    specs = [OM, *ctx.officials(HTTPX, AIOHTTP), FLOOR]
+    note = f"{ctx.mode.memory_messages:,}-msg thread, fresh process per run"
+    growth: dict[ClientSpec, Figure] = {}
+    for spec in specs:
+        target = Target("<", 30, "peak RSS growth < 30 MB") if spec == OM else None
+        growth[spec] = results.figure(
+            "memory", "peak RSS growth", "MB", spec.label, target=target, note=note
+        )
+    for run in range(ctx.mode.memory_runs):
+        for spec in specs:
+            outcome = _memory_run(spec, emu)
+            if outcome["messages"] != ctx.mode.memory_messages:
+                raise RuntimeError(f"{spec.label} walked {outcome['messages']} messages")
+            growth[spec].values.append(outcome["growth_mb"])
+        ctx.log(f"memory run {run + 1}/{ctx.mode.memory_runs}")
+    for spec in specs[1:]:
+        results.ratio("memory", f"{spec.label} / openai_messages", growth[spec], growth[OM])
+
+
+# -- import time -----------------------------------------------------------------------
+
+
+def import_time(ctx: Context, results: Results) -> None:
+    """Milliseconds to import each package in a fresh interpreter (``-X importtime``)."""
+    modules = {"openai_messages": ["openai_messages"]}
+    if ctx.official:
+        modules["openai"] = ["openai"]
+    modules["aiohttp+orjson floor"] = ["aiohttp", "orjson"]
+    figures = {
+        label: results.figure(
+            "import", "import time", "ms", label, note="python -X importtime, cumulative"
+        )
+        for label in modules
+    }
+    for names in modules.values():
+        import_ms(names)  # unmeasured: warms the disk cache and writes .pyc files
+    for _ in range(ctx.mode.import_runs):
+        for label, names in modules.items():
+            figures[label].values.append(import_ms(names))
+    if ctx.official:
+        results.ratio(
+            "import", "openai / openai_messages", figures["openai"], figures["openai_messages"]
+        )

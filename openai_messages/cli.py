@@ -1,0 +1,420 @@
+"""The ``openai-messages`` command: ``export`` threads to JSON Lines, ``serve`` the emulator,
+and run the ``demo``.
+
+Exit codes: 0 done, 1 an API error (the other threads are still exported), 2 bad usage or
+input, 130 interrupted (re-run the same export to resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import IO, Any, Final, TypeVar
+
+import click
+from rich.console import Console
+
+from . import validation
+from ._version import __version__
+from .cli_progress import describe, make_display, showing
+from .client import Client
+from .errors import APIError, InvalidArgumentError
+from .export import (
+    ExportStats,
+    JsonlSink,
+    ResumableFile,
+    ResumeError,
+    Sink,
+    ThreadFailure,
+    export_threads,
+)
+from .retry import RetryPolicy
+
+__all__ = ["EXIT_API_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "cli", "main"]
+
+T = TypeVar("T")
+
+EXIT_API_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+LOG_INTERVAL: Final = 2.0
+PROGRESS_CHOICES: Final = ("auto", "bar", "log", "none")
+
+
+class Interrupted(Exception):
+    """The run was stopped by SIGINT or SIGTERM."""
+
+
+# -- helpers shared by the commands ---------------------------------------------------------
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)``, turning SIGINT/SIGTERM into a clean cancellation.
+
+    The signal cancels the main task (so ``finally`` blocks and ``async with`` exits run
+    and nothing is cut mid-write), then :class:`Interrupted` is raised.
+    """
+    stopped: list[int] = []
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop(signum: int) -> None:
+            stopped.append(signum)
+            task.cancel()
+
+        installed: list[signal.Signals] = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, stop, signum)
+                installed.append(signum)
+        try:
+            return await main
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+
+    try:
+        result = asyncio.run(guarded())
+    except KeyboardInterrupt:
+        raise Interrupted from None
+    except asyncio.CancelledError:
+        if not stopped:
+            raise
+        raise Interrupted from None
+    if stopped:
+        raise Interrupted
+    return result
+
+
+def read_ids(arguments: Iterable[str], ids_from: IO[str] | None) -> list[str]:
+    """Thread ids from the arguments then the file (one a line, ``#`` comments), deduplicated."""
+    ids = list(arguments)
+    if ids_from is not None:
+        for line in ids_from:
+            text = line.split("#", 1)[0].strip()
+            if text:
+                ids.append(text)
+    return list(dict.fromkeys(ids))
+
+
+def check_ids(ids: Sequence[str]) -> None:
+    """Validate every id before anything is sent; a usage error names each bad one."""
+    problems: list[str] = []
+    for position, thread_id in enumerate(ids, 1):
+        try:
+            validation.quote_id("thread_id", thread_id)
+        except InvalidArgumentError as exc:
+            problems.append(f"invalid thread id #{position} {thread_id!r}: {exc}")
+    if problems:
+        raise click.UsageError("\n".join(problems))
+    if not ids:
+        raise click.UsageError("no thread ids: give THREAD_ID arguments or --ids-from FILE")
+
+
+def stderr_console() -> Console:
+    return Console(file=sys.stderr, highlight=False)
+
+
+def report_failures(failures: Sequence[ThreadFailure], console: Console) -> None:
+    """Print each failed thread with its error (which carries the request id, if any)."""
+    for failure in failures:
+        error = failure.error
+        kind = type(error).__name__
+        request_id = getattr(error, "request_id", None) if isinstance(error, APIError) else None
+        suffix = "" if request_id is None or request_id in str(error) else f" [{request_id}]"
+        console.print(
+            f"[red]error[/red]: thread {failure.thread_id}: {kind}: {error}{suffix}",
+            markup=True,
+            soft_wrap=True,
+        )
+
+
+def open_sink(output: str, order: str) -> tuple[Sink, bool]:
+    """The sink for ``-o``: stdout (no resume) or a resumable file; and whether it resumes."""
+    if output == "-":
+        return JsonlSink(sys.stdout.buffer), False
+    try:
+        sink = ResumableFile.open(output, order)
+    except ResumeError as exc:
+        raise click.UsageError(str(exc)) from None
+    except OSError as exc:
+        raise click.UsageError(f"cannot open {output}: {exc.strerror or exc}") from None
+    return sink, bool(sink.threads)
+
+
+# -- the command group -----------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="openai-messages")
+def cli() -> None:
+    """Export OpenAI Assistants threads to JSON Lines, serve the emulator, run the demo."""
+
+
+async def _export(
+    ids: Sequence[str],
+    sink: Sink,
+    client_options: dict[str, Any],
+    *,
+    order: str,
+    concurrency: int,
+    page_size: int,
+    progress: str,
+    console: Console,
+) -> tuple[list[ThreadFailure], ExportStats, dict[str, int]]:
+    stats = ExportStats()
+    async with Client(**client_options) as client:
+        display = make_display(progress, stats, lambda: client.stats, console, LOG_INTERVAL)
+        try:
+            async with showing(display):
+                failures = await export_threads(
+                    client,
+                    ids,
+                    sink,
+                    stats,
+                    order=order,
+                    concurrency=concurrency,
+                    page_size=page_size,
+                )
+        finally:
+            stats.finished = time.monotonic()
+        return failures, stats, dict(client.stats)
+
+
+@cli.command()
+@click.argument("thread_ids", nargs=-1, metavar="THREAD_ID...")
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="JSON Lines file to write or resume ('-': stdout, no resume).",
+)
+@click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True)
+@click.option(
+    "--concurrency", type=click.IntRange(1, 512), default=8, show_default=True,
+    help="Threads walked at once.",
+)  # fmt: skip
+@click.option(
+    "--page-size", type=click.IntRange(1, 100), default=100, show_default=True,
+    help="Messages per request.",
+)  # fmt: skip
+@click.option(
+    "--base-url", default=None, metavar="URL",
+    help="API base URL [default: $OPENAI_BASE_URL, then https://api.openai.com/v1].",
+)  # fmt: skip
+@click.option(
+    "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
+    help="Environment variable holding the API key.",
+)  # fmt: skip
+@click.option("--api-version", type=click.Choice(["v1", "v2"]), default="v2", show_default=True)
+@click.option(
+    "--ids-from", type=click.File("r"), default=None, metavar="FILE",
+    help="Read thread ids from FILE, one a line ('-': stdin).",
+)  # fmt: skip
+@click.option(
+    "--max-retries", type=click.IntRange(0, 20), default=4, show_default=True,
+    help="Re-sends of a request after a transient failure.",
+)  # fmt: skip
+@click.option(
+    "--progress", type=click.Choice(PROGRESS_CHOICES), default="auto", show_default=True,
+    help="Progress on stderr: a bar on a terminal (auto), log lines, or none.",
+)  # fmt: skip
+def export(
+    thread_ids: tuple[str, ...],
+    output: str,
+    order: str,
+    concurrency: int,
+    page_size: int,
+    base_url: str | None,
+    api_key_env: str,
+    api_version: str,
+    ids_from: IO[str] | None,
+    max_retries: int,
+    progress: str,
+) -> None:
+    """Export every message of THREAD_ID... as JSON Lines, exactly as the server sent them.
+
+    Re-running into the same FILE after an interruption appends only what is missing.
+    Exit codes: 0 done, 1 an API error, 2 bad usage or input, 130 interrupted.
+    """
+    ids = read_ids(thread_ids, ids_from)
+    check_ids(ids)
+    api_key = os.environ.get(api_key_env)
+    if not api_key:
+        raise click.UsageError(f"no API key: set the {api_key_env} environment variable")
+    console = stderr_console()
+    sink, resuming = open_sink(output, order)
+    if resuming:
+        done = sum(1 for tid in ids if sink.state(tid).done)
+        console.print(f"resuming {output}: {done} of {len(ids)} threads already complete")
+    client_options: dict[str, Any] = {
+        "api_key": api_key,
+        "base_url": base_url,
+        "api_version": api_version,
+        "retry_policy": RetryPolicy(max_retries=max_retries),
+    }
+    try:
+        failures, stats, counters = run_async(
+            _export(
+                ids,
+                sink,
+                client_options,
+                order=order,
+                concurrency=concurrency,
+                page_size=page_size,
+                progress=progress,
+                console=console,
+            )
+        )
+    except Interrupted:
+        console.print("interrupted; run the same command again to resume")
+        sys.exit(EXIT_INTERRUPTED)
+    except InvalidArgumentError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        sink.close()
+    console.print(f"exported {stats.threads_done} threads: {describe(stats, counters)}")
+    if failures:
+        report_failures(failures, console)
+        sys.exit(EXIT_API_ERROR)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--seed-threads", type=click.IntRange(0), default=0, show_default=True, metavar="N")
+@click.option("--seed-messages", type=click.IntRange(0), default=0, show_default=True, metavar="M")
+@click.option(
+    "--faults", type=click.Choice(["none", "chaos"]), default="none", show_default=True,
+    help="chaos: random 429/5xx errors, dropped connections and truncated bodies.",
+)  # fmt: skip
+@click.option("--fault-seed", type=int, default=1, show_default=True, metavar="SEED")
+@click.option(
+    "--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="RPS",
+    help="Requests per second before answering 429.",
+)  # fmt: skip
+@click.option(
+    "--latency", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="S",
+    help="Seconds added to every request.",
+)  # fmt: skip
+@click.option("--api-key", default=None, metavar="K", help="The key clients must send.")
+def serve(
+    host: str,
+    port: int,
+    seed_threads: int,
+    seed_messages: int,
+    faults: str,
+    fault_seed: int,
+    rate_limit: float | None,
+    latency: float,
+    api_key: str | None,
+) -> None:
+    """Run the emulator (the Messages API in memory) for other clients, until Ctrl-C."""
+    from . import emulator
+
+    console = Console(highlight=False)
+
+    def ready(emu: emulator.Emulator, thread_ids: list[str]) -> None:
+        console.print(f"OPENAI_BASE_URL={emu.url}")
+        console.print(f"OPENAI_API_KEY={emu.api_key or ''}")
+        if thread_ids:
+            console.print(f"seeded {len(thread_ids)} threads, e.g. {thread_ids[0]}")
+        console.print("serving; press Ctrl-C to stop", style="dim")
+
+    limit = None
+    if rate_limit is not None:
+        limit = emulator.RateLimit(rate=rate_limit, burst=max(1, int(rate_limit)))
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "api_key": api_key or emulator.DEFAULT_API_KEY,
+        "seed_threads": seed_threads,
+        "seed_messages": seed_messages,
+        "latency": latency,
+        "rate_limit": limit,
+        "faults": emulator.Faults.chaos(seed=fault_seed) if faults == "chaos" else None,
+        "ready": ready,
+    }
+    try:
+        run_async(emulator.serve(**options))
+    except Interrupted:
+        console.print("stopped")
+    except OSError as exc:
+        raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@cli.command()
+@click.option("--threads", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--messages", type=click.IntRange(0), default=1000, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 512), default=32, show_default=True)
+@click.option(
+    "-o", "--output", default=None, metavar="FILE",
+    help="Where to export [default: a temporary file].",
+)  # fmt: skip
+@click.option(
+    "--base-url", default=None, metavar="URL",
+    help="Export from this server instead (needs OPENAI_API_KEY and --ids-from).",
+)  # fmt: skip
+@click.option("--ids-from", type=click.File("r"), default=None, metavar="FILE")
+@click.option("--progress", type=click.Choice(PROGRESS_CHOICES), default="auto", show_default=True)
+def demo(
+    threads: int,
+    messages: int,
+    concurrency: int,
+    output: str | None,
+    base_url: str | None,
+    ids_from: IO[str] | None,
+    progress: str,
+) -> None:
+    """Export THREADS x MESSAGES from the embedded emulator, with faults and a rate limit,
+    then check the export against the emulator's store (no network, no key)."""
+    from . import cli_demo
+
+    console = stderr_console()
+    if base_url is not None:
+        api_key = os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            raise click.UsageError("--base-url needs the OPENAI_API_KEY environment variable")
+        ids = read_ids((), ids_from)
+        check_ids(ids)
+        path = cli_demo.fresh_output(output)
+        coroutine = cli_demo.run_remote_demo(
+            base_url, api_key, ids, concurrency=concurrency, output=path, console=console,
+            progress=progress,
+        )  # fmt: skip
+    else:
+        path = cli_demo.fresh_output(output)
+        coroutine = cli_demo.run_local_demo(
+            threads, messages, concurrency=concurrency, output=path, console=console,
+            progress=progress,
+        )  # fmt: skip
+    try:
+        result = run_async(coroutine)
+    except Interrupted:
+        console.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    Console(highlight=False).print(cli_demo.summary_table(result))
+    if result.failures:
+        report_failures(result.failures, console)
+    verdict = result.verdict
+    if verdict is not None:
+        for problem in verdict.problems[:20]:
+            console.print(f"[red]mismatch[/red]: {problem}")
+        click.echo("PASS" if verdict.ok else "FAIL")
+    if result.failures or (verdict is not None and not verdict.ok):
+        sys.exit(EXIT_API_ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script's entry point."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="openai-messages")

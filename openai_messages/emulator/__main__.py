@@ -1,0 +1,80 @@
+"""``python -m openai_messages.emulator``: serve an emulator until interrupted.
+
+The first line of stdout is ``OPENAI_BASE_URL=http://HOST:PORT/v1``, the second
+``OPENAI_API_KEY=...`` and the third ``OPENAI_THREAD_IDS=`` followed by the seeded
+thread ids, comma-separated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from .faults import Faults
+from .ratelimit import RateLimit
+from .server import DEFAULT_API_KEY, Emulator, serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of the emulator."""
+    parser = argparse.ArgumentParser(
+        prog="python -m openai_messages.emulator",
+        description="Serve an in-memory OpenAI Messages API (with fault injection).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the key clients must send")
+    parser.add_argument("--seed-threads", type=int, default=0, metavar="N")
+    parser.add_argument("--seed-messages", type=int, default=0, metavar="N")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the id generator")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--rate-limit", type=float, default=None, metavar="RPS")
+    parser.add_argument("--burst", type=int, default=None, metavar="N")
+    parser.add_argument("--chaos", type=int, default=None, metavar="SEED", help="chaos faults")
+    return parser
+
+
+def _ready(emulator: Emulator, thread_ids: list[str]) -> None:
+    print(f"OPENAI_BASE_URL={emulator.url}")
+    print(f"OPENAI_API_KEY={emulator.api_key or ''}")
+    print(f"OPENAI_THREAD_IDS={','.join(thread_ids)}", flush=True)
+    print(f"emulator serving on {emulator.root_url}", file=sys.stderr, flush=True)
+
+
+async def _main(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    rate_limit = None
+    if args.rate_limit is not None:
+        burst = args.burst if args.burst is not None else max(1, int(args.rate_limit))
+        rate_limit = RateLimit(rate=args.rate_limit, burst=burst)
+    await serve(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        seed_threads=args.seed_threads,
+        seed_messages=args.seed_messages,
+        latency=args.latency,
+        rate_limit=rate_limit,
+        faults=Faults.chaos(seed=args.chaos) if args.chaos is not None else None,
+        seed=args.seed,
+        ready=_ready,
+        stop=stop,
+        freeze_gc=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    asyncio.run(_main(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

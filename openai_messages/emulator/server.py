@@ -1,0 +1,216 @@
+"""The :class:`Emulator`: the app served on loopback, and :func:`serve` for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Callable
+from types import TracebackType
+
+from aiohttp import web
+
+from .app import EmulatorState, make_app
+from .faults import Faults
+from .log import RequestLog
+from .ratelimit import RateLimit
+from .store import Store
+
+__all__ = ["DEFAULT_API_KEY", "Emulator", "serve"]
+
+DEFAULT_API_KEY = "sk-emu-test"
+
+
+class Emulator:
+    """An in-memory Messages API server on a real loopback socket.
+
+    ``async with Emulator() as emu:`` starts it on a free port; point clients at
+    ``emu.url`` (``http://127.0.0.1:PORT/v1``) or, for Azure, ``emu.root_url``.
+    ``faults``, ``rate_limit`` and ``latency`` can be changed while it runs.
+    ``api_key=None`` accepts any key (or none).
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = DEFAULT_API_KEY,
+        *,
+        faults: Faults | None = None,
+        rate_limit: RateLimit | None = None,
+        latency: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int | None = None,
+        store: Store | None = None,
+        log_size: int | None = 100_000,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._state = EmulatorState(
+            store=store if store is not None else Store(seed),
+            faults=faults if faults is not None else Faults(),
+            log=RequestLog(log_size),
+            api_key=api_key,
+            rate_limit=rate_limit,
+            latency=latency,
+        )
+        self.app = make_app(self._state)
+        self._runner: web.AppRunner | None = None
+
+    # -- live configuration ----------------------------------------------------------
+    @property
+    def api_key(self) -> str | None:
+        """The key clients must present."""
+        return self._state.api_key
+
+    @api_key.setter
+    def api_key(self, value: str | None) -> None:
+        self._state.api_key = value
+
+    @property
+    def store(self) -> Store:
+        """The data served."""
+        return self._state.store
+
+    @property
+    def faults(self) -> Faults:
+        """The fault rules consulted on every request."""
+        return self._state.faults
+
+    @faults.setter
+    def faults(self, value: Faults | None) -> None:
+        self._state.faults = value if value is not None else Faults()
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The request-rate token bucket, or None for no limit."""
+        return self._state.rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: RateLimit | None) -> None:
+        self._state.rate_limit = value
+
+    @property
+    def latency(self) -> float:
+        """Seconds added to every request."""
+        return self._state.latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        self._state.latency = value
+
+    @property
+    def log(self) -> RequestLog:
+        """The requests received so far."""
+        return self._state.log
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now."""
+        return self._state.in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests ever handled at once (reset with :meth:`reset_stats`)."""
+        return self._state.max_in_flight
+
+    def reset_stats(self) -> None:
+        """Reset ``max_in_flight``."""
+        self._state.max_in_flight = self._state.in_flight
+
+    # -- addresses -------------------------------------------------------------------
+    @property
+    def root_url(self) -> str:
+        """``http://HOST:PORT`` (the Azure endpoint; also serves ``/threads/...``)."""
+        if self._runner is None:
+            raise RuntimeError("the emulator is not running")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT/v1``, the OpenAI base URL."""
+        return self.root_url + "/v1"
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind and start serving (``port=0`` picks a free port)."""
+        if self._runner is not None:
+            return
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, backlog=1024)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        for address in runner.addresses:
+            if isinstance(address, tuple):
+                self.port = int(address[1])
+                break
+        self._runner = runner
+
+    async def close(self) -> None:
+        """Stop serving (pending handlers get a short grace period)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        where = self.url if self._runner is not None else "stopped"
+        return f"<Emulator {where}>"
+
+
+async def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str | None = DEFAULT_API_KEY,
+    seed_threads: int = 0,
+    seed_messages: int = 0,
+    latency: float = 0.0,
+    rate_limit: RateLimit | None = None,
+    faults: Faults | None = None,
+    seed: int | None = None,
+    ready: Callable[[Emulator, list[str]], None] | None = None,
+    stop: asyncio.Event | None = None,
+    freeze_gc: bool = False,
+) -> None:
+    """Run an emulator until ``stop`` is set (or the task is cancelled).
+
+    Seeds ``seed_threads`` threads of ``seed_messages`` messages first, then calls
+    ``ready(emulator, thread_ids)`` once it is listening.  ``freeze_gc`` moves the
+    seeded data out of the garbage collector's reach (for a dedicated process).
+    """
+    emulator = Emulator(
+        api_key,
+        faults=faults,
+        rate_limit=rate_limit,
+        latency=latency,
+        host=host,
+        port=port,
+        seed=seed,
+    )
+    thread_ids = emulator.store.seed(seed_threads, seed_messages) if seed_threads else []
+    if freeze_gc:
+        # A dedicated server process: the seeded data lives forever, so keep the
+        # cyclic garbage collector from rescanning it on every full collection.
+        gc.collect()
+        gc.freeze()
+    async with emulator:
+        if ready is not None:
+            ready(emulator, thread_ids)
+        await (stop if stop is not None else asyncio.Event()).wait()

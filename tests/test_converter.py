@@ -1,0 +1,686 @@
+"""The converter on the documents the project was made from, and on bodies it must refuse."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from openai_messages import converter
+from openai_messages.errors import APIResponseValidationError
+from openai_messages.models import (
+    Attachment,
+    CodeInterpreterTool,
+    CreateMessageRequest,
+    DeletedMessage,
+    FileCitation,
+    FileCitationAnnotation,
+    FilePathAnnotation,
+    FileSearchTool,
+    ImageFileContent,
+    ImageFilePart,
+    ImageUrlContent,
+    ImageUrlPart,
+    IncompleteDetails,
+    Message,
+    MessageFile,
+    MessageFilePage,
+    MessagePage,
+    ModifyMessageRequest,
+    RefusalContent,
+    Text,
+    TextContent,
+    TextPart,
+    UnknownAnnotation,
+    UnknownContent,
+    UnknownTool,
+)
+
+# ----------------------------------------------------------------------------- the seeds
+
+# 000 / 001 (Perl client), and the spec's MessageObject example: a v2 message without
+# status, completed_at, incomplete_at, incomplete_details.
+SEED_MESSAGE = """{
+  "assistant_id": "asst_abc123", "attachments": [],
+  "content": [{"text": {"annotations": [], "value": "Hi! How can I help you today?"},
+               "type": "text"}],
+  "created_at": 1698983503, "id": "msg_abc123", "metadata": {}, "object": "thread.message",
+  "role": "assistant", "run_id": "run_abc123", "thread_id": "thread_abc123"
+}"""
+# 001
+SEED_DELETED = '{"deleted": false, "id": "string", "object": "thread.message.deleted"}'
+# 002: the full v2 list example
+SEED_LIST_V2 = """{
+  "object": "list",
+  "data": [{
+      "id": "string", "object": "thread.message", "created_at": 42, "thread_id": "string",
+      "status": "in_progress", "incomplete_details": {"reason": "content_filter"},
+      "completed_at": 42, "incomplete_at": 42, "role": "user",
+      "content": [{"type": "image_file", "image_file": {"file_id": "string", "detail": "auto"}}],
+      "assistant_id": "string", "run_id": "string",
+      "attachments": [{"file_id": "string", "tools": [{"type": "code_interpreter"}]}],
+      "metadata": {"additionalProperty1": "string", "additionalProperty2": "string"}
+  }],
+  "first_id": "msg_abc123", "last_id": "msg_abc123", "has_more": false
+}"""
+# 003: the v1 shapes
+SEED_V1_MESSAGE = """{
+  "id": "msg_abc123", "object": "thread.message", "created_at": 1699017614,
+  "thread_id": "thread_abc123", "role": "user",
+  "content": [{"type": "text", "text": {
+      "value": "How does AI work? Explain it in simple terms.", "annotations": []}}],
+  "file_ids": [], "assistant_id": null, "run_id": null, "metadata": {}
+}"""
+SEED_V1_LIST = """{
+  "object": "list",
+  "data": [
+    {"id": "msg_abc123", "object": "thread.message", "created_at": 1699016383,
+     "thread_id": "thread_abc123", "role": "user",
+     "content": [{"type": "text", "text": {
+        "value": "How does AI work? Explain it in simple terms.", "annotations": []}}],
+     "file_ids": [], "assistant_id": null, "run_id": null, "metadata": {}},
+    {"id": "msg_abc456", "object": "thread.message", "created_at": 1699016383,
+     "thread_id": "thread_abc123", "role": "user",
+     "content": [{"type": "text", "text": {"value": "Hello, what is AI?", "annotations": []}}],
+     "file_ids": ["file-abc123"], "assistant_id": null, "run_id": null, "metadata": {}}
+  ],
+  "first_id": "msg_abc123", "last_id": "msg_abc456", "has_more": false
+}"""
+SEED_V1_MODIFIED = """{
+  "id": "msg_abc123", "object": "thread.message", "created_at": 1699017614,
+  "thread_id": "thread_abc123", "role": "user",
+  "content": [{"type": "text", "text": {
+      "value": "How does AI work? Explain it in simple terms.", "annotations": []}}],
+  "file_ids": [], "assistant_id": null, "run_id": null,
+  "metadata": {"modified": "true", "user": "abc123"}
+}"""
+SEED_V1_FILES = """{
+  "object": "list",
+  "data": [
+    {"id": "file-abc123", "object": "thread.message.file", "created_at": 1699061776,
+     "message_id": "msg_abc123"},
+    {"id": "file-abc123", "object": "thread.message.file", "created_at": 1699061776,
+     "message_id": "msg_abc123"}
+  ],
+  "first_id": "file-abc123", "last_id": "file-abc123", "has_more": false
+}"""
+SEED_V1_FILE = """{"id": "file-abc123", "object": "thread.message.file",
+  "created_at": 1699061776, "message_id": "msg_abc123"}"""
+SEED_V1_FILE_OBJECT = """{"id": "file-abc123", "object": "thread.message.file",
+  "created_at": 1698107661, "message_id": "message_QLoItBbqwyAJEzlTy4y9kOMM",
+  "file_id": "file-abc123"}"""
+
+SEEDS: list[tuple[str, str, type[Any]]] = [
+    ("message", SEED_MESSAGE, Message),
+    ("deleted", SEED_DELETED, DeletedMessage),
+    ("list-v2", SEED_LIST_V2, MessagePage),
+    ("v1-message", SEED_V1_MESSAGE, Message),
+    ("v1-list", SEED_V1_LIST, MessagePage),
+    ("v1-modified", SEED_V1_MODIFIED, Message),
+    ("v1-files", SEED_V1_FILES, MessageFilePage),
+    ("v1-file", SEED_V1_FILE, MessageFile),
+    ("v1-file-object", SEED_V1_FILE_OBJECT, MessageFile),
+]
+
+
+@pytest.mark.parametrize(("body", "cls"), [(b, c) for _, b, c in SEEDS], ids=[s[0] for s in SEEDS])
+def test_seed_examples_round_trip_exactly(body: str, cls: type[Any]) -> None:
+    payload = orjson.loads(body)
+    model = converter.decode(body.encode(), cls)
+    assert type(model) is cls
+    assert converter.unstructure(model) == payload
+    assert orjson.loads(converter.encode(model)) == payload
+    assert converter.structure(payload, cls) == model
+
+
+def test_the_perl_list_example_has_a_string_in_data_and_is_refused() -> None:
+    # 000: the generated Perl doc shows each message JSON-encoded inside a string.
+    body = orjson.dumps(
+        {
+            "data": [SEED_MESSAGE],
+            "first_id": "msg_abc123",
+            "has_more": False,
+            "last_id": "msg_abc123",
+            "object": "list",
+        }
+    )
+    with pytest.raises(APIResponseValidationError, match=r"data\[0\]: expected object, got string"):
+        converter.decode(body, MessagePage)
+
+
+def test_v2_seed_message_values() -> None:
+    msg = converter.decode(SEED_MESSAGE.encode(), Message)
+    assert msg.id == "msg_abc123"
+    assert msg.role == "assistant"
+    assert msg.text == "Hi! How can I help you today?"
+    assert msg.status is None
+    assert msg.absent_fields == {
+        "status",
+        "incomplete_details",
+        "completed_at",
+        "incomplete_at",
+        "file_ids",
+    }
+    assert msg.attachments == ()
+    assert msg.metadata == {}
+    assert not msg.is_v1
+
+
+def test_v2_list_seed_values() -> None:
+    page = converter.decode(SEED_LIST_V2.encode(), MessagePage)
+    (msg,) = page.data
+    assert msg.incomplete_details == IncompleteDetails("content_filter")
+    (block,) = msg.content
+    assert isinstance(block, ImageFileContent)
+    assert block.image_file.file_id == "string"
+    assert block.image_file.detail == "auto"
+    assert msg.attachments is not None
+    assert msg.attachments[0].tools == (CodeInterpreterTool(),)
+    assert page.first_id == "msg_abc123"
+    assert page.has_more is False
+    assert not page.absent_fields
+
+
+def test_v1_seed_values() -> None:
+    page = converter.decode(SEED_V1_LIST.encode(), MessagePage)
+    assert [m.file_ids for m in page] == [(), ("file-abc123",)]
+    assert all(m.is_v1 for m in page)
+    assert page.data[0].assistant_id is None
+    assert "assistant_id" not in page.data[0].absent_fields
+    assert {"status", "attachments"} <= page.data[0].absent_fields
+    files = converter.decode(SEED_V1_FILES.encode(), MessageFilePage)
+    assert [f.message_id for f in files] == ["msg_abc123", "msg_abc123"]
+    obj = converter.decode(SEED_V1_FILE_OBJECT.encode(), MessageFile)
+    assert obj.extra == {"file_id": "file-abc123"}
+
+
+def test_deleted_seed_values() -> None:
+    gone = converter.decode(SEED_DELETED.encode(), DeletedMessage)
+    assert gone == DeletedMessage(id="string", deleted=False)
+
+
+# ----------------------------------------------------------------------------- the spec
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openapi-messages.yaml"
+
+
+def _spec_examples() -> list[tuple[str, str, str]]:
+    if not SPEC.exists():  # pragma: no cover - the spec lives beside the repository
+        return []
+    import yaml
+
+    spec = yaml.safe_load(SPEC.read_text())
+    out = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            response = op["x-oaiMeta"]["examples"]["response"]
+            schema = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+            out.append((f"{method} {path}", response, schema.rsplit("/", 1)[1]))
+    message_object = spec["components"]["schemas"]["MessageObject"]
+    out.append(("MessageObject", message_object["x-oaiMeta"]["example"], "MessageObject"))
+    return out
+
+
+SCHEMA_CLASSES: dict[str, type[Any]] = {
+    "ListMessagesResponse": MessagePage,
+    "MessageObject": Message,
+    "DeleteMessageResponse": DeletedMessage,
+}
+SPEC_EXAMPLES = _spec_examples()
+
+
+def test_the_spec_has_examples() -> None:
+    assert SPEC.exists(), f"spec not found at {SPEC}"
+    assert len(SPEC_EXAMPLES) == 6
+
+
+@pytest.mark.parametrize(
+    ("body", "schema"), [(b, s) for _, b, s in SPEC_EXAMPLES], ids=[e[0] for e in SPEC_EXAMPLES]
+)
+def test_spec_examples_round_trip_exactly(body: str, schema: str) -> None:
+    cls = SCHEMA_CLASSES[schema]
+    payload = orjson.loads(body)
+    model = converter.decode(body.encode(), cls)
+    assert type(model) is cls
+    assert converter.unstructure(model) == payload
+
+
+# ----------------------------------------------------------------------------- full v2 message
+
+FULL_MESSAGE: dict[str, Any] = {
+    "id": "msg_full",
+    "object": "thread.message",
+    "created_at": 1714000000,
+    "thread_id": "thread_1",
+    "status": "incomplete",
+    "incomplete_details": {"reason": "max_tokens"},
+    "completed_at": None,
+    "incomplete_at": 1714000009,
+    "role": "assistant",
+    "content": [
+        {
+            "type": "text",
+            "text": {
+                "value": "See the report【4:0†source】 and sandbox:/mnt/data/out.csv",
+                "annotations": [
+                    {
+                        "type": "file_citation",
+                        "text": "【4:0†source】",
+                        "file_citation": {"file_id": "file-c", "quote": "revenue grew"},
+                        "start_index": 14,
+                        "end_index": 27,
+                    },
+                    {
+                        "type": "file_path",
+                        "text": "sandbox:/mnt/data/out.csv",
+                        "file_path": {"file_id": "file-p"},
+                        "start_index": 32,
+                        "end_index": 57,
+                    },
+                    {"type": "url_citation", "url": "https://example.com", "start_index": 0},
+                ],
+            },
+        },
+        {"type": "image_file", "image_file": {"file_id": "file-i", "detail": "high"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+        {"type": "refusal", "refusal": "I cannot help with that."},
+        {"type": "audio", "audio": {"id": "aud_1"}, "transcript": None},
+    ],
+    "assistant_id": "asst_1",
+    "run_id": "run_1",
+    "attachments": [
+        {"file_id": "file-a", "tools": [{"type": "code_interpreter"}, {"type": "file_search"}]},
+        {"file_id": "file-b", "tools": [{"type": "web_browser", "mode": "fast"}]},
+    ],
+    "metadata": {"k": "v"},
+    "priority": 3,
+}
+
+
+def test_full_message_structure() -> None:
+    msg = converter.structure(copy.deepcopy(FULL_MESSAGE), Message)
+    text, image_file, image_url, refusal, audio = msg.content
+    assert isinstance(text, TextContent)
+    cite, path, url = text.text.annotations
+    assert cite == FileCitationAnnotation(
+        text="【4:0†source】",
+        file_citation=FileCitation("file-c", extra={"quote": "revenue grew"}),
+        start_index=14,
+        end_index=27,
+    )
+    assert cite.file_citation.quote == "revenue grew"
+    assert isinstance(path, FilePathAnnotation)
+    assert path.file_path.file_id == "file-p"
+    assert url == UnknownAnnotation(
+        "url_citation", FULL_MESSAGE["content"][0]["text"]["annotations"][2]
+    )
+    assert isinstance(image_file, ImageFileContent)
+    assert isinstance(image_url, ImageUrlContent)
+    assert image_url.image_url.detail is None
+    assert "detail" in image_url.image_url.absent_fields
+    assert refusal == RefusalContent("I cannot help with that.")
+    assert isinstance(audio, UnknownContent)
+    assert audio.type == "audio"
+    assert audio.raw == FULL_MESSAGE["content"][4]
+    assert msg.attachments is not None
+    assert msg.attachments[0].tools == (CodeInterpreterTool(), FileSearchTool())
+    assert msg.attachments[1].tools == (
+        UnknownTool("web_browser", {"type": "web_browser", "mode": "fast"}),
+    )
+    assert msg.incomplete_details == IncompleteDetails("max_tokens")
+    assert msg.completed_at is None
+    assert msg.extra == {"priority": 3}
+    assert msg.absent_fields == {"file_ids"}
+    assert converter.unstructure(msg) == FULL_MESSAGE
+
+
+def test_unknown_types_keep_their_whole_dict_on_output() -> None:
+    msg = converter.structure(copy.deepcopy(FULL_MESSAGE), Message)
+    out = converter.unstructure(msg)
+    assert out["content"][4] == {"type": "audio", "audio": {"id": "aud_1"}, "transcript": None}
+    assert out["attachments"][1]["tools"] == [{"type": "web_browser", "mode": "fast"}]
+    assert out["content"][0]["text"]["annotations"][2]["url"] == "https://example.com"
+
+
+def test_unknown_fields_are_kept_at_every_level() -> None:
+    payload = {
+        "id": "m",
+        "new_top": {"a": [1, 2]},
+        "content": [
+            {
+                "type": "text",
+                "new_block_key": 1,
+                "text": {
+                    "value": "v",
+                    "annotations": [
+                        {
+                            "type": "file_path",
+                            "text": "t",
+                            "file_path": {"file_id": "f", "new_fp": True},
+                            "start_index": 0,
+                            "end_index": 1,
+                            "new_ann": "x",
+                        }
+                    ],
+                    "new_text": None,
+                },
+            }
+        ],
+        "attachments": [{"file_id": "f", "tools": [{"type": "file_search", "cfg": 1}], "n": 0}],
+        "incomplete_details": {"reason": "run_failed", "why": "boom"},
+    }
+    msg = converter.structure(copy.deepcopy(payload), Message)
+    assert msg.extra == {"new_top": {"a": [1, 2]}}
+    block = msg.content[0]
+    assert isinstance(block, TextContent)
+    assert block.extra == {"new_block_key": 1}
+    assert block.text.extra == {"new_text": None}
+    ann = block.text.annotations[0]
+    assert isinstance(ann, FilePathAnnotation)
+    assert ann.extra == {"new_ann": "x"}
+    assert ann.file_path.extra == {"new_fp": True}
+    assert msg.attachments is not None
+    assert msg.attachments[0].extra == {"n": 0}
+    assert msg.attachments[0].tools[0].extra == {"cfg": 1}  # type: ignore[union-attr]
+    assert msg.incomplete_details is not None
+    assert msg.incomplete_details.extra == {"why": "boom"}
+    assert converter.unstructure(msg) == payload
+
+
+# ----------------------------------------------------------------------------- absent vs null
+
+
+def test_absent_stays_absent_and_null_stays_null() -> None:
+    absent = converter.structure({"id": "m"}, Message)
+    null = converter.structure(
+        {"id": "m", "metadata": None, "attachments": None, "status": None}, Message
+    )
+    assert absent.metadata is None
+    assert null.metadata is None
+    assert converter.unstructure(absent) == {"id": "m"}
+    assert converter.unstructure(null) == {
+        "id": "m",
+        "metadata": None,
+        "attachments": None,
+        "status": None,
+    }
+    assert absent != null
+
+
+def test_empty_page_with_null_cursors() -> None:
+    payload: dict[str, Any] = {
+        "object": "list",
+        "data": [],
+        "first_id": None,
+        "last_id": None,
+        "has_more": False,
+    }
+    page = converter.decode(orjson.dumps(payload), MessagePage)
+    assert len(page) == 0
+    assert page.first_id is None
+    assert page.last_id is None
+    assert converter.unstructure(page) == payload
+
+
+def test_lenient_page_and_message_with_only_ids() -> None:
+    page = converter.decode(b'{"data": [{"id": "a"}, {"id": "b"}]}', MessagePage)
+    assert [m.id for m in page] == ["a", "b"]
+    assert page.has_more is False
+    assert page.object == "list"
+    assert page.absent_fields == {"object", "first_id", "last_id", "has_more"}
+    assert converter.unstructure(page) == {"data": [{"id": "a"}, {"id": "b"}]}
+    msg = page[0]
+    assert msg.content == ()
+    assert msg.object == "thread.message"
+    assert msg.text == ""
+
+
+def test_nested_fields_may_be_absent_too() -> None:
+    payload = {
+        "id": "m",
+        "content": [
+            {"type": "text", "text": {}},
+            {"type": "image_file", "image_file": {}},
+            {"type": "refusal"},
+        ],
+        "attachments": [{}],
+        "incomplete_details": {},
+    }
+    msg = converter.structure(copy.deepcopy(payload), Message)
+    text = msg.content[0]
+    assert isinstance(text, TextContent)
+    assert text.text == Text("", (), absent=frozenset({"value", "annotations"}))
+    assert msg.attachments == (Attachment("", (), absent=frozenset({"file_id", "tools"})),)
+    assert converter.unstructure(msg) == payload
+
+
+def test_code_created_models_unstructure_to_the_full_dict() -> None:
+    msg = Message(
+        id="msg_1",
+        created_at=1,
+        role="user",
+        content=(TextContent(Text("hi")),),
+        attachments=(Attachment("f", (FileSearchTool(),)),),
+        metadata={"a": "b"},
+    )
+    assert converter.unstructure(msg) == {
+        "id": "msg_1",
+        "object": "thread.message",
+        "created_at": 1,
+        "thread_id": None,
+        "status": None,
+        "incomplete_details": None,
+        "completed_at": None,
+        "incomplete_at": None,
+        "role": "user",
+        "content": [{"type": "text", "text": {"value": "hi", "annotations": []}}],
+        "assistant_id": None,
+        "run_id": None,
+        "attachments": [{"file_id": "f", "tools": [{"type": "file_search"}]}],
+        "metadata": {"a": "b"},
+        "file_ids": None,
+    }
+    assert converter.unstructure(msg.omit("file_ids", "status")).keys() == (
+        converter.unstructure(msg).keys() - {"file_ids", "status"}
+    )
+
+
+def test_structure_of_a_code_created_model_output_is_equal() -> None:
+    msg = Message(id="m", content=(RefusalContent("no"),), file_ids=("f",))
+    assert converter.structure(converter.unstructure(msg), Message) == msg
+
+
+def test_unstructured_dicts_do_not_share_the_models_dicts() -> None:
+    msg = converter.structure({"id": "m", "metadata": {"a": "b"}}, Message)
+    out = converter.unstructure(msg)
+    out["metadata"]["a"] = "changed"
+    assert msg.metadata == {"a": "b"}
+
+
+def test_cattrs_converter_uses_the_same_hooks() -> None:
+    payload = copy.deepcopy(FULL_MESSAGE)
+    msg = converter.converter.structure(payload, Message)
+    assert converter.converter.unstructure(msg) == FULL_MESSAGE
+    with pytest.raises(APIResponseValidationError, match=r"content: expected array"):
+        converter.converter.structure({"id": "m", "content": {}}, Message)
+
+
+def test_structure_of_other_types_goes_through_cattrs() -> None:
+    msgs = converter.structure([{"id": "a"}, {"id": "b"}], list[Message])
+    assert [m.id for m in msgs] == ["a", "b"]
+    with pytest.raises(APIResponseValidationError):
+        converter.structure([{"id": 1}], list[Message])
+    assert converter.unstructure(msgs) == [{"id": "a"}, {"id": "b"}]
+
+
+# ----------------------------------------------------------------------------- refused bodies
+
+BAD_BODIES: list[tuple[bytes, type[Any], str]] = [
+    (b"", MessagePage, "not valid JSON"),
+    (b"<html>502 Bad Gateway</html>", MessagePage, "not valid JSON"),
+    (b'{"data": [', MessagePage, "not valid JSON"),
+    (b"[]", MessagePage, r"body: expected object, got array"),
+    (b"null", Message, r"body: expected object, got null"),
+    (b'{"data": {}}', MessagePage, r"data: expected array, got object"),
+    (b'{"data": [[]]}', MessagePage, r"data\[0\]: expected object, got array"),
+    (b'{"data": [{"id": "a"}, {}]}', MessagePage, r"data\[1\]\.id: missing required field"),
+    (b'{"id": 7}', Message, r"id: expected string, got integer"),
+    (b'{"id": "m", "created_at": "1699"}', Message, r"created_at: expected integer, got string"),
+    (b'{"id": "m", "created_at": 1.5}', Message, r"created_at: expected integer, got number"),
+    (b'{"id": "m", "created_at": true}', Message, r"created_at: expected integer, got boolean"),
+    (b'{"id": "m", "content": "hi"}', Message, r"content: expected array, got string"),
+    (b'{"id": "m", "content": null}', Message, r"content: expected array, got null"),
+    (b'{"id": "m", "object": null}', Message, r"object: expected string, got null"),
+    (b'{"id": "m", "metadata": []}', Message, r"metadata: expected object, got array"),
+    (b'{"id": "m", "file_ids": [1]}', Message, r"file_ids\[0\]: expected string, got integer"),
+    (b'{"id": "m", "content": [1]}', Message, r"content\[0\]: expected object, got integer"),
+    (b'{"id": "m", "content": [{}]}', Message, r"content\[0\]\.type: missing required field"),
+    (b'{"id": "m", "content": [{"type": 3}]}', Message, r"content\[0\]\.type: expected string"),
+    (b'{"id": "m", "content": [{"type": "text"}]}', Message, r"content\[0\]\.text: missing"),
+    (
+        b'{"id": "m", "content": [{"type": "text", "text": "hi"}]}',
+        Message,
+        r"content\[0\]\.text: expected object, got string",
+    ),
+    (
+        b'{"id": "m", "incomplete_details": {"reason": 1}}',
+        Message,
+        r"incomplete_details\.reason: expected string",
+    ),
+    (
+        b'{"id": "m", "attachments": [{"file_id": "f", "tools": [{"type": []}]}]}',
+        Message,
+        r"attachments\[0\]\.tools\[0\]\.type: expected string, got array",
+    ),
+    (b'{"id": "m", "deleted": "yes"}', DeletedMessage, r"deleted: expected boolean, got string"),
+    (b'{"has_more": null}', MessagePage, r"has_more: expected boolean, got null"),
+    (b'{"data": [{"id": "f", "created_at": []}]}', MessageFilePage, r"data\[0\]\.created_at"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "cls", "message"), BAD_BODIES, ids=[b[0].decode() for b in BAD_BODIES]
+)
+def test_bad_bodies_raise_a_validation_error_naming_the_path(
+    body: bytes, cls: type[Any], message: str
+) -> None:
+    with pytest.raises(APIResponseValidationError, match=message) as info:
+        converter.decode(body, cls)
+    assert info.value.body_snippet == " ".join(body.decode().split())[:200]
+    # no internal exception (KeyError, cattrs...) shows in the traceback
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None or info.value.__suppress_context__
+
+
+def test_a_deep_error_names_the_full_path() -> None:
+    page = orjson.loads(SEED_LIST_V2)
+    good = orjson.loads(SEED_MESSAGE)
+    bad = copy.deepcopy(good)
+    bad["content"][0]["text"]["value"] = 42
+    page["data"] = [good, good, good, bad]
+    with pytest.raises(APIResponseValidationError) as info:
+        converter.structure(page, MessagePage)
+    assert "data[3].content[0].text.value: expected string, got integer" in str(info.value)
+
+
+def test_deep_annotation_error_path() -> None:
+    payload = copy.deepcopy(FULL_MESSAGE)
+    payload["content"][0]["text"]["annotations"][1]["file_path"]["file_id"] = None
+    with pytest.raises(
+        APIResponseValidationError,
+        match=r"content\[0\]\.text\.annotations\[1\]\.file_path\.file_id: "
+        r"expected string, got null",
+    ):
+        converter.structure(payload, Message)
+
+
+# ----------------------------------------------------------------------------- request bodies
+
+
+def test_content_parts_serialise_to_the_spec_shapes() -> None:
+    assert converter.unstructure(TextPart("hi")) == {"type": "text", "text": "hi"}
+    assert converter.unstructure(ImageFilePart("file-1")) == {
+        "type": "image_file",
+        "image_file": {"file_id": "file-1"},
+    }
+    assert converter.unstructure(ImageFilePart("file-1", detail="low")) == {
+        "type": "image_file",
+        "image_file": {"file_id": "file-1", "detail": "low"},
+    }
+    assert converter.unstructure(ImageUrlPart("https://x/y.png", "high")) == {
+        "type": "image_url",
+        "image_url": {"url": "https://x/y.png", "detail": "high"},
+    }
+    assert converter.unstructure(ImageUrlPart("https://x/y.png")) == {
+        "type": "image_url",
+        "image_url": {"url": "https://x/y.png"},
+    }
+
+
+def test_create_request_omits_unset_fields() -> None:
+    assert converter.unstructure(CreateMessageRequest("user", "Hello")) == {
+        "role": "user",
+        "content": "Hello",
+    }
+    assert orjson.loads(converter.encode(CreateMessageRequest("user", "Hello"))) == {
+        "role": "user",
+        "content": "Hello",
+    }
+
+
+def test_create_request_with_everything() -> None:
+    req = CreateMessageRequest(
+        "user",
+        [TextPart("look"), ImageFilePart("file-i"), ImageUrlPart("https://x/y.png", "auto")],
+        attachments=[Attachment("file-a", [CodeInterpreterTool(), FileSearchTool()])],
+        metadata={"k": "v"},
+        file_ids=["file-1"],
+    )
+    assert req.content == (
+        TextPart("look"),
+        ImageFilePart("file-i"),
+        ImageUrlPart("https://x/y.png", "auto"),
+    )
+    assert converter.unstructure(req) == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "look"},
+            {"type": "image_file", "image_file": {"file_id": "file-i"}},
+            {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "auto"}},
+        ],
+        "attachments": [
+            {"file_id": "file-a", "tools": [{"type": "code_interpreter"}, {"type": "file_search"}]}
+        ],
+        "metadata": {"k": "v"},
+        "file_ids": ["file-1"],
+    }
+
+
+def test_modify_request() -> None:
+    assert converter.unstructure(ModifyMessageRequest({"a": "b"})) == {"metadata": {"a": "b"}}
+    assert converter.unstructure(ModifyMessageRequest()) == {}
+    assert converter.encode(ModifyMessageRequest({"a": "b"})) == b'{"metadata":{"a":"b"}}'
+
+
+def test_encode_accepts_read_only_mappings() -> None:
+    from types import MappingProxyType
+
+    msg = Message(id="m", metadata=MappingProxyType({"a": "b"})).omit(
+        "object",
+        "created_at",
+        "thread_id",
+        "status",
+        "incomplete_details",
+        "completed_at",
+        "incomplete_at",
+        "role",
+        "content",
+        "assistant_id",
+        "run_id",
+        "attachments",
+        "file_ids",
+    )
+    assert converter.encode(msg) == b'{"id":"m","metadata":{"a":"b"}}'
