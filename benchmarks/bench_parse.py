@@ -120,20 +120,35 @@ def make_page_body(n: int = N_MESSAGES) -> bytes:
     return orjson.dumps(page)
 
 
-def per_message_us(fn: Callable[[], object], *, repeat: int, budget_s: float) -> float:
-    """Median microseconds per message of ``fn`` (which handles one page)."""
-    fn()  # warm up caches (and the official package's lazy model setup)
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(budget_s / repeat / once))
-    samples = []
-    for _ in range(repeat):
+def measure(
+    contenders: dict[str, Callable[[], object]], *, rounds: int, budget_s: float
+) -> dict[str, list[float]]:
+    """Microseconds per message of each contender (each handles one page), per round.
+
+    The contenders take turns inside every round, so that a slower or busier moment of the
+    machine weighs on all of them alike; ratios are then taken round by round.
+    """
+    numbers = {}
+    for name, fn in contenders.items():
+        fn()  # warm up caches (and the official package's lazy model setup)
         start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples) / N_MESSAGES * 1e6
+        fn()
+        once = max(time.perf_counter() - start, 1e-7)
+        numbers[name] = max(1, int(budget_s / rounds / len(contenders) / once))
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            number = numbers[name]
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - start) / number / N_MESSAGES * 1e6)
+    return samples
+
+
+def median_ratio(a: list[float], b: list[float]) -> float:
+    """The median over rounds of ``a / b``."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def official_parsers(body: bytes) -> dict[str, Callable[[], object]]:
@@ -173,41 +188,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     args = parser.parse_args(argv)
-    repeat, budget = (5, 0.5) if args.quick else (11, 2.0)
+    rounds, budget = (7, 3.0) if args.quick else (21, 15.0)
 
     body = make_page_body()
     page = converter.decode(body, MessagePage)
     assert len(page) == N_MESSAGES
     assert converter.unstructure(page) == orjson.loads(body)
 
-    results: dict[str, float] = {}
-    results["orjson.loads"] = per_message_us(
-        lambda: orjson.loads(body), repeat=repeat, budget_s=budget
-    )
-    results["decode (ours)"] = per_message_us(
-        lambda: converter.decode(body, MessagePage), repeat=repeat, budget_s=budget
-    )
-    for name, fn in official_parsers(body).items():
-        results[name] = per_message_us(fn, repeat=repeat, budget_s=budget)
-    results["unstructure (ours)"] = per_message_us(
-        lambda: converter.unstructure(page), repeat=repeat, budget_s=budget
-    )
-    results["encode (ours)"] = per_message_us(
-        lambda: converter.encode(page), repeat=repeat, budget_s=budget
-    )
+    contenders: dict[str, Callable[[], object]] = {
+        "orjson.loads": lambda: orjson.loads(body),
+        "decode (ours)": lambda: converter.decode(body, MessagePage),
+        **official_parsers(body),
+        "unstructure (ours)": lambda: converter.unstructure(page),
+        "encode (ours)": lambda: converter.encode(page),
+    }
+    samples = measure(contenders, rounds=rounds, budget_s=budget)
 
     print(f"page: {N_MESSAGES} messages, {len(body)} bytes ({len(body) // N_MESSAGES} B/message)")
-    print(f"{'step':<22}{'us/message':>12}")
-    for name, value in results.items():
-        print(f"{name:<22}{value:>12.2f}")
+    print(f"{'step':<22}{'us/message':>12}  (median of {rounds} rounds)")
+    for name, values in samples.items():
+        print(f"{name:<22}{statistics.median(values):>12.2f}")
 
-    ours = results["decode (ours)"]
-    floor_ratio = ours / results["orjson.loads"]
+    ours = samples["decode (ours)"]
+    floor_ratio = median_ratio(ours, samples["orjson.loads"])
     ok = floor_ratio <= FLOOR_TARGET
     print(f"decode / orjson.loads      = {floor_ratio:5.2f}x  (target <= {FLOOR_TARGET:g}x)")
-    if "official (default)" in results:
-        speedup = results["official (default)"] / ours
-        strict_speedup = results["official (strict)"] / ours
+    if "official (default)" in samples:
+        speedup = median_ratio(samples["official (default)"], ours)
+        strict_speedup = median_ratio(samples["official (strict)"], ours)
         ok = ok and speedup >= SPEED_TARGET
         print(f"official (default) / ours  = {speedup:5.2f}x  (target >= {SPEED_TARGET:g}x)")
         print(f"official (strict) / ours   = {strict_speedup:5.2f}x")

@@ -88,8 +88,13 @@ class Walker(Protocol):
     async def warm_up(self, thread_id: str) -> None:
         """Fetch one page: opens the connection and runs any lazy imports."""
 
-    async def walk(self, thread_id: str, per_page: PageHook | None = None) -> int:
-        """Walk every message of a thread; return how many. Keeps nothing."""
+    async def walk(
+        self, thread_id: str, per_page: PageHook | None = None, max_messages: int | None = None
+    ) -> int:
+        """Walk every message of a thread (or the first ``max_messages``); return how many.
+
+        Keeps nothing. With ``per_page``, walks page by page and awaits it after each.
+        """
 
     async def walk_many(self, thread_ids: Sequence[str], concurrency: int) -> tuple[int, int]:
         """Every message of many threads, as lists per thread; (messages, failed threads)."""
@@ -143,9 +148,15 @@ class _OmWalker:
         pager = self._client.list(thread_id, order=ORDER, page_size=self._page_size)
         await pager.first_page()
 
-    async def walk(self, thread_id: str, per_page: PageHook | None = None) -> int:
+    async def walk(
+        self, thread_id: str, per_page: PageHook | None = None, max_messages: int | None = None
+    ) -> int:
         pager = self._client.list(
-            thread_id, order=ORDER, page_size=self._page_size, prefetch=self.spec.prefetch
+            thread_id,
+            order=ORDER,
+            page_size=self._page_size,
+            prefetch=self.spec.prefetch,
+            max_items=max_messages,
         )
         count = 0
         if per_page is None:
@@ -219,11 +230,15 @@ class _OfficialWalker:
     async def warm_up(self, thread_id: str) -> None:
         await self._list(thread_id)
 
-    async def walk(self, thread_id: str, per_page: PageHook | None = None) -> int:
+    async def walk(
+        self, thread_id: str, per_page: PageHook | None = None, max_messages: int | None = None
+    ) -> int:
         count = 0
         if per_page is None:
             async for _ in self._list(thread_id):
                 count += 1
+                if count == max_messages:
+                    break
             return count
         page = await self._list(thread_id)
         while True:
@@ -295,7 +310,11 @@ class _FloorWalker:
         raise RuntimeError(f"still throttled after {self.MAX_ATTEMPTS} attempts")
 
     async def _pages(
-        self, thread_id: str, per_page: PageHook | None, keep: list[Any] | None
+        self,
+        thread_id: str,
+        per_page: PageHook | None,
+        keep: list[Any] | None,
+        max_messages: int | None = None,
     ) -> int:
         after: str | None = None
         count = 0
@@ -309,13 +328,17 @@ class _FloorWalker:
                 await per_page()
             if not page.get("has_more") or not data:
                 return count
+            if max_messages is not None and count >= max_messages:
+                return count
             after = data[-1]["id"]
 
     async def warm_up(self, thread_id: str) -> None:
         await self._page(thread_id, None)
 
-    async def walk(self, thread_id: str, per_page: PageHook | None = None) -> int:
-        return await self._pages(thread_id, per_page, None)
+    async def walk(
+        self, thread_id: str, per_page: PageHook | None = None, max_messages: int | None = None
+    ) -> int:
+        return await self._pages(thread_id, per_page, None, max_messages)
 
     async def _collect(self, thread_id: str) -> int:
         kept: list[Any] = []

@@ -30,9 +30,15 @@ class Mode:
     limited_burst: int
     memory_messages: int
     memory_runs: int
+    memory_official_messages: int | None
+    """The official package walks only this many messages of the long thread (None: all)."""
     import_runs: int
     extra_rows: bool
     """Also run the official package with limit=100 where it is not the default."""
+    aiohttp_in: tuple[str, ...]
+    """Scenarios where the official package also runs with its aiohttp transport."""
+    bulk_runs: int
+    limited_runs: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,45 +61,57 @@ MODES: dict[str, Mode] = {
         limited_burst=20,
         memory_messages=500,
         memory_runs=1,
+        memory_official_messages=None,
         import_runs=1,
         extra_rows=False,
+        aiohttp_in=("walk", "latency", "bulk", "limited", "memory"),
+        bulk_runs=1,
+        limited_runs=1,
     ),
     "quick": Mode(
         name="quick",
         runs=3,
-        parse_seconds=0.3,
+        parse_seconds=0.15,
         walk_messages=10_000,
-        latency_messages=2_000,
+        latency_messages=1_000,
         latency_seconds=0.02,
-        bulk_threads=60,
+        bulk_threads=20,
         bulk_messages=500,
         bulk_concurrency=32,
-        limited_threads=50,
+        limited_threads=30,
         limited_messages=500,
         limited_rate=200.0,
         limited_burst=20,
         memory_messages=100_000,
         memory_runs=1,
-        import_runs=5,
-        extra_rows=True,
+        memory_official_messages=20_000,
+        import_runs=3,
+        extra_rows=False,
+        aiohttp_in=("walk",),
+        bulk_runs=3,
+        limited_runs=3,
     ),
     "full": Mode(
         name="full",
         runs=5,
-        parse_seconds=1.0,
+        parse_seconds=0.5,
         walk_messages=10_000,
         latency_messages=2_000,
         latency_seconds=0.02,
         bulk_threads=200,
         bulk_messages=500,
         bulk_concurrency=32,
-        limited_threads=200,
+        limited_threads=100,
         limited_messages=500,
         limited_rate=200.0,
         limited_burst=20,
         memory_messages=100_000,
         memory_runs=3,
+        memory_official_messages=None,
         import_runs=9,
         extra_rows=True,
+        aiohttp_in=("walk", "latency", "bulk"),
+        bulk_runs=3,
+        limited_runs=3,
     ),
 }

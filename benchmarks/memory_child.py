@@ -65,14 +65,16 @@ class PeakSampler:
         self.peak = max(self.peak, rss_bytes())
 
 
-async def measure(spec: ClientSpec, base_url: str, api_key: str, thread_id: str) -> dict[str, Any]:
+async def measure(
+    spec: ClientSpec, base_url: str, api_key: str, thread_id: str, limit: int | None
+) -> dict[str, Any]:
     walker = make_walker(spec, base_url, api_key)
     try:
         await walker.warm_up(thread_id)
         baseline = rss_bytes()
         maxrss_before = max_rss_bytes()
         with PeakSampler() as sampler:
-            messages = await walker.walk(thread_id)
+            messages = await walker.walk(thread_id, max_messages=limit)
         peak = sampler.peak
         maxrss_after = max_rss_bytes()
         if maxrss_after > maxrss_before:  # a peak between two samples
@@ -97,9 +99,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--thread", required=True)
+    parser.add_argument("--max-messages", type=int, default=0, help="0: the whole thread")
     args = parser.parse_args(argv)
     spec = ClientSpec(args.kind, args.transport, page_size=args.page_size or None)
-    result = asyncio.run(measure(spec, args.base_url, args.api_key, args.thread))
+    limit = args.max_messages or None
+    result = asyncio.run(measure(spec, args.base_url, args.api_key, args.thread, limit))
     print(json.dumps(result), flush=True)
 
 

@@ -1,9 +1,9 @@
 """Parsing: bytes of one 100-message page to models, in microseconds per message.
 
-The page and the timing loop come from :mod:`benchmarks.bench_parse` (a realistic page
-with annotations, attachments and image blocks; the official package's parse exactly as
-its response handling does it, default and strict). If that module cannot be imported,
-a page fetched from the emulator and the equivalent calls here stand in.
+The page comes from :mod:`benchmarks.bench_parse` (a realistic page with annotations,
+attachments and image blocks), and so do the official package's parsers (exactly what
+its response handling does, default and strict) when it exposes them. Without it, a
+page fetched from the emulator and the equivalent calls here stand in.
 
 * ``openai_messages``: ``converter.decode(body, MessagePage)``;
 * ``openai``: ``json.loads`` then ``construct_type`` into ``AsyncCursorPage[Message]``
@@ -65,25 +65,24 @@ def _labelled(parsers: dict[str, Parse]) -> dict[str, Parse]:
     return {names.get(k, k): v for k, v in parsers.items()}
 
 
-def _from_bench_parse(budget: float) -> Payload | None:
+def _from_bench_parse() -> tuple[bytes, dict[str, Parse]] | None:
+    """bench_parse's page and its official parsers, if it exposes them."""
     try:
         from . import bench_parse
     except ImportError:
         return None
-    body = bench_parse.make_page_body()
+    make_page_body = getattr(bench_parse, "make_page_body", None)
+    if make_page_body is None:
+        return None
+    body: bytes = make_page_body()
     official: dict[str, Parse] = {}
-    try:
-        official = _labelled(bench_parse.official_parsers(body))
-    except Exception:
-        official = {}
-    parsers: dict[str, Parse] = {"openai_messages": _om(body), **official}
-    parsers["orjson.loads (floor)"] = lambda: orjson.loads(body)
-    n = bench_parse.N_MESSAGES
-
-    def timer(parse: Parse) -> float:
-        return float(bench_parse.per_message_us(parse, repeat=3, budget_s=budget)) * 100 / n
-
-    return Payload(body, parsers, "bench_parse.make_page_body()", timer)
+    official_parsers = getattr(bench_parse, "official_parsers", None)
+    if official_parsers is not None:
+        try:
+            official = _labelled(official_parsers(body))
+        except ImportError:
+            official = {}
+    return body, official
 
 
 def _own_official(body: bytes) -> dict[str, Parse]:
@@ -97,9 +96,11 @@ def _own_official(body: bytes) -> dict[str, Parse]:
     return {"openai": lambda: construct_type(type_=page_type, value=json.loads(body))}
 
 
-def _own_timer(messages: int, budget: float) -> Timer:
+def _timer(messages: int, budget: float) -> Timer:
+    """Microseconds per message of one parse, repeated for about ``budget`` seconds."""
+
     def timer(parse: Parse) -> float:
-        parse()
+        parse()  # warm up caches and lazy imports
         start = time.perf_counter()
         parse()
         repeats = max(3, int(budget / max(time.perf_counter() - start, 1e-7)))
@@ -113,15 +114,18 @@ def _own_timer(messages: int, budget: float) -> Timer:
 
 
 def payload(official: bool, budget: float, fetch: Callable[[], bytes]) -> Payload:
-    """The parsing set-up: bench_parse's if importable, else a page from ``fetch()``."""
-    found = _from_bench_parse(budget)
-    if found is None:
-        body = fetch()
-        parsers: dict[str, Parse] = {"openai_messages": _om(body), **_own_official(body)}
-        parsers["orjson.loads (floor)"] = lambda: orjson.loads(body)
-        messages = len(orjson.loads(body)["data"])
-        found = Payload(body, parsers, "an emulator page", _own_timer(messages, budget))
-    if not official:
-        found.parsers = {k: v for k, v in found.parsers.items() if not k.startswith("openai ")}
-        found.parsers.pop("openai", None)
-    return found
+    """The parsing set-up: bench_parse's page if it has one, else a page from ``fetch()``."""
+    found = _from_bench_parse()
+    if found is not None:
+        body, official_parsers = found
+        source = "bench_parse.make_page_body()"
+    else:
+        body, official_parsers, source = fetch(), {}, "the emulator"
+    if not official_parsers:
+        official_parsers = _own_official(body)
+    parsers: dict[str, Parse] = {"openai_messages": _om(body)}
+    if official:
+        parsers.update(official_parsers)
+    parsers["orjson.loads (floor)"] = lambda: orjson.loads(body)
+    messages = len(orjson.loads(body)["data"])
+    return Payload(body, parsers, source, _timer(messages, budget))

@@ -18,6 +18,7 @@ def number(value: float | None) -> str:
     """A figure, to a precision that fits its size."""
     if value is None:
         return "-"
+    value = float(value)
     if not math.isfinite(value):
         return "inf"
     size = abs(value)

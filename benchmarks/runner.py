@@ -103,16 +103,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         specs = _emulators(mode, wanted)
         log(f"{mode.name} mode; starting {len(specs)} emulator process(es)")
+
+        def save() -> None:  # after every scenario: an interrupted run keeps what it measured
+            _write(args.results_dir, results, mode, time.monotonic() - started)
+
         with running(*specs.values()) as started_emulators:
             emus = dict(zip(specs, started_emulators))
             log("emulators ready")
-            _run_all(ctx, emus, wanted, results)
+            _run_all(ctx, emus, wanted, results, save)
     finally:
         stop_all()
     seconds = time.monotonic() - started
-    _write(args.results_dir, results, mode, seconds, log)
     print(report.text_table(results))
     print(f"{mode.name} mode took {seconds:.0f} s")
+    _write(args.results_dir, results, mode, seconds)
+    if write_chart(results, args.results_dir / "ratios.png"):
+        log(f"wrote {args.results_dir / 'ratios.png'}")
+    else:
+        log("matplotlib is not importable: no chart")
+    log(f"wrote {args.results_dir / 'latest.json'} and {args.results_dir / 'table.rst'}")
     return 1 if results.errors else 0
 
 
@@ -121,6 +130,7 @@ def _run_all(
     emus: dict[str, RunningEmulator],
     wanted: set[str],
     results: Results,
+    save: Callable[[], None],
 ) -> None:
     steps: list[tuple[str, Callable[[], None]]] = [
         ("parsing", lambda: scenarios.parse(ctx, emus["walk"], results)),
@@ -143,17 +153,11 @@ def _run_all(
             results.error(name, f"{type(exc).__name__}: {exc}")
         results.seconds[name] = time.monotonic() - begin
         ctx.log(f"{name} done in {results.seconds[name]:.1f} s")
+        save()
 
 
-def _write(
-    directory: Path, results: Results, mode: Mode, seconds: float, log: Callable[[str], None]
-) -> None:
+def _write(directory: Path, results: Results, mode: Mode, seconds: float) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     doc = report.document(results, mode=mode.as_dict(), machine=machine_info(), seconds=seconds)
     report.write_json(directory / "latest.json", doc)
     (directory / "table.rst").write_text(report.rst_table(results), encoding="utf-8")
-    if write_chart(results, directory / "ratios.png"):
-        log(f"wrote {directory / 'ratios.png'}")
-    else:
-        log("matplotlib is not importable: no chart")
-    log(f"wrote {directory / 'latest.json'} and {directory / 'table.rst'}")

@@ -51,10 +51,16 @@ class Context:
     official: bool
     log: Callable[[str], None]
 
-    def officials(self, *specs: ClientSpec, extra: tuple[ClientSpec, ...] = ()) -> list[ClientSpec]:
+    def officials(
+        self, scenario: str, *specs: ClientSpec, extra: tuple[ClientSpec, ...] = ()
+    ) -> list[ClientSpec]:
+        """The official package's variants this mode runs in ``scenario``."""
         if not self.official:
             return []
-        return [*specs, *(extra if self.mode.extra_rows else ())]
+        chosen = [*specs, *(extra if self.mode.extra_rows else ())]
+        if scenario not in self.mode.aiohttp_in:
+            chosen = [s for s in chosen if s.transport != "aiohttp"]
+        return chosen
 
 
 # -- parsing ---------------------------------------------------------------------------
@@ -118,7 +124,7 @@ async def _close(walkers: dict[ClientSpec, Walker]) -> None:
 
 def full_walk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     """Client CPU per message, messages per second and requests, over one long thread."""
-    specs = [OM, *ctx.officials(HTTPX, AIOHTTP, extra=(HTTPX_100, AIOHTTP_100)), FLOOR]
+    specs = [OM, *ctx.officials("walk", HTTPX, AIOHTTP, extra=(HTTPX_100, AIOHTTP_100)), FLOOR]
     thread = emu.thread_ids[0]
     size = f"{ctx.mode.walk_messages:,}-msg thread"
     cpu = {s: results.figure("full walk", "client CPU", "us/msg", s.label, note=size) for s in specs}
@@ -169,7 +175,7 @@ def full_walk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
 def latency_hiding(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     """Wall time with server latency and a caller busy for as long on every page."""
     om_off = OM.with_(prefetch=0)
-    specs = [OM, om_off, *ctx.officials(HTTPX_100, AIOHTTP_100), FLOOR]
+    specs = [OM, om_off, *ctx.officials("latency", HTTPX_100, AIOHTTP_100), FLOOR]
     thread = emu.thread_ids[0]
     delay = ctx.mode.latency_seconds
     note = f"{ctx.mode.latency_messages:,} msgs, {delay * 1000:.0f} ms server + caller per page"
@@ -208,7 +214,7 @@ def latency_hiding(ctx: Context, emu: RunningEmulator, results: Results) -> None
 def bulk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     """Messages per second fetching many threads, ``bulk_concurrency`` at a time."""
     mode = ctx.mode
-    specs = [OM, *ctx.officials(HTTPX, AIOHTTP, extra=(HTTPX_100, AIOHTTP_100)), FLOOR]
+    specs = [OM, *ctx.officials("bulk", HTTPX, AIOHTTP), FLOOR]
     note = f"{mode.bulk_threads} threads x {mode.bulk_messages} msgs, concurrency {mode.bulk_concurrency}"
     rate = {s: results.figure("bulk", "throughput", "msg/s", s.label, note=note) for s in specs}
     cpu = {s: results.figure("bulk", "client CPU", "us/msg", s.label) for s in specs}
@@ -219,7 +225,7 @@ def bulk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     async def main() -> None:
         walkers = await _open(specs, emu)
         try:
-            for run in range(mode.runs):
+            for run in range(mode.bulk_runs):
                 for spec, walker in walkers.items():
                     gc.collect()
                     before = walker.requests
@@ -233,7 +239,7 @@ def bulk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
                     rate[spec].values.append(messages / (wall1 - wall0))
                     cpu[spec].values.append((cpu1 - cpu0) / messages * 1e6)
                     reqs[spec].values.append(walker.requests - before)
-                ctx.log(f"bulk run {run + 1}/{mode.runs}")
+                ctx.log(f"bulk run {run + 1}/{mode.bulk_runs}")
         finally:
             await _close(walkers)
 
@@ -246,8 +252,8 @@ def bulk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
             rate[HTTPX],
             Target(">=", 5, "bulk msg/s >= 5x openai (default transport)"),
         )
-        for spec in (AIOHTTP, HTTPX_100, AIOHTTP_100):
-            if spec in rate:
+        if AIOHTTP in rate:
+            for spec in (AIOHTTP,):
                 results.ratio("bulk", f"openai_messages / {spec.label}", rate[OM], rate[spec])
     results.ratio("bulk", "floor / openai_messages", rate[FLOOR], rate[OM])
 
@@ -259,7 +265,7 @@ def rate_limited(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     """Bulk fetch against a server limited to R requests/s: time against ideal, 429 share."""
     mode = ctx.mode
     retrying = 10
-    officials = [s.with_(max_retries=retrying) for s in ctx.officials(HTTPX_100, AIOHTTP_100)]
+    officials = [s.with_(max_retries=retrying) for s in ctx.officials("limited", HTTPX_100, AIOHTTP_100)]
     specs = [OM, *officials, FLOOR]
     r = mode.limited_rate
     note = (
@@ -310,10 +316,10 @@ def rate_limited(ctx: Context, emu: RunningEmulator, results: Results) -> None:
         await asyncio.sleep(mode.limited_burst / r + 0.2)
 
     async def main() -> None:
-        for run in range(mode.runs):
+        for run in range(mode.limited_runs):
             for spec in specs:
                 await one(spec)
-            ctx.log(f"rate-limited run {run + 1}/{mode.runs}")
+            ctx.log(f"rate-limited run {run + 1}/{mode.limited_runs}")
 
     asyncio.run(main())
     for spec in officials:
@@ -323,7 +329,7 @@ def rate_limited(ctx: Context, emu: RunningEmulator, results: Results) -> None:
 # -- memory ----------------------------------------------------------------------------
 
 
-def _memory_run(spec: ClientSpec, emu: RunningEmulator) -> dict[str, float]:
+def _memory_run(spec: ClientSpec, emu: RunningEmulator, limit: int | None) -> dict[str, float]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     argv = [
@@ -342,6 +348,8 @@ def _memory_run(spec: ClientSpec, emu: RunningEmulator) -> dict[str, float]:
         emu.api_key,
         "--thread",
         emu.thread_ids[0],
+        "--max-messages",
+        str(limit or 0),
     ]
     proc = subprocess.run(
         argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
@@ -354,23 +362,28 @@ def _memory_run(spec: ClientSpec, emu: RunningEmulator) -> dict[str, float]:
 
 def memory(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     """Peak RSS growth walking one very long thread, each client in a fresh process."""
-    specs = [OM, *ctx.officials(HTTPX, AIOHTTP), FLOOR]
-    note = f"{ctx.mode.memory_messages:,}-msg thread, fresh process per run"
+    specs = [OM, *ctx.officials("memory", HTTPX, AIOHTTP), FLOOR]
+    mode = ctx.mode
+    limits = {s: mode.memory_official_messages if s.kind == "openai" else None for s in specs}
     growth: dict[ClientSpec, Figure] = {}
     for spec in specs:
         target = Target("<", 30, "peak RSS growth < 30 MB") if spec == OM else None
+        walked = limits[spec] or mode.memory_messages
+        label = spec.label + (f" first {walked:,} msgs" if limits[spec] else "")
+        note = f"{walked:,} msgs of a {mode.memory_messages:,}-msg thread, fresh process per run"
         growth[spec] = results.figure(
-            "memory", "peak RSS growth", "MB", spec.label, target=target, note=note
+            "memory", "peak RSS growth", "MB", label, target=target, note=note
         )
-    for run in range(ctx.mode.memory_runs):
+    for run in range(mode.memory_runs):
         for spec in specs:
-            outcome = _memory_run(spec, emu)
-            if outcome["messages"] != ctx.mode.memory_messages:
+            outcome = _memory_run(spec, emu, limits[spec])
+            if outcome["messages"] != (limits[spec] or mode.memory_messages):
                 raise RuntimeError(f"{spec.label} walked {outcome['messages']} messages")
             growth[spec].values.append(outcome["growth_mb"])
         ctx.log(f"memory run {run + 1}/{ctx.mode.memory_runs}")
     for spec in specs[1:]:
-        results.ratio("memory", f"{spec.label} / openai_messages", growth[spec], growth[OM])
+        label = f"{growth[spec].client} / openai_messages"
+        results.ratio("memory", label, growth[spec], growth[OM])
 
 
 # -- import time -----------------------------------------------------------------------

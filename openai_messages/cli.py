@@ -150,6 +150,13 @@ def open_sink(output: str, order: str) -> tuple[Sink, bool]:
     return sink, bool(sink.threads)
 
 
+def _silence_stdout() -> None:
+    """After a broken pipe, send what is left for stdout to the null device."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 # -- the command group -----------------------------------------------------------------------
 
 
@@ -281,8 +288,16 @@ def export(
         sys.exit(EXIT_INTERRUPTED)
     except InvalidArgumentError as exc:
         raise click.UsageError(str(exc)) from None
+    except BrokenPipeError:
+        _silence_stdout()
+        console.print("error: the output was closed before the export finished")
+        sys.exit(EXIT_API_ERROR)
+    except OSError as exc:
+        console.print(f"error: cannot write {output}: {exc}")
+        sys.exit(EXIT_API_ERROR)
     finally:
-        sink.close()
+        with contextlib.suppress(BrokenPipeError):
+            sink.close()
     console.print(f"exported {stats.threads_done} threads: {describe(stats, counters)}")
     if failures:
         report_failures(failures, console)
@@ -322,14 +337,12 @@ def serve(
     """Run the emulator (the Messages API in memory) for other clients, until Ctrl-C."""
     from . import emulator
 
-    console = Console(highlight=False)
-
     def ready(emu: emulator.Emulator, thread_ids: list[str]) -> None:
-        console.print(f"OPENAI_BASE_URL={emu.url}")
-        console.print(f"OPENAI_API_KEY={emu.api_key or ''}")
+        click.echo(f"OPENAI_BASE_URL={emu.url}")
+        click.echo(f"OPENAI_API_KEY={emu.api_key or ''}")
         if thread_ids:
-            console.print(f"seeded {len(thread_ids)} threads, e.g. {thread_ids[0]}")
-        console.print("serving; press Ctrl-C to stop", style="dim")
+            click.echo(f"OPENAI_THREAD_IDS={','.join(thread_ids)}")
+        click.echo("serving; press Ctrl-C to stop", err=True)
 
     limit = None
     if rate_limit is not None:
@@ -348,7 +361,7 @@ def serve(
     try:
         run_async(emulator.serve(**options))
     except Interrupted:
-        console.print("stopped")
+        click.echo("stopped", err=True)
     except OSError as exc:
         raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
@@ -381,19 +394,21 @@ def demo(
     from . import cli_demo
 
     console = stderr_console()
+    try:
+        path = cli_demo.fresh_output(output)
+    except FileExistsError as exc:
+        raise click.UsageError(str(exc)) from None
     if base_url is not None:
         api_key = os.environ.get("OPENAI_API_KEY")
         if not api_key:
             raise click.UsageError("--base-url needs the OPENAI_API_KEY environment variable")
         ids = read_ids((), ids_from)
         check_ids(ids)
-        path = cli_demo.fresh_output(output)
         coroutine = cli_demo.run_remote_demo(
             base_url, api_key, ids, concurrency=concurrency, output=path, console=console,
             progress=progress,
         )  # fmt: skip
     else:
-        path = cli_demo.fresh_output(output)
         coroutine = cli_demo.run_local_demo(
             threads, messages, concurrency=concurrency, output=path, console=console,
             progress=progress,
@@ -403,6 +418,11 @@ def demo(
     except Interrupted:
         console.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        if output is None:  # a temporary file: do not leave it behind
+            cli_demo.remove_output(path)
+    if output is None:
+        result.output = "(temporary file, removed)"
     Console(highlight=False).print(cli_demo.summary_table(result))
     if result.failures:
         report_failures(result.failures, console)

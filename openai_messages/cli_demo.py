@@ -3,7 +3,9 @@ a rate limit), then check the export against the emulator's store and print a su
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,7 +19,7 @@ from rich.table import Table
 from .cli_progress import make_display, showing
 from .client import Client
 from .emulator import Emulator, Fault, Faults, RateLimit
-from .export import ExportStats, ResumableFile, ThreadFailure, export_threads
+from .export import STATE_SUFFIX, ExportStats, ResumableFile, ThreadFailure, export_threads
 from .retry import RetryBudget, RetryPolicy
 
 __all__ = [
@@ -25,8 +27,12 @@ __all__ = [
     "DemoResult",
     "Verdict",
     "demo_client_options",
+    "demo_faults",
     "fresh_output",
     "read_grouped",
+    "remove_output",
+    "run_local_demo",
+    "run_remote_demo",
     "summary_table",
     "verify_export",
 ]
@@ -90,33 +96,42 @@ class DemoResult:
     output: str
     verdict: Verdict | None = None
     faults_injected: int = 0
-    seeded_in: float = 0.0
+    seeded_in: float | None = None
+    checked_in: float | None = None
 
 
 def fresh_output(path: str | None) -> str:
-    """The demo's output path, emptied (with its state file) so the export starts fresh."""
+    """The demo's output path: a new temporary file, or ``path`` if it is empty or absent.
+
+    Raises :class:`FileExistsError` rather than overwrite a file that holds data.
+    """
     if path is None:
         handle, path = tempfile.mkstemp(prefix="openai-messages-demo-", suffix=".jsonl")
         os.close(handle)
-    for stale in (path, path + ".state.json"):
-        if os.path.exists(stale):
-            os.remove(stale)
+    elif os.path.exists(path) and os.path.getsize(path) > 0:
+        raise FileExistsError(f"{path} already holds data; the demo writes a fresh file")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path + STATE_SUFFIX)
     return path
 
 
-_THREAD_KEY: Final = b'"thread_id":"'
+_THREAD_ID: Final = re.compile(rb'"thread_id":"([^"\\]*)"')
 
 
 def _thread_of(line: bytes) -> str:
     """A line's ``thread_id``: found directly in the bytes, else by parsing the line."""
-    start = line.find(_THREAD_KEY)
-    if start >= 0:
-        start += len(_THREAD_KEY)
-        end = line.find(b'"', start)
-        if end > start and b"\\" not in line[start:end]:
-            return line[start:end].decode()
+    found = _THREAD_ID.search(line)
+    if found is not None:
+        return found.group(1).decode()
     item = orjson.loads(line)
     return str(item.get("thread_id")) if isinstance(item, dict) else ""
+
+
+def remove_output(path: str) -> None:
+    """Remove an export and its state file."""
+    for name in (path, path + STATE_SUFFIX):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(name)
 
 
 def read_grouped(path: str) -> dict[str, list[bytes]]:
@@ -134,9 +149,9 @@ def read_grouped(path: str) -> dict[str, list[bytes]]:
 
 def _compare(thread_id: str, lines: Sequence[bytes], expected: Sequence[JSON]) -> Iterator[str]:
     """Problems of one thread's lines against the store's messages (oldest first)."""
-    if lines == [orjson.dumps(m) for m in expected]:
-        return  # the same JSON, byte for byte, in the same order
-    got = [orjson.loads(line) for line in lines]
+    got = orjson.loads(b"[" + b",".join(lines) + b"]")
+    if got == expected:
+        return
     got_ids = [m.get("id") for m in got]
     want_ids = [m["id"] for m in expected]
     if len(set(got_ids)) != len(got_ids):
@@ -144,7 +159,7 @@ def _compare(thread_id: str, lines: Sequence[bytes], expected: Sequence[JSON]) -
     if got_ids != want_ids:
         missing = len(set(want_ids) - set(got_ids))
         yield f"{thread_id}: ids differ from the store ({missing} missing, {len(got)} exported)"
-    elif got != list(expected):
+    else:
         yield f"{thread_id}: some messages differ from the store's JSON"
 
 
@@ -220,7 +235,9 @@ async def run_local_demo(
             )
         result.seeded_in = seeded_in
         result.faults_injected = sum(rule.fired for rule in emu.faults.rules)
+        started = time.monotonic()
         result.verdict = verify_export(output, thread_ids, emu.store.messages)
+        result.checked_in = time.monotonic() - started
     return result
 
 
@@ -256,11 +273,13 @@ def summary_table(result: DemoResult, extra: Mapping[str, str] | None = None) ->
         ("retries", f"{counters.get('retries', 0):,}"),
         ("429s", f"{counters.get('throttled', 0):,}"),
         ("faults injected", f"{result.faults_injected:,}"),
-        ("wall time", f"{stats.elapsed:.2f} s"),
+        ("wall time (export)", f"{stats.elapsed:.2f} s"),
         ("messages per second", f"{stats.rate:,.0f}"),
         ("output", result.output),
         *(extra or {}).items(),
     ]
+    if result.seeded_in is not None and result.checked_in is not None:
+        rows.append(("seed / check time", f"{result.seeded_in:.1f} s / {result.checked_in:.1f} s"))
     for name, value in rows:
         table.add_row(name, value)
     if result.verdict is not None:

@@ -34,8 +34,14 @@ Counters = Callable[[], Mapping[str, int]]
 """The client's counters: ``requests``, ``retries``, ``throttled`` (``Client.stats``)."""
 
 
-def describe(stats: ExportStats, counters: Mapping[str, int]) -> str:
+def describe(stats: ExportStats, counters: Mapping[str, int], *, compact: bool = False) -> str:
     """One line: messages, requests, retries, 429s and rate."""
+    if compact:
+        return (
+            f"{stats.messages:,} msgs  {counters.get('requests', 0):,} req  "
+            f"{counters.get('retries', 0):,} retries  {counters.get('throttled', 0):,}x429  "
+            f"{stats.rate:,.0f} msg/s"
+        )
     return (
         f"{stats.messages:,} msgs, {counters.get('requests', 0):,} requests, "
         f"{counters.get('retries', 0):,} retries, {counters.get('throttled', 0):,} x 429, "
@@ -81,11 +87,10 @@ class RichDisplay:
         self._stats = stats
         self._counters = counters
         self._progress = Progress(
-            TextColumn("[bold blue]{task.description}"),
-            BarColumn(),
+            TextColumn("[bold blue]export"),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
-            TextColumn("threads"),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("threads  {task.fields[detail]}"),
             TimeElapsedColumn(),
             console=console,
             refresh_per_second=8,
@@ -95,7 +100,7 @@ class RichDisplay:
     def start(self) -> None:
         """Show the bar."""
         self._progress.start()
-        self._task = self._progress.add_task("export", total=None, detail="")
+        self._task = self._progress.add_task("export", total=None, detail="")  # total: later
         self.refresh()
 
     def refresh(self) -> None:
@@ -107,7 +112,7 @@ class RichDisplay:
             self._task,
             total=stats.threads_total or None,
             completed=_threads_finished(stats),
-            detail=describe(stats, self._counters()),
+            detail=describe(stats, self._counters(), compact=True),
         )
 
     def stop(self) -> None:

@@ -28,6 +28,7 @@ from .transport import AmbiguousOutcome, CallOptions, Reply, Response, Timeout, 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
 T = TypeVar("T")
+PageT = TypeVar("PageT", MessagePage, MessageFilePage)
 logger = logging.getLogger("openai_messages")
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
@@ -408,22 +409,33 @@ class Client:
         With ``before=`` the walk goes backward; see :class:`Pager`.
         """
         protocol.build_list(thread_id, run_id=run_id)  # validates the ids now
-        options = CallOptions(timeout, max_retries)
 
-        async def fetch(limit: int, after: str | None, before: str | None) -> MessagePage:
-            request = protocol.build_list(
+        def build(limit: int, after: str | None, before: str | None) -> protocol.Request:
+            return protocol.build_list(
                 thread_id, limit=limit, order=order, after=after, before=before, run_id=run_id
             )
-            return (await self._send(request, MessagePage, options)).value
+
+        walk = _Walk(order, after, before, page_size, max_items, prefetch)
+        return self._pager(build, MessagePage, CallOptions(timeout, max_retries), walk)
+
+    def _pager(
+        self,
+        build: Callable[[int, str | None, str | None], protocol.Request],
+        cls: type[PageT],
+        options: CallOptions,
+        walk: _Walk,
+    ) -> Pager[Any, PageT]:
+        async def fetch(limit: int, after: str | None, before: str | None) -> PageT:
+            return (await self._send(build(limit, after, before), cls, options)).value
 
         return Pager(
             fetch,
-            order=order,
-            after=after,
-            before=before,
-            page_size=page_size,
-            max_items=max_items,
-            prefetch=prefetch,
+            order=walk.order,
+            after=walk.after,
+            before=walk.before,
+            page_size=walk.page_size,
+            max_items=walk.max_items,
+            prefetch=walk.prefetch,
             registry=self._feeds,
         )
 
@@ -443,24 +455,14 @@ class Client:
     ) -> Pager[MessageFile, MessageFilePage]:
         """v1: every file of a message, walked like :meth:`list`."""
         protocol.build_list_files(thread_id, message_id)
-        options = CallOptions(timeout, max_retries)
 
-        async def fetch(limit: int, after: str | None, before: str | None) -> MessageFilePage:
-            request = protocol.build_list_files(
+        def build(limit: int, after: str | None, before: str | None) -> protocol.Request:
+            return protocol.build_list_files(
                 thread_id, message_id, limit=limit, order=order, after=after, before=before
             )
-            return (await self._send(request, MessageFilePage, options)).value
 
-        return Pager(
-            fetch,
-            order=order,
-            after=after,
-            before=before,
-            page_size=page_size,
-            max_items=max_items,
-            prefetch=prefetch,
-            registry=self._feeds,
-        )
+        walk = _Walk(order, after, before, page_size, max_items, prefetch)
+        return self._pager(build, MessageFilePage, CallOptions(timeout, max_retries), walk)
 
     async def retrieve_file(
         self,
@@ -535,6 +537,18 @@ class Client:
             page_size=page_size,
             prefetch=0,
         )
+
+
+@attrs.frozen
+class _Walk:
+    """The walk arguments of :meth:`Client.list` and :meth:`Client.list_files`."""
+
+    order: str
+    after: str | None
+    before: str | None
+    page_size: int
+    max_items: int | None
+    prefetch: int
 
 
 class _WithResponse:

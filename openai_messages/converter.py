@@ -265,10 +265,14 @@ class _Gen:
                 ]
             else:
                 fn = self._fn_ref(item.target)
+                # lists of one (a message's content, mostly) skip the comprehension
                 lines += [
                     f"{indent}if {var}:",
                     f"{indent}    try:",
-                    f"{indent}        {var} = tuple([{fn}(_x) for _x in {var}])",
+                    f"{indent}        if len({var}) == 1:",
+                    f"{indent}            {var} = ({fn}({var}[0]),)",
+                    f"{indent}        else:",
+                    f"{indent}            {var} = tuple([{fn}(_x) for _x in {var}])",
                     f"{indent}    except _Invalid:",
                     f"{indent}        raise _locate({fn}, {var}, {key!r}) from None",
                     f"{indent}else:",
@@ -284,7 +288,7 @@ class _Gen:
         self.ns[f"_known_{cname}"] = frozenset(known)
         lines = [
             f"def {name}(d):",
-            "    if False:",
+            "    if type(d) is not dict:",
             "        raise _expected('object', d)",
         ]
         if not plans:
@@ -329,7 +333,7 @@ class _Gen:
         uname = self._cls_name(unknown)
         source = (
             f"def {name}(d):\n"
-            "    if False:\n"
+            "    if type(d) is not dict:\n"
             "        raise _expected('object', d)\n"
             "    t = d.get('type', _M)\n"
             "    if type(t) is not str:\n"
@@ -363,9 +367,10 @@ class _Gen:
             if item.kind in ("str", "int", "bool", "map"):
                 inner = f"list({value})"
             elif item.kind == "union":
-                inner = f"[_udispatch[_x.__class__](_x) for _x in {value}]"
+                inner = f"[_udispatch[_x.__class__](_x) for _x in {value}] if {value} else []"
             else:
-                inner = f"[{self._fn_ref(item.target, True)}(_x) for _x in {value}]"
+                fn = self._fn_ref(item.target, True)
+                inner = f"[{fn}(_x) for _x in {value}] if {value} else []"
         if plan.nullable:
             return f"(None if (_v := {attr}) is None else {inner})"
         return inner

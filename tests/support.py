@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 
 import openai_messages as om
 from openai_messages.background import TASK_NAME
+from openai_messages.emulator import Emulator
 
 API_KEY = "sk-test-0123456789-SECRET"
 FAST_RETRIES = om.RetryPolicy(max_retries=3, backoff_base=0.005, backoff_max=0.02)
@@ -14,3 +17,23 @@ FAST_RETRIES = om.RetryPolicy(max_retries=3, backoff_base=0.005, backoff_max=0.0
 def pending_tasks() -> set[asyncio.Task[object]]:
     """This package's background tasks that have not finished (the emulator's are not counted)."""
     return {t for t in asyncio.all_tasks() if t.get_name() == TASK_NAME and not t.done()}
+
+
+CHAOS_FULL = os.environ.get("OM_CHAOS_SCALE", "").strip().lower() == "full"
+"""True under ``nox -s chaos`` (``OM_CHAOS_SCALE=full``): the long fault-injection runs."""
+
+
+async def settle(emu: Emulator | None = None, timeout: float = 3.0) -> None:
+    """Wait until no task of this package is pending and ``emu`` has nothing in flight,
+    then collect garbage so that an unclosed session or response warns now, in the test.
+
+    Raises AssertionError if that does not happen within ``timeout`` seconds.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while pending_tasks() or (emu is not None and emu.in_flight):
+        if asyncio.get_running_loop().time() > deadline:
+            in_flight = emu.in_flight if emu is not None else 0
+            raise AssertionError(f"still pending: {pending_tasks()!r}, in flight: {in_flight}")
+        await asyncio.sleep(0.005)
+    gc.collect()
+    assert pending_tasks() == set()

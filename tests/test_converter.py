@@ -684,3 +684,11 @@ def test_encode_accepts_read_only_mappings() -> None:
         "file_ids",
     )
     assert converter.encode(msg) == b'{"id":"m","metadata":{"a":"b"}}'
+
+
+def test_the_module_examples_run() -> None:
+    import doctest
+
+    result = doctest.testmod(converter)
+    assert result.attempted > 0
+    assert result.failed == 0

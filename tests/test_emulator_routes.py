@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -675,3 +676,29 @@ async def test_global_latency_applies_to_every_request(
     status, _, _ = await call(http, "GET", f"{server.url}/threads/none/messages")
     assert status == 404
     assert loop.time() - started >= 0.14
+
+
+async def test_oversized_body_is_413_in_openai_shape(
+    server: Emulator, http: aiohttp.ClientSession
+) -> None:
+    big = b'{"role": "user", "content": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    async with http.post(f"{server.url}/threads/t/messages", data=io.BytesIO(big)) as resp:
+        assert resp.status == 413
+        err = await resp.json()
+    assert set(err["error"]) == {"message", "type", "param", "code"}
+    assert server.store.thread("t") is None
+
+
+async def test_an_internal_bug_is_a_500_not_a_traceback(
+    server: Emulator, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug")
+
+    server.store.add_messages("t", 1)
+    monkeypatch.setattr(server.store, "page", boom)
+    status, err, _ = await call(http, "GET", f"{server.url}/threads/t/messages")
+    assert status == 500
+    assert err["error"]["type"] == "server_error"
+    assert "Traceback" not in err["error"]["message"]
+    assert server.log[-1].status == 500

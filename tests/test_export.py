@@ -190,9 +190,7 @@ async def test_export_resumes_partial_threads_and_skips_done_ones(
     assert failures == []
     exported = lines_of(path)
     for thread_id in (done, partial, fresh):
-        assert [m for m in exported if m["thread_id"] == thread_id] == emu.store.messages(
-            thread_id
-        )
+        assert [m for m in exported if m["thread_id"] == thread_id] == emu.store.messages(thread_id)
     requests = emu.log.filter("list")
     assert not [r for r in requests if done in r.path]
     resumed = [r for r in requests if partial in r.path]
@@ -222,8 +220,9 @@ async def test_a_failing_thread_is_reported_and_left_open(
     assert "thread_nope" not in threads or not threads["thread_nope"]["done"]
 
 
-def test_file_mode_is_private_enough(tmp_path: Path) -> None:
+def test_an_empty_export_still_leaves_a_state(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     ResumableFile.open(str(path), "asc").close()
-    assert path.exists()
+    assert path.read_bytes() == b""
     assert os.path.exists(str(path) + STATE_SUFFIX)
+    assert state_of(path)["size"] == 0

@@ -151,7 +151,7 @@ async def test_a_pager_walks_once() -> None:
 )
 def test_bad_arguments(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidArgumentError):
-        Source(1).pager(**kwargs)
+        Source(1).pager("asc", **kwargs)
 
 
 def _static(pages: list[MessagePage]) -> Pager[Message, MessagePage]:

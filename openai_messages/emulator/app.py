@@ -9,7 +9,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any, NoReturn
 
@@ -616,12 +616,12 @@ ROUTE_TABLE: list[tuple[str, str, str, Route]] = [
 # -- dispatch ----------------------------------------------------------------------
 
 
-def _api_version(headers: CIMultiDict[str] | Any) -> int:
+def _api_version(headers: Mapping[str, str]) -> int:
     beta = headers.get("OpenAI-Beta")
     return 1 if beta and "assistants=v1" in beta.replace(" ", "") else 2
 
 
-def _bearer(headers: Any) -> str | None:
+def _bearer(headers: Mapping[str, str]) -> str | None:
     value = headers.get("Authorization")
     if not value:
         return None

@@ -188,12 +188,14 @@ async def serve(
     ready: Callable[[Emulator, list[str]], None] | None = None,
     stop: asyncio.Event | None = None,
     freeze_gc: bool = False,
+    log_size: int | None = 1000,
 ) -> None:
     """Run an emulator until ``stop`` is set (or the task is cancelled).
 
     Seeds ``seed_threads`` threads of ``seed_messages`` messages first, then calls
     ``ready(emulator, thread_ids)`` once it is listening.  ``freeze_gc`` moves the
-    seeded data out of the garbage collector's reach (for a dedicated process).
+    seeded data out of the garbage collector's reach (for a dedicated process);
+    ``log_size`` bounds the request log (nobody reads it from outside the process).
     """
     emulator = Emulator(
         api_key,
@@ -203,6 +205,7 @@ async def serve(
         host=host,
         port=port,
         seed=seed,
+        log_size=log_size,
     )
     thread_ids = emulator.store.seed(seed_threads, seed_messages) if seed_threads else []
     if freeze_gc:
