@@ -24,18 +24,16 @@ def write_chart(results: Results, path: Path) -> bool:
         return False
     labels = [f"{r.scenario}: {r.label}" for r in ratios]
     medians = [float(r.median or 0.0) for r in ratios]
-    lows = [m - min(r.values) for m, r in zip(medians, ratios)]
-    highs = [max(r.values) - m for m, r in zip(medians, ratios)]
-    colours = [
-        "#9e9e9e" if r.met is None else ("#2e7d32" if r.met else "#c62828") for r in ratios
-    ]
+    lows = [m - min(r.values) for m, r in zip(medians, ratios, strict=True)]
+    highs = [max(r.values) - m for m, r in zip(medians, ratios, strict=True)]
+    colours = ["#9e9e9e" if r.met is None else ("#2e7d32" if r.met else "#c62828") for r in ratios]
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(ratios) + 1.6))
     ys = list(range(len(ratios)))[::-1]
     ax.barh(ys, medians, xerr=[lows, highs], color=colours, capsize=3, alpha=0.9)
-    for y, ratio in zip(ys, ratios):
+    for y, median, ratio in zip(ys, medians, ratios, strict=True):
         if ratio.target is not None:
             ax.plot([ratio.target.value] * 2, [y - 0.4, y + 0.4], color="black", linewidth=2)
-        ax.text(medians[ys.index(y)] * 1.05, y, f"{ratio.median:.2f}x", va="center", fontsize=8)
+        ax.text(max(ratio.values) * 1.08, y, f"{median:.2f}x", va="center", fontsize=8)
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xscale("log")

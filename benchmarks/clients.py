@@ -272,7 +272,7 @@ def _retry_after(headers: Any) -> float:
 class _FloorWalker:
     """No models, no validation: GET, ``orjson.loads``, follow ``data[-1]["id"]``."""
 
-    MAX_ATTEMPTS = 30
+    MAX_ATTEMPTS = 500
 
     def __init__(self, spec: ClientSpec, base_url: str, api_key: str) -> None:
         self.spec = spec

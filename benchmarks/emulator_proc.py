@@ -166,7 +166,7 @@ def start(spec: EmulatorSpec) -> RunningEmulator:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
-    stderr = tempfile.TemporaryFile("w+", encoding="utf-8")
+    stderr = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in stop()
     process = subprocess.Popen(
         spec.argv(api_key),
         cwd=ROOT,

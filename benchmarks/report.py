@@ -30,7 +30,9 @@ def number(value: float | None) -> str:
         return f"{value:.0f}"
     if size >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
 
 
 def mark(met: bool | None, target: Target | None) -> str:
@@ -120,14 +122,15 @@ def text_table(results: Results) -> str:
 
 def rst_table(results: Results) -> str:
     """An RST grid table of the same rows (include it, or copy it, into the README)."""
-    table = [HEADER[:-1] + ("Result",), *rows(results)]
+    table = [(*HEADER[:-1], "Result"), *rows(results)]
     widths = _widths(table)
 
     def border(char: str) -> str:
         return "+" + "+".join(char * (w + 2) for w in widths) + "+"
 
     def line(row: tuple[str, ...]) -> str:
-        return "|" + "|".join(f" {cell.ljust(w)} " for cell, w in zip(row, widths)) + "|"
+        cells = (f" {cell.ljust(width)} " for cell, width in zip(row, widths, strict=True))
+        return "|" + "|".join(cells) + "|"
 
     out = [border("-"), line(table[0]), border("=")]
     for row in table[1:]:

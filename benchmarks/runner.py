@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             _write(args.results_dir, results, mode, time.monotonic() - started)
 
         with running(*specs.values()) as started_emulators:
-            emus = dict(zip(specs, started_emulators))
+            emus = dict(zip(specs, started_emulators, strict=True))
             log("emulators ready")
             _run_all(ctx, emus, wanted, results, save)
     finally:

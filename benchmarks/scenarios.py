@@ -127,7 +127,9 @@ def full_walk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     specs = [OM, *ctx.officials("walk", HTTPX, AIOHTTP, extra=(HTTPX_100, AIOHTTP_100)), FLOOR]
     thread = emu.thread_ids[0]
     size = f"{ctx.mode.walk_messages:,}-msg thread"
-    cpu = {s: results.figure("full walk", "client CPU", "us/msg", s.label, note=size) for s in specs}
+    cpu = {
+        s: results.figure("full walk", "client CPU", "us/msg", s.label, note=size) for s in specs
+    }
     rate = {s: results.figure("full walk", "throughput", "msg/s", s.label) for s in specs}
     reqs = {s: results.figure("full walk", "requests", "requests", s.label) for s in specs}
 
@@ -179,7 +181,9 @@ def latency_hiding(ctx: Context, emu: RunningEmulator, results: Results) -> None
     thread = emu.thread_ids[0]
     delay = ctx.mode.latency_seconds
     note = f"{ctx.mode.latency_messages:,} msgs, {delay * 1000:.0f} ms server + caller per page"
-    wall = {s: results.figure("latency hiding", "wall time", "s", s.label, note=note) for s in specs}
+    wall = {
+        s: results.figure("latency hiding", "wall time", "s", s.label, note=note) for s in specs
+    }
 
     async def work() -> None:
         await asyncio.sleep(delay)
@@ -215,7 +219,10 @@ def bulk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     """Messages per second fetching many threads, ``bulk_concurrency`` at a time."""
     mode = ctx.mode
     specs = [OM, *ctx.officials("bulk", HTTPX, AIOHTTP), FLOOR]
-    note = f"{mode.bulk_threads} threads x {mode.bulk_messages} msgs, concurrency {mode.bulk_concurrency}"
+    note = (
+        f"{mode.bulk_threads} threads x {mode.bulk_messages} msgs, "
+        f"concurrency {mode.bulk_concurrency}"
+    )
     rate = {s: results.figure("bulk", "throughput", "msg/s", s.label, note=note) for s in specs}
     cpu = {s: results.figure("bulk", "client CPU", "us/msg", s.label) for s in specs}
     reqs = {s: results.figure("bulk", "requests", "requests", s.label) for s in specs}
@@ -265,7 +272,9 @@ def rate_limited(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     """Bulk fetch against a server limited to R requests/s: time against ideal, 429 share."""
     mode = ctx.mode
     retrying = 10
-    officials = [s.with_(max_retries=retrying) for s in ctx.officials("limited", HTTPX_100, AIOHTTP_100)]
+    officials = [
+        s.with_(max_retries=retrying) for s in ctx.officials("limited", HTTPX_100, AIOHTTP_100)
+    ]
     specs = [OM, *officials, FLOOR]
     r = mode.limited_rate
     note = (
@@ -273,7 +282,9 @@ def rate_limited(ctx: Context, emu: RunningEmulator, results: Results) -> None:
         f"(burst {mode.limited_burst}), concurrency {mode.bulk_concurrency}"
     )
     labels = {s: s.label + (f" retries={retrying}" if s.kind == "openai" else "") for s in specs}
-    wall = {s: results.figure("rate-limited", "wall time", "s", labels[s], note=note) for s in specs}
+    wall = {
+        s: results.figure("rate-limited", "wall time", "s", labels[s], note=note) for s in specs
+    }
     over = {
         s: results.figure(
             "rate-limited",
@@ -295,7 +306,7 @@ def rate_limited(ctx: Context, emu: RunningEmulator, results: Results) -> None:
         )
         for s in specs
     }
-    failed_threads = {s: results.figure("rate-limited", "failed threads", "threads", labels[s]) for s in specs}
+    failed = {s: results.figure("rate-limited", "failed threads", "", labels[s]) for s in specs}
     threads = emu.thread_ids[: mode.limited_threads]
 
     async def one(spec: ClientSpec) -> None:
@@ -303,7 +314,7 @@ def rate_limited(ctx: Context, emu: RunningEmulator, results: Results) -> None:
         walker = make_walker(spec, emu.base_url, emu.api_key)
         try:
             start = time.perf_counter()
-            _, failed = await walker.walk_many(threads, mode.bulk_concurrency)
+            _, lost = await walker.walk_many(threads, mode.bulk_concurrency)
             elapsed = time.perf_counter() - start
         finally:
             await walker.aclose()
@@ -311,7 +322,7 @@ def rate_limited(ctx: Context, emu: RunningEmulator, results: Results) -> None:
         wall[spec].values.append(elapsed)
         over[spec].values.append(elapsed / (answered / r))
         share[spec].values.append(100.0 * walker.throttled / max(1, walker.requests))
-        failed_threads[spec].values.append(failed)
+        failed[spec].values.append(lost)
         # let the server's bucket fill up again before the next client
         await asyncio.sleep(mode.limited_burst / r + 0.2)
 

@@ -177,6 +177,7 @@ async def _export(
     progress: str,
     console: Console,
 ) -> tuple[list[ThreadFailure], ExportStats, dict[str, int]]:
+    """Run the export with its progress display; the failures, totals and client counters."""
     stats = ExportStats()
     async with Client(**client_options) as client:
         display = make_display(progress, stats, lambda: client.stats, console, LOG_INTERVAL)
@@ -196,7 +197,7 @@ async def _export(
         return failures, stats, dict(client.stats)
 
 
-@cli.command()
+@cli.command(short_help="Export threads to JSON Lines (resumable).")
 @click.argument("thread_ids", nargs=-1, metavar="THREAD_ID...")
 @click.option(
     "-o",
@@ -304,7 +305,7 @@ def export(
         sys.exit(EXIT_API_ERROR)
 
 
-@cli.command()
+@cli.command(short_help="Serve the emulator for other clients.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--seed-threads", type=click.IntRange(0), default=0, show_default=True, metavar="N")
@@ -366,7 +367,7 @@ def serve(
         raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
-@cli.command()
+@cli.command(short_help="Export from the embedded emulator and check the result.")
 @click.option("--threads", type=click.IntRange(1), default=200, show_default=True)
 @click.option("--messages", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--concurrency", type=click.IntRange(1, 512), default=32, show_default=True)

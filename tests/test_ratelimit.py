@@ -170,7 +170,7 @@ def test_parse_retry_after_never_raises(headers: dict[str, str]) -> None:
     ],
 )
 def test_invalid_limits(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - the message names the field
+    with pytest.raises(ValueError):
         RateLimits(**kwargs)  # type: ignore[arg-type]
 
 
