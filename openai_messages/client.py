@@ -33,7 +33,7 @@ logger = logging.getLogger("openai_messages")
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT: Final = Timeout(total=60.0, connect=10.0)
-RECONCILE_WINDOW: Final = 100
+RECONCILE_MAX_ITEMS: Final = 1000
 CLOCK_SKEW_ALLOWANCE: Final = 300.0
 
 _DEFAULT_BUDGET: Final = object()
@@ -298,34 +298,44 @@ class Client:
         key: str,
         cause: errors.APIError,
     ) -> Message | None:
-        """The message an ambiguous create stored, None if it stored none; raises if unsure."""
-        try:
-            page = await self._send(
-                protocol.build_list(thread_id, limit=RECONCILE_WINDOW, order="desc"),
-                MessagePage,
-                CallOptions(),
-            )
-        except errors.NotFoundError:
-            return None  # no such thread: nothing was stored in it
-        except errors.APIError as exc:
-            raise errors.CreateOutcomeUnknownError(
+        """The message an ambiguous create stored, None if it stored none; raises if unsure.
+
+        Walks the thread from the newest message back to the first one created before the
+        attempt (less the clock-skew allowance), at most ``RECONCILE_MAX_ITEMS`` messages.
+        """
+
+        def unknown(reason: str) -> errors.CreateOutcomeUnknownError:
+            return errors.CreateOutcomeUnknownError(
                 f"the create in thread {thread_id!r} may have been stored ({cause}), and "
-                f"checking failed too ({type(exc).__name__}); list the thread before retrying",
+                f"{reason}; list the thread's newest messages before creating it again",
                 thread_id=thread_id,
                 idempotency_key=key,
                 request_id=cause.request_id,
-            ) from None
-        found = find_created(page.value.data, body, not_before=not_before)
+            )
+
+        recent: list[Message] = []
+        complete = False
+        try:
+            async for message in self.list(thread_id, order="desc", prefetch=0):
+                if message.created_at is not None and message.created_at < not_before:
+                    complete = True
+                    break
+                recent.append(message)
+                if len(recent) >= RECONCILE_MAX_ITEMS:
+                    break
+            else:
+                complete = True
+        except errors.NotFoundError:
+            return None  # no such thread: nothing was stored in it
+        except errors.OpenAIMessagesError as exc:
+            raise unknown(f"checking failed too ({type(exc).__name__})") from None
+        found = find_created(recent, body, not_before=not_before)
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise errors.CreateOutcomeUnknownError(
-                f"the create in thread {thread_id!r} may have been stored ({cause}), and "
-                f"{len(found)} identical recent messages exist; check which one is yours",
-                thread_id=thread_id,
-                idempotency_key=key,
-                request_id=cause.request_id,
-            )
+            raise unknown(f"{len(found)} identical recent messages exist; check which is yours")
+        if not complete:
+            raise unknown(f"it is not among the newest {RECONCILE_MAX_ITEMS} messages")
         return None
 
     async def retrieve(

@@ -114,7 +114,8 @@ class Pager(Generic[ItemT, PageT]):
         """Pages in walk order, checked; with a feed, waits for room before each fetch."""
         cursor = self.cursor
         received = 0
-        previous_ids: frozenset[str] = frozenset()
+        # Hashes of every id of the walk (the starting cursor too): a repeat is a server fault.
+        seen: set[int] = {hash(cursor)} if cursor is not None else set()
         edge: object = None
         ascending = self.order == "asc"
         first = True
@@ -138,11 +139,12 @@ class Pager(Generic[ItemT, PageT]):
                 if first:
                     yield page
                 return
-            ids = frozenset(item.id for item in items)
-            if len(ids) != len(items) or not previous_ids.isdisjoint(ids) or cursor in ids:
+            hashes = {hash(item.id) for item in items}
+            if len(hashes) != len(items) or not seen.isdisjoint(hashes):
                 raise PaginationError(
                     "the server repeated items already seen in this walk", cursor=cursor
                 )
+            seen |= hashes
             _check_order(items, ascending, cursor)
             # Across the page boundary: forward, the new page follows the old one;
             # backward, it precedes it.
@@ -152,7 +154,6 @@ class Pager(Generic[ItemT, PageT]):
             edge = items[0] if self.backward else items[-1]
             next_cursor = items[0].id if self.backward else items[-1].id
             received += len(items)
-            previous_ids = ids
             first = False
             yield page
             if not page.has_more:

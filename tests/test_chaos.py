@@ -36,7 +36,7 @@ CREATES = 1_000 if CHAOS_FULL else 200
 SEEDS = [1, 2, 3] if CHAOS_FULL else [1]
 
 CHAOS_RETRIES = om.RetryPolicy(max_retries=12, backoff_base=0.005, backoff_max=0.05)
-SAFETY_NET = 600.0 if CHAOS_FULL else 240.0
+SAFETY_NET = 900.0 if CHAOS_FULL else 120.0
 """Seconds after which a scenario counts as hung (asyncio.wait_for)."""
 
 
