@@ -149,6 +149,9 @@ class RateLimits:
     increase_per_second: float = attrs.field(default=0.5, validator=_positive)
     #: The adaptive pace never goes below this many requests per second.
     min_rate: float = attrs.field(default=0.01, validator=_positive)
+    #: Without ``x-ratelimit-*`` headers, pacing stops after this many seconds without
+    #: a 429 once the pace no longer holds any caller back.
+    quiet_seconds: float = attrs.field(default=2.0, validator=_positive)
 
     @max_concurrency.validator
     def _check_concurrency(self, _: attrs.Attribute[int | None], value: int | None) -> None:
@@ -229,6 +232,9 @@ class RateLimiter:
         self._probing = False  # cut without knowing the server's rate: grow fast
         self._grown_at = now
         self._cooldown_until = -math.inf
+        self._throttled_at = -math.inf  # the last 429
+        self._held = False  # an acquisition waited for the pace since the last growth
+        self._free = 0  # acquisitions in a row the pace did not hold back
         self._rate = self._compute_rate()
         # Measurements: send rate (decaying count) and latency (Little's law).
         self._in_flight = 0
@@ -350,6 +356,7 @@ class RateLimiter:
         now = self._clock()
         if not self._queued and self._delay(now) <= 0:
             self._take(now)
+            self._free += 1
             return now
         start = now
         self._queued += 1
@@ -360,6 +367,9 @@ class RateLimiter:
                     await self._sleep(delay)
                     now = self._clock()
                 self._take(now)
+                if self._rate is not None:
+                    self._held = True
+                    self._free = 0
         finally:
             self._queued -= 1
         self.stats.delayed += 1
@@ -436,6 +446,8 @@ class RateLimiter:
     def _throttled(self, now: float) -> None:
         was_paced = self._paced
         self._paced = True
+        self._throttled_at = now
+        self._free = 0
         self._tokens = min(self._tokens, 0.0)
         if now <= self._cooldown_until:
             return  # answers to requests sent before the last cut
@@ -454,14 +466,30 @@ class RateLimiter:
         self._cooldown_until = self._grown_at + 2.0 * self._latency()
 
     def _grow(self, now: float) -> None:
-        """Raise the pace after a cut, while callers are waiting for it."""
+        """Raise the pace after a cut, while it holds callers back; drop it once it doesn't."""
         if self._aimd is None or now <= self._grown_at:
             return
         elapsed, self._grown_at = now - self._grown_at, now
-        if not self._queued:
-            return  # the pace holds nobody back: no evidence it could be higher
+        # A lone caller held back by the pace: with nobody else in flight, each success
+        # is a round trip the server took without complaint.
+        lone = self._held and not self._queued and self._in_flight <= 1
+        self._held = False
+        if not self._queued and not lone:
+            # The pace holds nobody back: no evidence it could be higher. Without headers
+            # nothing else bounds it, so once 429s have stopped for a while, stop pacing.
+            if (
+                self._estimate is None
+                and self._free >= 16
+                and now - self._throttled_at >= self.limits.quiet_seconds
+            ):
+                self._aimd = None
+                self._probing = False
+                self._paced = self._fixed is not None
+            return
         if self._probing and self._estimate is None:  # double every round trip
             factor = 2.0 ** (elapsed / max(self._latency(), 1e-3))
+        elif lone and self._estimate is None:  # double every round trip, as when probing
+            factor = 2.0
         else:
             factor = (1.0 + self.limits.increase_per_second) ** elapsed
         self._aimd *= factor

@@ -172,6 +172,11 @@ class Transport:
     def owns_open_session(self) -> bool:
         return self._owns_session and self._session is not None and not self._closed
 
+    def scrub_bytes(self, body: bytes) -> bytes:
+        """``body`` with the secret blanked out."""
+        secret = self._secret.reveal().encode()
+        return body.replace(secret, b"***") if secret and secret in body else body
+
     def scrub(self, text: str) -> str:
         """``text`` with the secret blanked out, for messages and logs."""
         secret = self._secret.reveal()
@@ -319,9 +324,18 @@ class Transport:
             try:
                 return decode(reply), reply
             except errors.APIResponseValidationError as exc:
-                if not request.idempotent:
-                    raise _Unsafe(exc) from None
-                raise
+                problem = exc.detail
+            # The body excerpt may echo the key: the error is rebuilt from a scrubbed body,
+            # outside the handler so that the original is not kept as its __context__.
+            clean = errors.APIResponseValidationError(
+                self.scrub(problem),
+                body=self.scrub_bytes(reply.body),
+                status_code=reply.status,
+                request_id=reply.request_id,
+            )
+            if not request.idempotent:
+                raise _Unsafe(clean)
+            raise clean
 
         async def attempt() -> tuple[T, Reply]:
             nonlocal after_ambiguous
@@ -363,7 +377,9 @@ class Transport:
             self.throttled += 1
             if wait is not None and self.limiter is not None:
                 self.limiter.pause(min(wait, self.policy.retry_after_cap))
-        err = protocol.error_from_reply(reply.status, reply.headers, reply.body, retry_after=wait)
+        headers = CIMultiDict((k, self.scrub(v)) for k, v in reply.headers.items())
+        body = self.scrub_bytes(reply.body)
+        err = protocol.error_from_reply(reply.status, headers, body, retry_after=wait)
         if not request.idempotent and reply.status >= 500:
             return _Unsafe(err)
         return err

@@ -598,3 +598,36 @@ def test_adaptive_never_exceeds_a_fixed_limit() -> None:
     assert limiter.current_rate == 10
     limiter.observe(200, ratelimit_headers(10, 5, "1s"))  # the server allows only 5/s
     assert limiter.current_rate == pytest.approx(4.75)
+
+
+async def test_lone_caller_recovers_after_429s_without_headers() -> None:
+    """One sequential caller, cut hard by 429s without headers, then a healthy server:
+    the pace doubles per success while it holds the caller back, then pacing stops."""
+    limiter = RateLimiter(RateLimits(decrease_factor=0.5, quiet_seconds=0.2))
+    for _ in range(20):
+        async with limiter.slot():
+            pass
+    for _ in range(40):  # 429s, each after the last cut's cooldown, until the pace is low
+        async with limiter.slot():
+            await asyncio.sleep(0.002)
+            limiter.observe(429, {})
+        if (limiter.current_rate or math.inf) < 20:
+            break
+        await asyncio.sleep(0.01)
+    low = limiter.current_rate
+    assert low is not None
+    assert low < 20
+    start = time.monotonic()
+    rates = []
+    for _ in range(12):
+        async with limiter.slot():
+            limiter.observe(200, {})
+        rates.append(limiter.current_rate or math.inf)
+    assert rates[-1] > 10 * low  # grew back fast, not at 50% per second
+    assert time.monotonic() - start < 2.0
+    await asyncio.sleep(0.25)  # no 429 for a while, and the pace holds nobody back
+    for _ in range(20):
+        async with limiter.slot():
+            await asyncio.sleep(0.001)  # a round trip: the caller sends below the pace
+            limiter.observe(200, {})
+    assert limiter.current_rate is None  # unlimited again
