@@ -48,7 +48,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
-    session.install("-e", ".[cli]", "mypy>=1.11", *TEST_DEPS, "types-PyYAML")
+    session.install("-e", ".[cli]", "mypy>=1.11", "nox", *TEST_DEPS, "types-PyYAML")
     session.run("mypy", "--strict", *PACKAGES)
 
 

@@ -270,7 +270,7 @@ class WalkWhileWriting(RuleBasedStateMachine):
 
 
 def test_walks_under_concurrent_writers_stateful() -> None:
-    run_state_machine_as_test(  # type: ignore[no-untyped-call]
+    run_state_machine_as_test(  # type: ignore[no-untyped-call,unused-ignore]
         WalkWhileWriting,
         settings=settings(
             max_examples=150 if CHAOS_FULL else 30,

@@ -204,7 +204,7 @@ def test_deleted_seed_values() -> None:
 
 # ----------------------------------------------------------------------------- the spec
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openapi-messages.yaml"
+SPEC = Path(__file__).resolve().parent / "data" / "openapi-messages.yaml"
 
 
 def _spec_examples() -> list[tuple[str, str, str]]:

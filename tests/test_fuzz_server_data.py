@@ -1,7 +1,8 @@
 """Server data fuzzing, from the OpenAPI spec: at the converter and over real HTTP.
 
-Strategies are compiled from ``shared/spec/openapi-messages.yaml``: spec-valid messages
-and pages (every field, every content and annotation type, nulls where allowed) must
+Strategies are compiled from ``tests/data/openapi-messages.yaml`` (the official spec):
+spec-valid messages and pages (every field, every content and annotation type, nulls
+where allowed) must
 round-trip losslessly; invalid ones (wrong types, missing required fields, random JSON,
 non-JSON, huge bodies) must raise ``APIResponseValidationError`` (or its subclass
 ``ResponseTooLargeError``) and nothing else. The end-to-end tests serve the generated
@@ -30,9 +31,7 @@ from openai_messages.models import DeletedMessage, Message, MessagePage
 from .support import API_KEY
 
 Json = Any
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openapi-messages.yaml"
-if not SPEC_PATH.exists():  # the repository checked out on its own
-    SPEC_PATH = Path("/work/shared/spec/openapi-messages.yaml")
+SPEC_PATH = Path(__file__).resolve().parent / "data" / "openapi-messages.yaml"
 SCHEMAS: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())["components"]["schemas"]
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
