@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .background import Feed
-from .errors import OpenAIMessagesError
+from .errors import InvalidArgumentError, OpenAIMessagesError
 from .models import Message
 
 if TYPE_CHECKING:
@@ -103,8 +103,6 @@ class _Ids:
 
 def _check_concurrency(concurrency: int) -> int:
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        from .errors import InvalidArgumentError
-
         raise InvalidArgumentError(f"concurrency must be an int >= 1, got {concurrency!r}")
     return concurrency
 
