@@ -22,10 +22,11 @@ got number``.
 
 from __future__ import annotations
 
+import operator
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, Union
+from typing import Any, Final, TypeVar, Union
 
 import attrs
 import cattrs
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+SHAPED_MIN_FIELDS: Final = 6
+"""Models with this many fields or more get fast paths for the key sets servers send."""
+_SLOT = type(m.Text.value)  # the type of a slot's member descriptor
 
 # --------------------------------------------------------------------------- errors
 
@@ -196,8 +200,12 @@ class _Gen:
             "_M": object(),
             "_NO_EXTRA": m.NO_EXTRA,
             "_NOTHING": m.NOTHING_ABSENT,
+            "_new": object.__new__,
         }
         self.structure_fns: dict[Any, Callable[[Any], Any]] = {}
+        self.consuming_fns: dict[Any, Callable[[Any], Any]] = {}
+        self.plans: dict[type, list[_Plan]] = {}
+        self.ns["_learn"] = self.learn_shape
         self.unstructure_fns: dict[type, Callable[[Any], Any]] = {}
 
     def _exec(self, name: str, source: str) -> Callable[[Any], Any]:
@@ -228,8 +236,13 @@ class _Gen:
         k = "None" if key is None else repr(key)
         return f"type({var}) is not {pytype}", f"raise _expected({what!r}, {var}, {k})"
 
-    def _convert_lines(self, plan: _Plan, var: str, indent: str) -> list[str]:
-        """Lines that check ``var`` (present, not None) and replace it by its model value."""
+    def _convert_lines(
+        self, plan: _Plan, var: str, indent: str, consume: bool = False
+    ) -> list[str]:
+        """Lines that check ``var`` (present, not None) and replace it by its model value.
+
+        With ``consume``, a list of objects is emptied as it is read (see ``_consume_lines``).
+        """
         key = plan.name
         lines: list[str] = []
         if plan.kind in ("str", "int", "bool", "map"):
@@ -263,6 +276,8 @@ class _Gen:
                     f"{indent}        raise _e",
                     f"{indent}{var} = tuple({var})",
                 ]
+            elif consume:
+                lines += self._consume_lines(self._fn_ref(item.target), var, key, indent)
             else:
                 fn = self._fn_ref(item.target)
                 # lists of one (a message's content, mostly) skip the comprehension
@@ -280,9 +295,35 @@ class _Gen:
                 ]
         return lines
 
-    def structure_fn(self, cls: type, tagged: bool) -> Callable[[Any], Any]:
+    @staticmethod
+    def _consume_lines(fn: str, var: str, key: str, indent: str) -> list[str]:
+        """Lines that convert a list of objects, dropping each JSON item once converted.
+
+        Each item's dicts are freed as soon as its model exists, instead of all of them
+        living until the whole page is built: the garbage collector, which counts live
+        container objects, then seldom runs during a walk (the bare ``orjson`` floor
+        frees its page the same way). Only for JSON this module parsed itself.
+        """
+        return [
+            f"{indent}_out = []",
+            f"{indent}_i = 0",
+            f"{indent}try:",
+            f"{indent}    for _i in range(len({var})):",
+            f"{indent}        _x = {var}[_i]",
+            f"{indent}        {var}[_i] = None",
+            f"{indent}        _out.append({fn}(_x))",
+            f"{indent}except _Invalid as exc:",
+            f"{indent}    exc.path.append(_i)",
+            f"{indent}    exc.path.append({key!r})",
+            f"{indent}    raise",
+            f"{indent}_x = None",
+            f"{indent}{var} = tuple(_out)",
+        ]
+
+    def structure_fn(self, cls: type, tagged: bool, consume: bool = False) -> Callable[[Any], Any]:
+        """The structure function of ``cls``; ``consume``: empties its lists as it reads."""
         plans = _plans(cls)
-        name = self._fn_ref(cls)
+        name = self._fn_ref(cls) + ("_consuming" if consume else "")
         cname = self._cls_name(cls)
         known = {p.name for p in plans} | ({"type"} if tagged else set())
         self.ns[f"_known_{cname}"] = frozenset(known)
@@ -295,6 +336,17 @@ class _Gen:
             # a class without fields (a tool): share one instance for the plain payload
             self.ns[f"_single_{cname}"] = cls()
             lines += [f"    if len(d) == {len(known)}:", f"        return _single_{cname}"]
+        shaped = not consume and not tagged and len(plans) >= SHAPED_MIN_FIELDS
+        if shaped:
+            self.ns[f"_shapes_{cname}"] = {}
+            self.plans[cls] = plans
+            lines += [
+                f"    _f = _shapes_{cname}.get(len(d))",
+                "    if _f is not None:",
+                "        o = _f(d)",
+                "        if o is not _M:",
+                "            return o",
+            ]
         lines.append("    ab = ()")
         args = []
         for i, plan in enumerate(plans):
@@ -312,18 +364,91 @@ class _Gen:
                 lines.append(f"    elif {var} is not None:")
             else:
                 lines.append("    else:")
-            lines += self._convert_lines(plan, var, "        ")
+            lines += self._convert_lines(plan, var, "        ", consume)
         lines += [
             f"    if len(d) != {len(known)} - len(ab):",
             f"        ex = {{k: x for k, x in d.items() if k not in _known_{cname}}}",
             "    else:",
             "        ex = _NO_EXTRA",
-            f"    return {cname}({', '.join([*args, 'extra=ex'])},"
-            " absent=_absent_set(ab) if ab else _NOTHING)",
         ]
+        if shaped:
+            lines += [
+                f"    if ex is _NO_EXTRA and len(d) not in _shapes_{cname} and len(d) > 1:",
+                f"        _learn({cname}, d)",
+            ]
+        lines += self._construct_lines(cls, cname, args, "_absent_set(ab) if ab else _NOTHING")
         fn = self._exec(name, "\n".join(lines) + "\n")
-        self.structure_fns[cls] = fn
+        if consume:
+            self.consuming_fns[cls] = fn
+        else:
+            self.structure_fns[cls] = fn
         return fn
+
+    def _construct_lines(
+        self, cls: type, cname: str, args: list[str], absent: str, extra: str = "ex"
+    ) -> list[str]:
+        """Lines that build the instance from ``args``, ``ex`` and ``ab`` and return it.
+
+        The attrs ``__init__`` of a frozen class sets each field through a bound
+        ``object.__setattr__``; the slot descriptors do the same work in half the time.
+        That is only equivalent for a class whose ``__init__`` does nothing else (no
+        validators, converters or post-init), checked here, once.
+        """
+        fields = attrs.fields(cls)
+        plain = (
+            all(a.validator is None and a.converter is None for a in fields)
+            and not hasattr(cls, "__attrs_post_init__")
+            and all(type(vars(cls).get(a.name)) is _SLOT for a in fields)
+        )
+        if not plain:  # pragma: no cover - every model is plain today
+            return [f"    return {cname}({', '.join(args)}, extra={extra}, absent={absent})"]
+        values = [*args, extra, f"({absent})"]
+        lines = [f"    o = _new({cname})"]
+        for index, (field, value) in enumerate(zip(fields, values, strict=True)):
+            setter = f"_set_{cname}_{index}"
+            self.ns[setter] = vars(cls)[field.name].__set__
+            lines.append(f"    {setter}(o, {value})")
+        return [*lines, "    return o"]
+
+    def learn_shape(self, cls: type, data: dict[str, Any]) -> None:
+        """Add a fast path for dicts with exactly the keys of ``data`` (all known ones).
+
+        Servers send the same keys in every object of a kind, so the general path (one
+        ``dict.get`` and a miss test per field) runs once per shape; later objects of that
+        length are read with one ``operator.itemgetter`` call. A dict of that length with
+        other keys makes the fast path miss (``_M``), and the general path reads it.
+        """
+        cname = cls.__name__
+        shapes: dict[int, Any] = self.ns[f"_shapes_{cname}"]
+        if len(data) in shapes:  # pragma: no cover - the caller checks
+            return
+        plans = self.plans[cls]
+        present = [(i, p) for i, p in enumerate(plans) if p.name in data]
+        tag = f"{cname}_{len(data)}"
+        self.ns[f"_get_{tag}"] = operator.itemgetter(*(p.name for _, p in present))
+        self.ns[f"_ab_{tag}"] = _absent_set(tuple(p.name for p in plans if p.name not in data))
+        unpack = ", ".join(f"v{i}" for i, _ in present)
+        lines = [
+            f"def _shape_{tag}(d):",
+            "    try:",
+            f"        {unpack}, = _get_{tag}(d)",
+            "    except KeyError:",
+            "        return _M",
+            "    try:",
+        ]
+        for i, plan in present:
+            indent = "        "
+            if plan.nullable:
+                lines.append(f"        if v{i} is not None:")
+                indent += "    "
+            convert = self._convert_lines(plan, f"v{i}", indent)
+            lines += convert or [f"{indent}pass"]
+        lines += ["    except _Invalid:", "        return _M"]
+        args = []
+        for i, plan in enumerate(plans):
+            args.append(f"v{i}" if plan.name in data else f"_fb_{cname}_{i}")
+        lines += self._construct_lines(cls, cname, args, f"_ab_{tag}", "_NO_EXTRA")
+        shapes[len(data)] = self._exec(f"_shape_{tag}", "\n".join(lines) + "\n")
 
     def union_structure_fn(self, alias: Any) -> Callable[[Any], Any]:
         members, unknown = _UNIONS[alias]
@@ -441,7 +566,10 @@ def _unstructure_modify(req: m.ModifyMessageRequest) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the converter
 
 
-def _build() -> tuple[cattrs.Converter, dict[Any, Callable[[Any], Any]], dict[type, Any]]:
+_Fns = dict[Any, Callable[[Any], Any]]
+
+
+def _build() -> tuple[cattrs.Converter, _Fns, _Fns, dict[type, Any]]:
     gen = _Gen()
     tagged: list[type] = [c for members, _ in _UNIONS.values() for c in members]
     plain = [
@@ -467,6 +595,8 @@ def _build() -> tuple[cattrs.Converter, dict[Any, Callable[[Any], Any]], dict[ty
     for cls in plain:
         gen.structure_fn(cls, tagged=False)
         gen.unstructure_fn(cls, tagged=False)
+    for page in (m.MessagePage, m.MessageFilePage):
+        gen.structure_fn(page, tagged=False, consume=True)
 
     udispatch: dict[type, Callable[[Any], Any]] = dict(gen.unstructure_fns)
     for _, unknown in _UNIONS.values():
@@ -482,7 +612,7 @@ def _build() -> tuple[cattrs.Converter, dict[Any, Callable[[Any], Any]], dict[ty
         conv.register_unstructure_hook(part, _unstructure_part)
     conv.register_unstructure_hook(m.CreateMessageRequest, _unstructure_create)
     conv.register_unstructure_hook(m.ModifyMessageRequest, _unstructure_modify)
-    return conv, gen.structure_fns, udispatch
+    return conv, gen.structure_fns, gen.consuming_fns, udispatch
 
 
 def _hook(fn: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
@@ -500,7 +630,7 @@ def _hook(fn: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
 
 
 converter: cattrs.Converter
-converter, _structure_fns, _unstructure_fns = _build()
+converter, _structure_fns, _consuming_fns, _unstructure_fns = _build()
 """The package's one converter: structure and unstructure hooks for every model."""
 
 
@@ -534,7 +664,8 @@ def decode(body: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
         raise APIResponseValidationError(
             f"response body is not valid JSON: {exc}", body=_text(body)
         ) from None
-    fn = _structure_fns.get(cls)
+    # ``data`` is ours alone: a page may be consumed as it is read
+    fn = _consuming_fns.get(cls) or _structure_fns.get(cls)
     try:
         if fn is not None:
             return fn(data)  # type: ignore[no-any-return]

@@ -43,16 +43,20 @@ FetchPage = Callable[[int, "str | None", "str | None"], Awaitable[PageT]]
 """``fetch(limit, after, before)`` returns one page."""
 
 
-def _created_at(item: object) -> int | None:
-    value = getattr(item, "created_at", None)
-    return value if isinstance(value, int) else None
-
-
 def _check_order(items: Sequence[Any], ascending: bool, cursor: str | None) -> None:
+    """Raise unless the ``created_at`` stamps of ``items`` follow ``order`` (ties allowed)."""
+    try:
+        stamps = [item.created_at for item in items]
+    except AttributeError:  # items without creation times cannot be checked
+        return
+    if None in stamps:
+        stamps = [stamp for stamp in stamps if stamp is not None]
+    if stamps == sorted(stamps, reverse=not ascending):  # ints (the models check the type)
+        return
     previous: int | None = None
     for item in items:
-        stamp = _created_at(item)
-        if stamp is None:
+        stamp = getattr(item, "created_at", None)
+        if not isinstance(stamp, int):
             continue
         if previous is not None and (stamp < previous if ascending else stamp > previous):
             raise PaginationError(
@@ -60,6 +64,7 @@ def _check_order(items: Sequence[Any], ascending: bool, cursor: str | None) -> N
                 cursor=cursor,
             )
         previous = stamp
+    raise AssertionError("unreachable: the stamps are out of order")  # pragma: no cover
 
 
 class Pager(Generic[ItemT, PageT]):
@@ -139,7 +144,7 @@ class Pager(Generic[ItemT, PageT]):
                 if first:
                     yield page
                 return
-            hashes = {hash(item.id) for item in items}
+            hashes = set(map(hash, [item.id for item in items]))
             if len(hashes) != len(items) or not seen.isdisjoint(hashes):
                 raise PaginationError(
                     "the server repeated items already seen in this walk", cursor=cursor

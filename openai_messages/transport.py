@@ -348,20 +348,38 @@ class Transport:
                 after_ambiguous = True
                 raise
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(max_retries + 1),
-            wait=self._wait,
-            retry=lambda state: self._retry_decision(request, state, max_retries),
-            before_sleep=lambda state: self._before_sleep(request, state),
-            reraise=True,
-        )
+        # The first attempt runs on its own: most calls succeed at once, and setting up
+        # tenacity costs more than a small request. A failure is handed to tenacity as
+        # the outcome of its attempt 1 (``replay`` raises it again), so retry decisions,
+        # waits and logging are tenacity's, from the first failure on.
+        first_failure: Exception | None = None
+        value: T
+        reply: Reply
         try:
-            value: T
-            reply: Reply
-            value, reply = await retrying(attempt)
-        except _Unsafe as unsafe:
-            cause = unsafe.args[0]
-            raise AmbiguousOutcome(cause) from None
+            value, reply = await attempt()
+        except Exception as exc:  # judged by tenacity below, re-raised if final
+            first_failure = exc
+        if first_failure is not None:
+
+            async def replay() -> tuple[T, Reply]:
+                nonlocal first_failure
+                if first_failure is not None:
+                    failure, first_failure = first_failure, None
+                    raise failure
+                return await attempt()
+
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(max_retries + 1),
+                wait=self._wait,
+                retry=lambda state: self._retry_decision(request, state, max_retries),
+                before_sleep=lambda state: self._before_sleep(request, state),
+                reraise=True,
+            )
+            try:
+                value, reply = await retrying(replay)
+            except _Unsafe as unsafe:
+                cause = unsafe.args[0]
+                raise AmbiguousOutcome(cause) from None
         return Response(
             value=value,
             status_code=reply.status,

@@ -575,15 +575,22 @@ def test_bad_bodies_raise_a_validation_error_naming_the_path(
     assert info.value.__context__ is None or info.value.__suppress_context__
 
 
-def test_a_deep_error_names_the_full_path() -> None:
+@pytest.mark.parametrize("bad_at", [0, 2, 3])
+@pytest.mark.parametrize("read", ["structure", "decode"])
+def test_a_deep_error_names_the_full_path(read: str, bad_at: int) -> None:
     page = orjson.loads(SEED_LIST_V2)
     good = orjson.loads(SEED_MESSAGE)
     bad = copy.deepcopy(good)
     bad["content"][0]["text"]["value"] = 42
-    page["data"] = [good, good, good, bad]
+    page["data"] = [good, good, good, good]
+    page["data"][bad_at] = bad
     with pytest.raises(APIResponseValidationError) as info:
-        converter.structure(page, MessagePage)
-    assert "data[3].content[0].text.value: expected string, got integer" in str(info.value)
+        if read == "structure":
+            converter.structure(page, MessagePage)
+        else:  # decode reads the page it parsed destructively, item by item
+            converter.decode(orjson.dumps(page), MessagePage)
+    expected = f"data[{bad_at}].content[0].text.value: expected string, got integer"
+    assert expected in str(info.value)
 
 
 def test_deep_annotation_error_path() -> None:
@@ -692,3 +699,77 @@ def test_the_module_examples_run() -> None:
     result = doctest.testmod(converter)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# ----------------------------------------------------------------------------- fast paths
+
+
+def _shapes() -> dict[int, Any]:
+    """The fast paths learned so far for Message, by number of keys."""
+    shapes: dict[int, Any] = converter._structure_fns[Message].__globals__["_shapes_Message"]
+    return shapes
+
+
+SHAPE_VARIANTS: list[dict[str, Any]] = [
+    orjson.loads(SEED_MESSAGE),
+    orjson.loads(SEED_LIST_V2)["data"][0],
+    {"id": "m1", "created_at": 5, "metadata": None, "role": "user"},
+    {"id": "m2", "created_at": None, "thread_id": None, "status": None, "content": []},
+    {"id": "m3", "file_ids": ["f1", "f2"], "assistant_id": None, "run_id": "r", "object": "o"},
+    {"id": "m4", "incomplete_details": {"reason": "x"}, "completed_at": 1, "incomplete_at": 2},
+]
+
+
+@pytest.mark.parametrize("payload", SHAPE_VARIANTS, ids=lambda p: p["id"])
+def test_a_learned_shape_reads_exactly_like_the_general_path(payload: dict[str, Any]) -> None:
+    first = converter.structure(payload, Message)  # general path, learns the shape
+    assert len(payload) in _shapes()
+    again = converter.structure(copy.deepcopy(payload), Message)  # the fast path
+    assert again == first
+    assert again.absent_fields == first.absent_fields
+    assert again.extra == first.extra == {}
+    assert converter.unstructure(again) == payload
+
+
+def test_a_dict_of_a_learned_length_with_other_keys_is_read_correctly() -> None:
+    converter.structure({"id": "a", "role": "user", "status": "completed"}, Message)
+    assert 3 in _shapes()
+    other = converter.structure({"id": "b", "thread_id": "t", "zzz": 1}, Message)
+    assert other.thread_id == "t"
+    assert other.extra == {"zzz": 1}
+    assert other.role is None
+    assert "role" in other.absent_fields
+    assert "thread_id" not in other.absent_fields
+    assert converter.unstructure(other) == {"id": "b", "thread_id": "t", "zzz": 1}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("created_at", "soon", r"^unexpected response shape: created_at: expected integer"),
+        ("role", 3, r"role: expected string, got integer"),
+        ("content", [{"type": "text", "text": {"value": 1}}], r"content\[0\]\.text\.value"),
+        ("metadata", [], r"metadata: expected object, got array"),
+        ("id", None, r"id: expected string, got null"),
+    ],
+)
+def test_the_fast_path_reports_errors_like_the_general_path(
+    field: str, value: Any, message: str
+) -> None:
+    good = orjson.loads(SEED_MESSAGE)
+    converter.structure(good, Message)
+    assert len(good) in _shapes()
+    with pytest.raises(APIResponseValidationError, match=message):
+        converter.structure({**good, field: value}, Message)
+
+
+def test_decode_and_structure_read_pages_alike_and_structure_leaves_its_input_alone() -> None:
+    page = orjson.loads(SEED_LIST_V2)
+    page["data"] = [{**orjson.loads(SEED_MESSAGE), "id": f"msg_{i}"} for i in range(5)]
+    before = copy.deepcopy(page)
+    structured = converter.structure(page, MessagePage)
+    assert page == before
+    decoded = converter.decode(orjson.dumps(page), MessagePage)
+    assert decoded == structured
+    assert [m.id for m in decoded.data] == [f"msg_{i}" for i in range(5)]
+    assert converter.unstructure(decoded) == before
