@@ -11,8 +11,9 @@ resumes exactly where the walk stopped.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -67,6 +68,49 @@ def _check_order(items: Sequence[Any], ascending: bool, cursor: str | None) -> N
     raise AssertionError("unreachable: the stamps are out of order")  # pragma: no cover
 
 
+REPEAT_WINDOW: Final = 5_000
+"""How many of the latest items of a walk are remembered one by one to catch repeats."""
+
+
+class _RepeatGuard:
+    """Catches a server that sends items again, in memory that does not grow with the walk.
+
+    It remembers every item of the latest ``REPEAT_WINDOW`` (hashes of their ids), and the
+    first and last item of every page since the start (two per page). A server that
+    serves an earlier page again (say, one computed without the cursor) repeats at least
+    one of those; what it cannot catch is a few items from inside a page older than the
+    window, without that page's edges.
+    """
+
+    __slots__ = ("_edges", "_pages", "_recent", "_size")
+
+    def __init__(self, cursor: str | None) -> None:
+        self._edges: set[int] = {hash(cursor)} if cursor is not None else set()
+        self._recent: set[int] = set()
+        self._pages: deque[set[int]] = deque()
+        self._size = 0
+
+    def check(self, ids: list[str]) -> bool:
+        """Record the ids of one page; False if any was seen before (or twice in it)."""
+        hashes = set(map(hash, ids))
+        if (
+            len(hashes) != len(ids)
+            or not self._recent.isdisjoint(hashes)
+            or not self._edges.isdisjoint(hashes)
+        ):
+            return False
+        self._edges.add(hash(ids[0]))
+        self._edges.add(hash(ids[-1]))
+        self._recent |= hashes
+        self._pages.append(hashes)
+        self._size += len(hashes)
+        while self._size > REPEAT_WINDOW and len(self._pages) > 1:
+            oldest = self._pages.popleft()
+            self._recent -= oldest
+            self._size -= len(oldest)
+        return True
+
+
 class Pager(Generic[ItemT, PageT]):
     """Every item of a listing, fetched page by page as you iterate.
 
@@ -119,8 +163,7 @@ class Pager(Generic[ItemT, PageT]):
         """Pages in walk order, checked; with a feed, waits for room before each fetch."""
         cursor = self.cursor
         received = 0
-        # Hashes of every id of the walk (the starting cursor too): a repeat is a server fault.
-        seen: set[int] = {hash(cursor)} if cursor is not None else set()
+        guard = _RepeatGuard(cursor)  # an item sent again is a server fault
         edge: object = None
         ascending = self.order == "asc"
         first = True
@@ -144,12 +187,10 @@ class Pager(Generic[ItemT, PageT]):
                 if first:
                     yield page
                 return
-            hashes = set(map(hash, [item.id for item in items]))
-            if len(hashes) != len(items) or not seen.isdisjoint(hashes):
+            if not guard.check([item.id for item in items]):
                 raise PaginationError(
                     "the server repeated items already seen in this walk", cursor=cursor
                 )
-            seen |= hashes
             _check_order(items, ascending, cursor)
             # Across the page boundary: forward, the new page follows the old one;
             # backward, it precedes it.

@@ -221,10 +221,12 @@ def test_api_error_exits_1_with_the_request_id(served: ServedEmulator, tmp_path:
     assert_exact_export(out, served, thread_ids)  # the other threads were still exported
 
 
-def test_export_resumes_after_a_kill(served: ServedEmulator, tmp_path: Path) -> None:
-    thread_ids = served.emu.store.seed(6, 600)
+def slow_export(
+    served: ServedEmulator, out: Path, threads: int, messages: int
+) -> tuple[list[str], list[str], subprocess.Popen[bytes]]:
+    """Seed, slow the server down, and start an export in a subprocess of the CLI."""
+    thread_ids = served.emu.store.seed(threads, messages)
     served.emu.latency = 0.02
-    out = tmp_path / "out.jsonl"
     args = [*export_args(served, out, *thread_ids), "--page-size", "20", "--concurrency", "2"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "openai_messages", *args],
@@ -232,6 +234,12 @@ def test_export_resumes_after_a_kill(served: ServedEmulator, tmp_path: Path) -> 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    return thread_ids, args, proc
+
+
+def test_export_resumes_after_a_kill(served: ServedEmulator, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    thread_ids, args, proc = slow_export(served, out, 6, 600)
     try:
         deadline = time.monotonic() + 30
         state = Path(str(out) + STATE_SUFFIX)
@@ -259,16 +267,8 @@ def test_export_resumes_after_a_kill(served: ServedEmulator, tmp_path: Path) -> 
 
 
 def test_ctrl_c_stops_cleanly_and_resumes(served: ServedEmulator, tmp_path: Path) -> None:
-    thread_ids = served.emu.store.seed(4, 500)
-    served.emu.latency = 0.02
     out = tmp_path / "out.jsonl"
-    args = [*export_args(served, out, *thread_ids), "--page-size", "20", "--concurrency", "2"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "openai_messages", *args],
-        env=env_for_subprocess(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    thread_ids, args, proc = slow_export(served, out, 4, 500)
     deadline = time.monotonic() + 30
     while not (out.exists() and out.stat().st_size > 20_000):
         assert proc.poll() is None

@@ -10,7 +10,7 @@ import pytest
 
 from openai_messages import InvalidArgumentError, PaginationError
 from openai_messages.models import Message, MessagePage
-from openai_messages.pagination import Pager
+from openai_messages.pagination import REPEAT_WINDOW, Pager, _RepeatGuard
 
 from .support import pending_tasks
 
@@ -173,6 +173,51 @@ async def test_repeated_page_is_an_error() -> None:
     page = MessagePage(data=tuple(_messages(3)), has_more=True)
     with pytest.raises(PaginationError, match="repeated"):
         await _static([page, page, page]).collect()
+
+
+async def test_a_page_served_again_far_into_a_walk_is_an_error() -> None:
+    items = _messages(REPEAT_WINDOW + 300)
+    pages = [
+        MessagePage(data=tuple(items[i : i + 100]), has_more=True)
+        for i in range(0, len(items), 100)
+    ]
+    pager = _static([*pages, pages[0]])
+    seen = []
+    with pytest.raises(PaginationError, match="repeated"):
+        async for message in pager:
+            seen.append(message.id)
+    assert seen == [m.id for m in items]
+    assert pager.cursor == items[-1].id
+
+
+def _ids(start: int, n: int) -> list[str]:
+    return [f"msg_{i:07d}" for i in range(start, start + n)]
+
+
+def test_repeat_guard_catches_repeats_within_a_page_and_of_the_cursor() -> None:
+    assert not _RepeatGuard(None).check(["a", "b", "a"])
+    assert not _RepeatGuard("msg_start").check(["x", "msg_start"])
+    guard = _RepeatGuard(None)
+    assert guard.check(_ids(0, 100))
+    assert not guard.check(_ids(150, 10) + _ids(50, 1))  # one item of the window again
+
+
+def test_repeat_guard_remembers_page_edges_beyond_its_window() -> None:
+    guard = _RepeatGuard(None)
+    for start in range(0, 20 * REPEAT_WINDOW, 100):
+        assert guard.check(_ids(start, 100))
+    assert not guard.check(_ids(5_000_000, 5) + _ids(0, 1))  # the first page's first item
+    assert not guard.check(_ids(5_000_000, 5) + _ids(99, 1))  # and its last
+    # Inside a page older than the window, without its edges: the documented blind spot.
+    assert guard.check(_ids(50, 10))
+
+
+def test_repeat_guard_memory_does_not_grow_with_the_walk() -> None:
+    guard = _RepeatGuard(None)
+    for start in range(0, 50 * REPEAT_WINDOW, 100):
+        guard.check(_ids(start, 100))
+    assert len(guard._recent) <= REPEAT_WINDOW + 100
+    assert len(guard._edges) == 2 * (50 * REPEAT_WINDOW // 100)
 
 
 async def test_page_going_backwards_is_an_error() -> None:

@@ -25,6 +25,7 @@ from .support import API_KEY, FAST_RETRIES, settle
 
 WRONG_KEY = "sk-wrong-9876543210-SECRET"
 SECRETS = (API_KEY, WRONG_KEY, "0123456789-SECRET", "9876543210-SECRET")
+BEARER = f"Bearer {API_KEY}"
 
 
 def exception_texts(exc: BaseException) -> list[str]:
@@ -80,91 +81,36 @@ def make_client(emu: Emulator | str, **options: Any) -> om.Client:
     return om.Client(base_url=base, **options)
 
 
-async def wrong_key(emu: Emulator) -> None:
-    emu.store.add_messages("t", 1)
-    async with make_client(emu, api_key=WRONG_KEY) as client:
-        await client.list("t").collect()
+def listing(
+    fault: Callable[[Emulator], Fault] | None = None, *, messages: int = 1, **client_options: Any
+) -> Scenario:
+    """A walk of a thread of ``messages`` messages, with ``fault(emu)`` on the list route."""
+
+    async def scenario(emu: Emulator) -> None:
+        emu.store.add_messages("t", messages)
+        if fault is not None:
+            emu.faults.add(fault(emu), route="list")
+        async with make_client(emu, **client_options) as client:
+            await client.list("t").collect()
+
+    return scenario
 
 
-async def not_found(emu: Emulator) -> None:
-    emu.store.add_messages("t", 1)
-    async with make_client(emu) as client:
-        await client.retrieve("t", "msg_missing")
+def retrieving(message_id: str | None, fault: Fault | None = None) -> Scenario:
+    """A retrieve of ``message_id`` (None: the thread's message), with ``fault`` on it."""
 
+    async def scenario(emu: Emulator) -> None:
+        emu.store.add_messages("t", 1)
+        if fault is not None:
+            emu.faults.add(fault, route="retrieve")
+        async with make_client(emu) as client:
+            await client.retrieve("t", message_id or emu.store.messages("t")[0]["id"])
 
-async def rate_limited(emu: Emulator) -> None:
-    emu.store.add_messages("t", 1)
-    emu.faults.add(Fault.rate_limited(0), route="list")
-    async with make_client(emu) as client:
-        await client.list("t").collect()
-
-
-async def server_error(emu: Emulator) -> None:
-    emu.store.add_messages("t", 1)
-    emu.faults.add(Fault.error(500), route="list")
-    async with make_client(emu) as client:
-        await client.list("t").collect()
-
-
-async def server_echoes_the_key(emu: Emulator) -> None:
-    """A (misbehaving) server that quotes the credential back in its error message."""
-    emu.store.add_messages("t", 1)
-    emu.faults.add(Fault.error(400, message=f"bad header: Authorization: Bearer {API_KEY}"))
-    async with make_client(emu) as client:
-        await client.list("t").collect()
-
-
-async def body_echoes_the_key(emu: Emulator) -> None:
-    """A proxy's HTML page, sent with 200, that quotes the credential it received."""
-    emu.store.add_messages("t", 1)
-    emu.faults.add(Fault.html(200, body=f"<pre>Authorization: Bearer {API_KEY}</pre>"))
-    async with make_client(emu) as client:
-        await client.retrieve("t", emu.store.messages("t")[0]["id"])
-
-
-async def timeout(emu: Emulator) -> None:
-    emu.store.add_messages("t", 1)
-    emu.faults.add(Fault.latency(1.0), route="list")
-    async with make_client(emu, timeout=0.2, max_retries=1) as client:
-        await client.list("t").collect()
+    return scenario
 
 
 async def connection_refused(emu: Emulator) -> None:
     async with make_client(f"http://127.0.0.1:{free_port()}/v1") as client:
-        await client.list("t").collect()
-
-
-async def dropped(emu: Emulator) -> None:
-    emu.store.add_messages("t", 1)
-    emu.faults.add(Fault.drop(), route="list")
-    async with make_client(emu) as client:
-        await client.list("t").collect()
-
-
-async def dropped_mid_body(emu: Emulator) -> None:
-    emu.store.add_messages("t", 5)
-    emu.faults.add(Fault.drop_mid_body(0.5), route="list")
-    async with make_client(emu) as client:
-        await client.list("t").collect()
-
-
-async def truncated_body(emu: Emulator) -> None:
-    emu.store.add_messages("t", 5)
-    emu.faults.add(Fault.truncate(0.5), route="list")
-    async with make_client(emu) as client:
-        await client.list("t").collect()
-
-
-async def html_body(emu: Emulator) -> None:
-    emu.store.add_messages("t", 1)
-    emu.faults.add(Fault.html(200), route="retrieve")
-    async with make_client(emu) as client:
-        await client.retrieve("t", emu.store.messages("t")[0]["id"])
-
-
-async def too_large(emu: Emulator) -> None:
-    emu.store.add_messages("t", 50)
-    async with make_client(emu, max_response_bytes=256) as client:
         await client.list("t").collect()
 
 
@@ -173,20 +119,6 @@ async def outcome_unknown(emu: Emulator) -> None:
     emu.faults.add(Fault.commit_then_error(500), route="create")
     async with make_client(emu) as client:
         await client.create("t", role="user", content="hi", max_retries=0)
-
-
-async def pagination(emu: Emulator) -> None:
-    emu.store.add_messages("t", 5)
-    emu.faults.add(Fault.empty_has_more(), route="list")
-    async with make_client(emu) as client:
-        await client.list("t").collect()
-
-
-async def too_many_redirects(emu: Emulator) -> None:
-    emu.store.add_messages("t", 1)
-    emu.faults.add(Fault.redirect(emu.root_url + "{path_qs}"), route="list")
-    async with make_client(emu) as client:
-        await client.list("t").collect()
 
 
 async def bad_argument(emu: Emulator) -> None:
@@ -201,22 +133,42 @@ async def closed_client(emu: Emulator) -> None:
 
 
 SCENARIOS: dict[str, tuple[Scenario, type[BaseException]]] = {
-    "401": (wrong_key, om.AuthenticationError),
-    "404": (not_found, om.NotFoundError),
-    "429": (rate_limited, om.RateLimitError),
-    "500": (server_error, om.InternalServerError),
-    "echo": (server_echoes_the_key, om.BadRequestError),
-    "body_echo": (body_echoes_the_key, om.APIResponseValidationError),
-    "timeout": (timeout, om.APITimeoutError),
+    "401": (listing(api_key=WRONG_KEY), om.AuthenticationError),
+    "404": (retrieving("msg_missing"), om.NotFoundError),
+    "429": (listing(lambda emu: Fault.rate_limited(0)), om.RateLimitError),
+    "500": (listing(lambda emu: Fault.error(500)), om.InternalServerError),
+    # a (misbehaving) server that quotes the credential back in its error message
+    "echo": (
+        listing(lambda emu: Fault.error(400, message=f"bad header: Authorization: {BEARER}")),
+        om.BadRequestError,
+    ),
+    # a proxy's HTML page, sent with 200, that quotes the credential it received
+    "body_echo": (
+        retrieving(None, Fault.html(200, body=f"<pre>Authorization: {BEARER}</pre>")),
+        om.APIResponseValidationError,
+    ),
+    "timeout": (
+        listing(lambda emu: Fault.latency(1.0), timeout=0.2, max_retries=1),
+        om.APITimeoutError,
+    ),
     "refused": (connection_refused, om.APIConnectionError),
-    "dropped": (dropped, om.APIConnectionError),
-    "dropped_mid_body": (dropped_mid_body, om.APIConnectionError),
-    "truncated": (truncated_body, om.APIResponseValidationError),
-    "html": (html_body, om.APIResponseValidationError),
-    "too_large": (too_large, om.ResponseTooLargeError),
+    "dropped": (listing(lambda emu: Fault.drop()), om.APIConnectionError),
+    "dropped_mid_body": (
+        listing(lambda emu: Fault.drop_mid_body(0.5), messages=5),
+        om.APIConnectionError,
+    ),
+    "truncated": (
+        listing(lambda emu: Fault.truncate(0.5), messages=5),
+        om.APIResponseValidationError,
+    ),
+    "html": (retrieving(None, Fault.html(200)), om.APIResponseValidationError),
+    "too_large": (listing(messages=50, max_response_bytes=256), om.ResponseTooLargeError),
     "outcome_unknown": (outcome_unknown, om.CreateOutcomeUnknownError),
-    "pagination": (pagination, om.PaginationError),
-    "redirects": (too_many_redirects, om.APIConnectionError),
+    "pagination": (listing(lambda emu: Fault.empty_has_more(), messages=5), om.PaginationError),
+    "redirects": (
+        listing(lambda emu: Fault.redirect(emu.root_url + "{path_qs}")),
+        om.APIConnectionError,
+    ),
     "bad_argument": (bad_argument, om.InvalidArgumentError),
     "closed": (closed_client, om.ClientClosedError),
 }
