@@ -256,7 +256,6 @@ class Client:
             api_version=self.endpoint.api_version,
             idempotency_key=key,
         )
-        body = orjson.loads(request.body or b"{}")
         max_retries = (
             self._transport.policy.max_retries
             if options.max_retries is None
@@ -279,6 +278,8 @@ class Client:
             await asyncio.sleep(self._transport.policy.backoff(attempt + 1))
             if self.trust_idempotency_key:
                 continue
+            # the body as sent, read back only on this rare path, to match stored messages
+            body = orjson.loads(request.body or b"{}")
             found = await self._reconcile(thread_id, body, not_before, key, last)
             if found is not None:
                 return Response(found, 200, {}, last.request_id, attempt + 1, 0.0)
