@@ -152,6 +152,10 @@ class RateLimits:
     #: Without ``x-ratelimit-*`` headers, pacing stops after this many seconds without
     #: a 429 once the pace no longer holds any caller back.
     quiet_seconds: float = attrs.field(default=2.0, validator=_positive)
+    #: Adaptive, without a fixed rate: until the first reply (or for at most this many
+    #: seconds), one request goes at a time, so that many callers starting together do
+    #: not overrun a limit the client cannot know yet. None: no such wait.
+    first_reply_wait: float | None = attrs.field(default=1.0, validator=_positive)
 
     @max_concurrency.validator
     def _check_concurrency(self, _: attrs.Attribute[int | None], value: int | None) -> None:
@@ -236,6 +240,9 @@ class RateLimiter:
         self._held = False  # an acquisition waited for the pace since the last growth
         self._free = 0  # acquisitions in a row the pace did not hold back
         self._rate = self._compute_rate()
+        # Before the first reply: one request at a time, until ``_cold_until`` at most.
+        self._cold = self._adaptive and self._fixed is None and limits.first_reply_wait is not None
+        self._cold_until = math.inf
         # Measurements: send rate (decaying count) and latency (Little's law).
         self._in_flight = 0
         self._seq = 0  # acquisitions so far (adaptive mode)
@@ -304,6 +311,9 @@ class RateLimiter:
         self._done = self._done * 0.95 + 1.0
         if self._sem is not None:
             self._sem.release()
+        if self._cold:  # the first request is over, whatever its outcome
+            self._cold = False
+            self._wake_head()
 
     def pause(self, seconds: float) -> None:
         """Make every caller, waiting or future, wait at least ``seconds`` from now."""
@@ -320,6 +330,7 @@ class RateLimiter:
         """
         if not self._adaptive:
             return
+        self._cold = False
         now = self._clock()
         lowered = _lowered(headers)
         limit = _finite(lowered.get(_LIMIT))
@@ -341,14 +352,20 @@ class RateLimiter:
         else:
             if remaining is not None:
                 allowance = min(self._capacity, remaining - self._unseen())
-                if not self._paced and allowance <= 0 and self._estimate is not None:
-                    self._paced = True  # about to run dry: pace at the estimate
+                if not self._paced and allowance <= self._queued and self._estimate is not None:
+                    # about to run dry, or more callers wait than the server would take
+                    # now: pace at the estimate, from what it allows
+                    self._paced = True
                     self._tokens = 0.0
                 self._sync(allowance)
             self._grow(now)
         self._rate = self._compute_rate()
+        self._wake_head()
+
+    def _wake_head(self) -> None:
+        """Let the head waiter recompute its delay."""
         if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)  # let the head waiter recompute its delay
+            self._wakeup.set_result(None)
 
     # -- waiting -------------------------------------------------------------
 
@@ -388,6 +405,14 @@ class RateLimiter:
 
     def _delay(self, now: float) -> float:
         delay = self._paused_until - now
+        if self._cold and self._in_flight:
+            if self._cold_until == math.inf:
+                wait = self.limits.first_reply_wait or 0.0
+                self._cold_until = now + wait
+            if now < self._cold_until:
+                delay = max(delay, self._cold_until - now)
+            else:
+                self._cold = False  # no reply in time: go on without one
         if self._rate is not None:
             self._refill(now)
             if self._tokens < 1.0:

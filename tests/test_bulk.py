@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 import openai_messages as om
-from openai_messages.emulator import Emulator
+from openai_messages.emulator import Emulator, RateLimit
 
 from .support import pending_tasks
 
@@ -91,6 +91,17 @@ async def test_concurrency_is_bounded(emu: Emulator) -> None:
         async for _ in client.fetch_many(thread_ids, concurrency=3, prefetch=0):
             pass
     assert emu.max_in_flight <= 3
+
+
+async def test_many_walkers_starting_together_do_not_overrun_the_limit(emu: Emulator) -> None:
+    thread_ids = emu.store.seed(30, 120)
+    emu.rate_limit = RateLimit(rate=200, burst=20)
+    async with om.Client(api_key=emu.api_key, base_url=emu.url) as client:
+        results = [r async for r in client.fetch_many(thread_ids, concurrency=32, page_size=60)]
+        throttled = client.stats["throttled"]
+    assert all(r.error is None and len(r.messages) == 120 for r in results)
+    # 32 walkers, a burst of 20: all at once, a dozen would be refused at the start
+    assert throttled <= 2, f"{throttled} of {len(emu.log)} requests were answered 429"
 
 
 async def test_stream_many_yields_pages_then_done(client: om.Client, emu: Emulator) -> None:

@@ -434,7 +434,7 @@ async def test_slot_released_on_error() -> None:
 
 
 async def test_low_remaining_starts_pacing_at_the_refill_rate() -> None:
-    limiter = RateLimiter(RateLimits())
+    limiter = RateLimiter(RateLimits(first_reply_wait=None))  # five at once, no wait
     for _ in range(5):
         await limiter.acquire()
     # 17 used, refilled in 0.85 s: 20 per second. Only 3 left with 5 in flight.
@@ -452,7 +452,7 @@ async def test_low_remaining_starts_pacing_at_the_refill_rate() -> None:
 
 
 async def test_plenty_remaining_keeps_the_burst() -> None:
-    limiter = RateLimiter(RateLimits())
+    limiter = RateLimiter(RateLimits(first_reply_wait=None))  # five at once, no wait
     for _ in range(5):
         await limiter.acquire()
     limiter.observe(200, ratelimit_headers(20, 12, "400ms"))  # 12 left, 5 in flight
@@ -631,3 +631,67 @@ async def test_lone_caller_recovers_after_429s_without_headers() -> None:
             await asyncio.sleep(0.001)  # a round trip: the caller sends below the pace
             limiter.observe(200, {})
     assert limiter.current_rate is None  # unlimited again
+
+
+# -- before the first reply --------------------------------------------------------------
+
+
+async def _waiters(limiter: RateLimiter, n: int) -> list[asyncio.Task[None]]:
+    tasks = [asyncio.create_task(limiter.acquire()) for _ in range(n)]
+    await asyncio.sleep(0.05)
+    return tasks
+
+
+async def test_callers_wait_for_the_first_reply_then_go_together() -> None:
+    limiter = RateLimiter(RateLimits())
+    await limiter.acquire()  # the first request goes at once
+    waiting = await _waiters(limiter, 5)
+    assert not any(task.done() for task in waiting)
+    limiter.observe(200, ratelimit_headers(1000, 999, "60ms"))  # plenty of room
+    await asyncio.wait_for(asyncio.gather(*waiting), 1.0)
+    assert limiter.in_flight == 6
+    assert limiter.current_rate is None  # nothing to pace
+
+
+async def test_the_first_reply_ends_the_wait_even_when_it_is_an_error() -> None:
+    limiter = RateLimiter(RateLimits())
+    await limiter.acquire()
+    waiting = await _waiters(limiter, 3)
+    limiter.release()  # the request failed without a reply (say, a dropped connection)
+    await asyncio.wait_for(asyncio.gather(*waiting), 1.0)
+
+
+async def test_the_wait_for_the_first_reply_is_bounded() -> None:
+    limiter = RateLimiter(RateLimits(first_reply_wait=0.1))
+    await limiter.acquire()  # and no reply ever comes
+    start = asyncio.get_running_loop().time()
+    await asyncio.wait_for(limiter.acquire(), 2.0)
+    assert 0.08 <= elapsed_since(start) < 1.0
+
+
+async def test_more_waiters_than_the_server_allows_start_pacing() -> None:
+    limiter = RateLimiter(RateLimits())
+    await limiter.acquire()
+    waiting = await _waiters(limiter, 10)
+    # a burst of 5, 4 of them left; 1 used, back in 200 ms: 5 per second
+    limiter.observe(200, ratelimit_headers(5, 4, "200ms"))
+    assert limiter.current_rate == pytest.approx(5 * 0.95)
+    await asyncio.sleep(0.05)
+    assert sum(task.done() for task in waiting) == 4  # what the server can take now
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+
+
+async def test_without_the_wait_everybody_goes_at_once() -> None:
+    limiter = RateLimiter(RateLimits(first_reply_wait=None))
+    await limiter.acquire()
+    waiting = await _waiters(limiter, 5)
+    assert all(task.done() for task in waiting)
+
+
+async def test_a_fixed_rate_needs_no_first_reply() -> None:
+    limiter = RateLimiter(RateLimits(requests_per_second=1000, burst=10))
+    await limiter.acquire()
+    waiting = await _waiters(limiter, 5)
+    assert all(task.done() for task in waiting)
