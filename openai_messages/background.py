@@ -2,7 +2,9 @@
 
 Both page prefetch and bulk fetches run producers in tasks. Whatever way the reader
 stops (it finishes, breaks out, raises, or is cancelled), the producers are cancelled:
-explicitly through :meth:`Feed.aclose`, or when the reader drops the feed.
+explicitly through :meth:`Feed.aclose`, or when the reader drops the feed. A feed closed
+from elsewhere with an error (the client closing) hands that error to its reader, who
+would otherwise wait forever for items no producer will make.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Feed(Generic[T], AsyncIterator[T]):
         self._room = asyncio.Semaphore(window)
         self._running = len(producers)
         self._done = False
+        self._closed_with: BaseException | None = None
         self._tasks = [asyncio.create_task(self._run(p), name=TASK_NAME) for p in producers]
         if registry is not None:
             registry.add(self)
@@ -81,6 +84,8 @@ class Feed(Generic[T], AsyncIterator[T]):
 
     async def __anext__(self) -> T:
         if self._done:
+            if self._closed_with is not None:
+                raise self._closed_with
             raise StopAsyncIteration
         try:
             item = await self._queue.get()
@@ -103,8 +108,15 @@ class Feed(Generic[T], AsyncIterator[T]):
             if not task.done():
                 task.cancel()
 
-    async def aclose(self) -> None:
-        """Cancel every producer and wait until they have stopped."""
+    async def aclose(self, error: BaseException | None = None) -> None:
+        """Cancel every producer and wait until they have stopped.
+
+        With ``error``, a feed its reader has not finished ends with that error: a reader
+        waiting now gets it at once, as does every later read.
+        """
+        if error is not None and not self._done:
+            self._closed_with = error
+            self._queue.put_nowait(_Failure(error))
         self.cancel()
         pending = [task for task in self._tasks if not task.done()]
         if pending:

@@ -1,4 +1,9 @@
-"""Walking many threads at once: a bounded pool of walkers over one client.
+"""Walking many threads at once: a bounded pool of walkers over one walk function.
+
+The walkers know no client: they call ``walk(thread_id)``, which yields that thread's
+pages (the client passes a function that starts a :class:`~.pagination.Pager`), as
+:class:`~.pagination.Pager` calls its fetch function. An error that no other thread can
+escape (:data:`RUN_ENDING`: a refused key, a closed client) ends the whole run at once.
 
 :class:`ThreadStream` yields each thread's messages a page at a time
 (:class:`ThreadChunk`); :class:`ThreadResults` gathers them into one
@@ -11,19 +16,42 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Final, Protocol
 
 import attrs
 
-from .background import Feed
-from .errors import InvalidArgumentError, OpenAIMessagesError
+from .background import Feed, FeedRegistry
+from .errors import (
+    AuthenticationError,
+    ClientClosedError,
+    InvalidArgumentError,
+    OpenAIMessagesError,
+    PermissionDeniedError,
+)
 from .models import Message
 
-if TYPE_CHECKING:
-    from .client import Client
+__all__ = [
+    "RUN_ENDING",
+    "FetchProgress",
+    "ThreadChunk",
+    "ThreadResult",
+    "ThreadResults",
+    "ThreadStream",
+    "WalkThread",
+]
 
-__all__ = ["FetchProgress", "ThreadChunk", "ThreadResult", "ThreadResults", "ThreadStream"]
+RUN_ENDING: Final = (AuthenticationError, PermissionDeniedError, ClientClosedError)
+"""Errors that end a whole bulk run: no other thread can succeed after them."""
+
+
+class MessagePageLike(Protocol):
+    @property
+    def data(self) -> Sequence[Message]: ...
+
+
+WalkThread = Callable[[str], AsyncIterator[MessagePageLike]]
+"""``walk(thread_id)`` yields the pages of one thread."""
 
 
 @attrs.define
@@ -76,6 +104,9 @@ class ThreadResult:
         return self.error is None
 
 
+_NO_MORE: Final = object()
+
+
 class _Ids:
     """Thread ids drawn one at a time, with their input positions."""
 
@@ -86,18 +117,20 @@ class _Ids:
         self._index = 0
 
     async def next(self) -> tuple[int, str] | None:
+        """The next id and its position; None at the end; raises on an id that is no str."""
         if self._sync is not None:
-            value = next(self._sync, None)
+            value: object = next(self._sync, _NO_MORE)
         else:
             assert self._async is not None
             async with self._lock:
-                try:
-                    value = await anext(self._async)
-                except StopAsyncIteration:
-                    value = None
-        if value is None:
+                value = await anext(self._async, _NO_MORE)
+        if value is _NO_MORE:
             return None
         index, self._index = self._index, self._index + 1
+        if not isinstance(value, str):
+            raise InvalidArgumentError(
+                f"thread id #{index} (counting from 0) is {value!r}, not a str"
+            )
         return index, value
 
 
@@ -113,22 +146,16 @@ class _Walkers:
 
     def __init__(
         self,
-        client: Client,
+        walk_thread: WalkThread,
         ids: _Ids,
         *,
-        order: str,
-        max_items: int | None,
-        page_size: int,
-        prefetch: int,
         on_progress: Callable[[FetchProgress], None] | None,
+        stats: Callable[[], Mapping[str, int]] | None,
     ) -> None:
-        self.client = client
+        self.walk_thread = walk_thread
         self.ids = ids
-        self.order = order
-        self.max_items = max_items
-        self.page_size = page_size
-        self.prefetch = prefetch
         self.on_progress = on_progress
+        self.stats = stats
         self.progress = FetchProgress()
 
     async def walk(self, feed: Feed[ThreadChunk]) -> None:
@@ -140,19 +167,14 @@ class _Walkers:
             index, thread_id = drawn
             error: BaseException | None = None
             try:
-                pager = self.client.list(
-                    thread_id,
-                    order=self.order,
-                    page_size=self.page_size,
-                    max_items=self.max_items,
-                    prefetch=self.prefetch,
-                )
-                async for page in pager.pages():
+                async for page in self.walk_thread(thread_id):
                     await feed.reserve()
-                    feed.put(ThreadChunk(thread_id, index, page.data))
+                    feed.put(ThreadChunk(thread_id, index, tuple(page.data)))
                     self.progress.pages += 1
                     self.progress.messages += len(page.data)
                     self.report()
+            except RUN_ENDING:
+                raise  # the reader gets it; every other walker is cancelled
             except OpenAIMessagesError as exc:
                 error = exc
                 self.progress.threads_failed += 1
@@ -162,40 +184,36 @@ class _Walkers:
             self.report()
 
     def report(self) -> None:
-        stats = self.client.stats
-        self.progress.requests = stats["requests"]
-        self.progress.retries = stats["retries"]
-        self.progress.throttled = stats["throttled"]
+        if self.stats is not None:
+            stats = self.stats()
+            self.progress.requests = stats.get("requests", 0)
+            self.progress.retries = stats.get("retries", 0)
+            self.progress.throttled = stats.get("throttled", 0)
         if self.on_progress is not None:
             self.on_progress(self.progress)
 
 
 class ThreadStream:
-    """Chunks of many threads' messages as they arrive (see :meth:`Client.stream_many`)."""
+    """Chunks of many threads' messages as they arrive (see :meth:`Client.stream_many`).
+
+    ``walk(thread_id)`` yields one thread's pages; ``stats()`` gives the request counters
+    copied into :attr:`progress`; ``registry`` is where the feed is registered, so that
+    closing the client ends the reader with :class:`ClientClosedError`.
+    """
 
     def __init__(
         self,
-        client: Client,
+        walk: WalkThread,
         thread_ids: Iterable[str] | AsyncIterable[str],
         *,
         concurrency: int = 8,
-        order: str = "asc",
-        max_items_per_thread: int | None = None,
         on_progress: Callable[[FetchProgress], None] | None = None,
-        page_size: int = 100,
-        prefetch: int = 1,
+        stats: Callable[[], Mapping[str, int]] | None = None,
+        registry: FeedRegistry | None = None,
     ) -> None:
         self._concurrency = _check_concurrency(concurrency)
-        self._walkers = _Walkers(
-            client,
-            _Ids(thread_ids),
-            order=order,
-            max_items=max_items_per_thread,
-            page_size=page_size,
-            prefetch=prefetch,
-            on_progress=on_progress,
-        )
-        self._registry = client._feeds
+        self._walkers = _Walkers(walk, _Ids(thread_ids), on_progress=on_progress, stats=stats)
+        self._registry = registry
         self._feed: Feed[ThreadChunk] | None = None
 
     @property
@@ -244,6 +262,11 @@ class ThreadResults:
     @property
     def progress(self) -> FetchProgress:
         return self._stream.progress
+
+    @property
+    def stream(self) -> ThreadStream:
+        """The chunks these results are gathered from (read one or the other, not both)."""
+        return self._stream
 
     def __aiter__(self) -> ThreadResults:
         return self

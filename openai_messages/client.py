@@ -8,7 +8,7 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import aiohttp
@@ -158,7 +158,7 @@ class Client:
     async def close(self) -> None:
         """Stop every walk in progress and close the session this client opened."""
         for feed in list(self._feeds):
-            await feed.aclose()
+            await feed.aclose(errors.ClientClosedError("the client was closed during this walk"))
         await self._transport.close()
 
     @property
@@ -511,15 +511,24 @@ class Client:
         Yields one :class:`ThreadResult` per thread (its messages, or the error that
         ended it) as threads finish, or in input order with ``ordered=True``.
         """
+
+        def walk(thread_id: str) -> AsyncIterator[MessagePage]:
+            pager = self.list(
+                thread_id,
+                order=order,
+                page_size=page_size,
+                max_items=max_items_per_thread,
+                prefetch=prefetch,
+            )
+            return pager.pages()
+
         stream = ThreadStream(
-            self,
+            walk,
             thread_ids,
             concurrency=concurrency,
-            order=order,
-            max_items_per_thread=max_items_per_thread,
             on_progress=on_progress,
-            page_size=page_size,
-            prefetch=prefetch,
+            stats=lambda: self.stats,
+            registry=self._feeds,
         )
         return ThreadResults(stream, ordered=ordered, raise_on_error=raise_on_error)
 
@@ -538,8 +547,7 @@ class Client:
         Yields :class:`ThreadChunk` objects: a thread's messages one page at a time,
         then a last chunk with ``done=True`` (and ``error`` if the thread failed).
         """
-        return ThreadStream(
-            self,
+        return self.fetch_many(
             thread_ids,
             concurrency=concurrency,
             order=order,
@@ -547,7 +555,7 @@ class Client:
             on_progress=on_progress,
             page_size=page_size,
             prefetch=0,
-        )
+        ).stream
 
 
 @attrs.frozen

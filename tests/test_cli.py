@@ -22,11 +22,11 @@ import pytest
 from click.testing import CliRunner, Result
 from rich.console import Console
 
-from openai_messages.cli import cli
-from openai_messages.cli_demo import verify_export
-from openai_messages.cli_progress import LogDisplay, RichDisplay, make_display
+from openai_messages.cli.commands import cli
+from openai_messages.cli.demo import verify_export
+from openai_messages.cli.export import STATE_SUFFIX, ExportStats
+from openai_messages.cli.progress import LogDisplay, RichDisplay, make_display
 from openai_messages.emulator import Emulator
-from openai_messages.export import STATE_SUFFIX, ExportStats
 
 T = TypeVar("T")
 API_KEY = "sk-cli-test-0123456789"

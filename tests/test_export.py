@@ -1,4 +1,4 @@
-"""The resumable JSON Lines writer and the export loop (openai_messages.export)."""
+"""The resumable JSON Lines writer and the export loop (openai_messages.cli.export)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 
 import openai_messages as om
 from openai_messages import converter
-from openai_messages.emulator import Emulator
-from openai_messages.export import (
+from openai_messages.cli.export import (
     STATE_SUFFIX,
     ExportStats,
     ResumableFile,
@@ -20,6 +19,7 @@ from openai_messages.export import (
     encode_page,
     export_threads,
 )
+from openai_messages.emulator import Emulator
 
 
 def payload(n: int, thread_id: str = "thread_a", **extra: Any) -> dict[str, Any]:

@@ -19,11 +19,11 @@ from typing import IO, Any, Final, TypeVar
 import click
 from rich.console import Console
 
-from . import validation
-from ._version import __version__
-from .cli_progress import describe, make_display, showing
-from .client import Client
-from .errors import APIError, InvalidArgumentError
+from .. import validation
+from .._version import __version__
+from ..client import Client
+from ..errors import APIError, InvalidArgumentError
+from ..retry import RetryPolicy
 from .export import (
     ExportStats,
     JsonlSink,
@@ -33,7 +33,7 @@ from .export import (
     ThreadFailure,
     export_threads,
 )
-from .retry import RetryPolicy
+from .progress import describe, make_display, showing
 
 __all__ = ["EXIT_API_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "cli", "main"]
 
@@ -336,7 +336,7 @@ def serve(
     api_key: str | None,
 ) -> None:
     """Run the emulator (the Messages API in memory) for other clients, until Ctrl-C."""
-    from . import emulator
+    from .. import emulator
 
     def ready(emu: emulator.Emulator, thread_ids: list[str]) -> None:
         click.echo(f"OPENAI_BASE_URL={emu.url}")
@@ -392,7 +392,7 @@ def demo(
 ) -> None:
     """Export THREADS x MESSAGES from the embedded emulator, with faults and a rate limit,
     then check the export against the emulator's store (no network, no key)."""
-    from . import cli_demo
+    from . import demo as cli_demo
 
     console = stderr_console()
     try:

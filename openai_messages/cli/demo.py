@@ -17,11 +17,11 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from .cli_progress import make_display, showing
-from .client import Client
-from .emulator import Emulator, Fault, Faults, RateLimit
+from ..client import Client
+from ..emulator import Emulator, Fault, Faults, RateLimit
+from ..retry import RetryBudget, RetryPolicy
 from .export import STATE_SUFFIX, ExportStats, ResumableFile, ThreadFailure, export_threads
-from .retry import RetryBudget, RetryPolicy
+from .progress import make_display, showing
 
 __all__ = [
     "DEMO_API_KEY",

@@ -18,17 +18,15 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, Any, Final
 
 import attrs
 import orjson
 
-from . import converter
-from .errors import OpenAIMessagesError
-from .models import Message
-
-if TYPE_CHECKING:
-    from .client import Client
+from .. import converter
+from ..client import Client
+from ..errors import OpenAIMessagesError
+from ..models import Message
 
 if sys.platform != "win32":  # pragma: no branch
     import fcntl
