@@ -68,6 +68,14 @@ def _check_order(items: Sequence[Any], ascending: bool, cursor: str | None) -> N
         previous = stamp
 
 
+def _has_more(page: PageLike, limit: int) -> bool:
+    """Whether another page follows: the server's ``has_more``, or, when the page left
+    ``has_more`` out (a compatible server), whether the page came back full."""
+    if "has_more" in getattr(page, "absent_fields", ()):
+        return len(page.data) >= limit
+    return page.has_more
+
+
 REPEAT_WINDOW: Final = 5_000
 """How many of the latest items of a walk are remembered one by one to catch repeats."""
 
@@ -179,8 +187,9 @@ class Pager(Generic[ItemT, PageT]):
             page = await self._fetch(limit, after, before)
             self.requests += 1
             items = page.data
+            more = _has_more(page, limit)
             if not items:
-                if page.has_more:
+                if more:
                     raise PaginationError(
                         "the server said has_more but sent an empty page", cursor=cursor
                     )
@@ -202,7 +211,7 @@ class Pager(Generic[ItemT, PageT]):
             received += len(items)
             first = False
             yield page
-            if not page.has_more:
+            if not more:
                 return
             cursor = next_cursor
 
