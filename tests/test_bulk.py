@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 import openai_messages as om
-from openai_messages.emulator import Emulator, RateLimit
+from openai_messages.emulator import Emulator, Fault, RateLimit
 
-from .support import pending_tasks
+from .support import API_KEY, FAST_RETRIES, pending_tasks
 
 
 async def test_fetch_many_gets_every_thread(client: om.Client, emu: Emulator) -> None:
@@ -149,3 +150,65 @@ async def test_cancelling_the_consumer_cancels_every_walker(
 async def test_bad_concurrency(client: om.Client) -> None:
     with pytest.raises(om.InvalidArgumentError):
         client.fetch_many(["t"], concurrency=0)
+
+
+# -- issue 14 items 16 and 18 ------------------------------------------------------------
+
+
+async def test_none_among_the_ids_is_named_not_the_end_of_the_input(
+    client: om.Client, emu: Emulator
+) -> None:
+    thread_ids = emu.store.seed(3, 5)
+    ids: list[Any] = [thread_ids[0], None, *thread_ids[1:]]
+    with pytest.raises(om.InvalidArgumentError, match=r"thread id #1 .*None"):
+        async for _ in client.fetch_many(ids, concurrency=1):
+            pass
+    with pytest.raises(om.InvalidArgumentError, match=r"thread id #1 .*None"):
+        async for _ in client.stream_many(ids, concurrency=1):
+            pass
+
+
+async def test_none_among_async_ids_is_named(client: om.Client, emu: Emulator) -> None:
+    thread_ids = emu.store.seed(2, 5)
+
+    async def ids() -> AsyncIterator[Any]:
+        for value in (thread_ids[0], None, thread_ids[1]):
+            yield value
+
+    with pytest.raises(om.InvalidArgumentError, match="None"):
+        async for _ in client.fetch_many(ids()):
+            pass
+
+
+def refused(emu: Emulator, status: int) -> om.Client:
+    """A client whose key ``emu`` refuses: a wrong key (401) or a 403 on every list."""
+    if status == 403:
+        emu.faults.add(Fault.error(403), route="list")
+        key = API_KEY
+    else:
+        key = "sk-wrong-key-000000000"
+    return om.Client(api_key=key, base_url=emu.url, retry_policy=FAST_RETRIES)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize("call", ["fetch_many", "fetch_many_raise", "stream_many"])
+async def test_a_refused_key_ends_a_bulk_run_at_once(emu: Emulator, status: int, call: str) -> None:
+    thread_ids = emu.store.seed(40, 3)
+    expected = om.AuthenticationError if status == 401 else om.PermissionDeniedError
+    async with refused(emu, status) as client:
+        if call == "stream_many":
+            run: AsyncIterator[Any] = aiter(client.stream_many(thread_ids, concurrency=4))
+        else:
+            many = client.fetch_many(
+                thread_ids, concurrency=4, raise_on_error=call == "fetch_many_raise"
+            )
+            run = aiter(many)
+        got: list[Any] = []
+        with pytest.raises(expected):
+            async for item in run:
+                got.append(item)
+    assert got == []  # no per-thread result carries it: the run ends
+    assert len(emu.log.filter("list")) <= 4  # at most one per walker, never one per thread
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert pending_tasks() == set()

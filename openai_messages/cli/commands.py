@@ -22,7 +22,7 @@ from rich.console import Console
 from .. import validation
 from .._version import __version__
 from ..client import Client
-from ..errors import APIError, InvalidArgumentError
+from ..errors import APIError, AuthenticationError, InvalidArgumentError, PermissionDeniedError
 from ..retry import RetryPolicy
 from .export import (
     ExportStats,
@@ -94,14 +94,32 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
     return result
 
 
-def read_ids(arguments: Iterable[str], ids_from: IO[str] | None) -> list[str]:
-    """Thread ids from the arguments then the file (one a line, ``#`` comments), deduplicated."""
+def read_ids(arguments: Iterable[str], ids_from: IO[bytes] | None) -> list[str]:
+    """Thread ids from the arguments then the file (one a line, ``#`` comments), deduplicated.
+
+    The file is UTF-8 (a byte order mark at its start is dropped); anything else is a
+    usage error naming the file and the offending line.
+    """
     ids = list(arguments)
     if ids_from is not None:
-        for line in ids_from:
-            text = line.split("#", 1)[0].strip()
-            if text:
-                ids.append(text)
+        name = getattr(ids_from, "name", "-")
+        try:
+            data = ids_from.read()
+        except OSError as exc:
+            raise click.UsageError(
+                f"cannot read --ids-from {name}: {exc.strerror or exc}"
+            ) from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise click.UsageError(
+                f"--ids-from {name} is not UTF-8 text (line {line}, byte {exc.start})"
+            ) from None
+        for line_text in text.splitlines():
+            thread_id = line_text.split("#", 1)[0].strip()
+            if thread_id:
+                ids.append(thread_id)
     return list(dict.fromkeys(ids))
 
 
@@ -121,6 +139,16 @@ def check_ids(ids: Sequence[str]) -> None:
 
 def stderr_console() -> Console:
     return Console(file=sys.stderr, highlight=False)
+
+
+def close_sink(sink: Sink, output: str) -> None:
+    """Commit and close the output; a failure to (the last checkpoint) is a usage error."""
+    try:
+        sink.close()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def report_failures(failures: Sequence[ThreadFailure], console: Console) -> None:
@@ -226,7 +254,7 @@ async def _export(
 )  # fmt: skip
 @click.option("--api-version", type=click.Choice(["v1", "v2"]), default="v2", show_default=True)
 @click.option(
-    "--ids-from", type=click.File("r"), default=None, metavar="FILE",
+    "--ids-from", type=click.File("rb"), default=None, metavar="FILE",
     help="Read thread ids from FILE, one a line ('-': stdin).",
 )  # fmt: skip
 @click.option(
@@ -246,7 +274,7 @@ def export(
     base_url: str | None,
     api_key_env: str,
     api_version: str,
-    ids_from: IO[str] | None,
+    ids_from: IO[bytes] | None,
     max_retries: int,
     progress: str,
 ) -> None:
@@ -272,33 +300,38 @@ def export(
         "retry_policy": RetryPolicy(max_retries=max_retries),
     }
     try:
-        failures, stats, counters = run_async(
-            _export(
-                ids,
-                sink,
-                client_options,
-                order=order,
-                concurrency=concurrency,
-                page_size=page_size,
-                progress=progress,
-                console=console,
+        try:
+            failures, stats, counters = run_async(
+                _export(
+                    ids,
+                    sink,
+                    client_options,
+                    order=order,
+                    concurrency=concurrency,
+                    page_size=page_size,
+                    progress=progress,
+                    console=console,
+                )
             )
-        )
+        finally:
+            close_sink(sink, output)
     except Interrupted:
         console.print("interrupted; run the same command again to resume")
         sys.exit(EXIT_INTERRUPTED)
     except InvalidArgumentError as exc:
         raise click.UsageError(str(exc)) from None
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        console.print(
+            f"error: the server refused the API key ({type(exc).__name__}: {exc}); "
+            f"no thread can be exported with it"
+        )
+        sys.exit(EXIT_API_ERROR)
     except BrokenPipeError:
         _silence_stdout()
         console.print("error: the output was closed before the export finished")
         sys.exit(EXIT_API_ERROR)
     except OSError as exc:
-        console.print(f"error: cannot write {output}: {exc}")
-        sys.exit(EXIT_API_ERROR)
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            sink.close()
+        raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     console.print(f"exported {stats.threads_done} threads: {describe(stats, counters)}")
     if failures:
         report_failures(failures, console)
@@ -379,7 +412,7 @@ def serve(
     "--base-url", default=None, metavar="URL",
     help="Export from this server instead (needs OPENAI_API_KEY and --ids-from).",
 )  # fmt: skip
-@click.option("--ids-from", type=click.File("r"), default=None, metavar="FILE")
+@click.option("--ids-from", type=click.File("rb"), default=None, metavar="FILE")
 @click.option("--progress", type=click.Choice(PROGRESS_CHOICES), default="auto", show_default=True)
 def demo(
     threads: int,
@@ -387,7 +420,7 @@ def demo(
     concurrency: int,
     output: str | None,
     base_url: str | None,
-    ids_from: IO[str] | None,
+    ids_from: IO[bytes] | None,
     progress: str,
 ) -> None:
     """Export THREADS x MESSAGES from the embedded emulator, with faults and a rate limit,

@@ -14,6 +14,7 @@ file is recovered by reading each line's ``thread_id`` and ``id``.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -24,6 +25,7 @@ import attrs
 import orjson
 
 from .. import converter
+from ..bulk import RUN_ENDING
 from ..client import Client
 from ..errors import OpenAIMessagesError
 from ..models import Message
@@ -40,6 +42,7 @@ __all__ = [
     "Sink",
     "ThreadFailure",
     "ThreadState",
+    "UnwritableMessageError",
     "encode_page",
     "export_threads",
 ]
@@ -52,6 +55,15 @@ _BLOCK: Final = 1 << 16
 
 class ResumeError(Exception):
     """An existing output file cannot be resumed safely (bad input: exit code 2)."""
+
+
+class UnwritableMessageError(OpenAIMessagesError):
+    """A message that was read but cannot be written as JSON (nested too deep even for
+    the standard library's encoder): the error of its thread, whose export stops there."""
+
+    def __init__(self, message_id: str, reason: str) -> None:
+        super().__init__(f"message {message_id!r} cannot be written as JSON: {reason}")
+        self.message_id = message_id
 
 
 @attrs.define
@@ -97,9 +109,36 @@ class ExportStats:
 
 
 def encode_page(messages: Sequence[Message]) -> bytes:
-    """The messages as JSON lines (each ends with a newline), losslessly re-encoded."""
+    """The messages as JSON lines (each ends with a newline), losslessly re-encoded.
+
+    orjson writes every line it can; a message it refuses (it stops at 255 levels of
+    nesting, which a server's unknown fields may exceed) is written by the standard
+    library's encoder, and one neither can write raises :class:`UnwritableMessageError`.
+    """
     encode = converter.encode  # orjson.dumps of converter.unstructure
-    return b"".join([encode(m) + b"\n" for m in messages])
+    try:
+        return b"".join([encode(m) + b"\n" for m in messages])
+    except TypeError:
+        return b"".join([_encode_slowly(m) + b"\n" for m in messages])
+
+
+def _encode_slowly(message: Message) -> bytes:
+    try:
+        return converter.encode(message)
+    except TypeError:
+        pass
+    try:
+        text = json.dumps(
+            converter.unstructure(message),
+            ensure_ascii=False,
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+    except RecursionError:
+        raise UnwritableMessageError(message.id, "nested too deep") from None
+    except (TypeError, ValueError) as exc:
+        raise UnwritableMessageError(message.id, str(exc)) from None
+    return text.encode()
 
 
 class Sink:
@@ -391,23 +430,36 @@ async def export_threads(
 
     Threads with messages already written resume with ``after=<last id>``; the others
     are walked by ``client.stream_many`` page by page. A failing thread does not stop the
-    others.
+    others and is never marked done; a refused key (401/403) ends the export at once,
+    raised from here.
     """
     todo = [tid for tid in thread_ids if not sink.state(tid).done]
     stats.threads_total = len(thread_ids)
     stats.threads_skipped = len(thread_ids) - len(todo)
     failures: list[ThreadFailure] = []
+    failed: set[str] = set()
 
-    def page(thread_id: str, messages: Sequence[Message]) -> None:
-        sink.write_page(thread_id, messages)
+    def page(thread_id: str, messages: Sequence[Message]) -> bool:
+        """Write one page; False if the thread has failed (its walk should stop)."""
+        if thread_id in failed:
+            return False
+        try:
+            sink.write_page(thread_id, messages)
+        except UnwritableMessageError as exc:
+            ended(thread_id, exc)
+            return False
         stats.pages += 1
         stats.messages += len(messages)
+        return True
 
     def ended(thread_id: str, error: BaseException | None) -> None:
+        if thread_id in failed:
+            return  # its error is recorded already; never marked done
         if error is None:
             sink.finish(thread_id)
             stats.threads_done += 1
         else:
+            failed.add(thread_id)
             failures.append(ThreadFailure(thread_id, error))
             stats.threads_failed += 1
 
@@ -422,7 +474,10 @@ async def export_threads(
             )
             try:
                 async for one in pager.pages():
-                    page(thread_id, one.data)
+                    if not page(thread_id, one.data):
+                        return
+            except RUN_ENDING:
+                raise  # a refused key: no other thread can succeed either
             except OpenAIMessagesError as exc:
                 ended(thread_id, exc)
             else:
