@@ -338,66 +338,25 @@ def export(
         sys.exit(EXIT_API_ERROR)
 
 
-@cli.command(short_help="Serve the emulator for other clients.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-@click.option("--seed-threads", type=click.IntRange(0), default=0, show_default=True, metavar="N")
-@click.option("--seed-messages", type=click.IntRange(0), default=0, show_default=True, metavar="M")
-@click.option(
-    "--faults", type=click.Choice(["none", "chaos"]), default="none", show_default=True,
-    help="chaos: random 429/5xx errors, dropped connections and truncated bodies.",
-)  # fmt: skip
-@click.option("--fault-seed", type=int, default=1, show_default=True, metavar="SEED")
-@click.option(
-    "--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="RPS",
-    help="Requests per second before answering 429.",
-)  # fmt: skip
-@click.option(
-    "--latency", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="S",
-    help="Seconds added to every request.",
-)  # fmt: skip
-@click.option("--api-key", default=None, metavar="K", help="The key clients must send.")
-def serve(
-    host: str,
-    port: int,
-    seed_threads: int,
-    seed_messages: int,
-    faults: str,
-    fault_seed: int,
-    rate_limit: float | None,
-    latency: float,
-    api_key: str | None,
-) -> None:
-    """Run the emulator (the Messages API in memory) for other clients, until Ctrl-C."""
-    from .. import emulator
+@cli.command(
+    short_help="Serve the emulator for other clients.",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("emulator_args", nargs=-1, type=click.UNPROCESSED, metavar="[OPTIONS]")
+def serve(emulator_args: tuple[str, ...]) -> None:
+    """Run the emulator (the Messages API in memory) for other clients, until Ctrl-C.
 
-    def ready(emu: emulator.Emulator, thread_ids: list[str]) -> None:
-        click.echo(f"OPENAI_BASE_URL={emu.url}")
-        click.echo(f"OPENAI_API_KEY={emu.api_key or ''}")
-        if thread_ids:
-            click.echo(f"OPENAI_THREAD_IDS={','.join(thread_ids)}")
-        click.echo("serving; press Ctrl-C to stop", err=True)
+    Takes exactly the options of ``python -m openai_messages.emulator`` (one parser:
+    ``openai-messages serve --help`` lists them).
+    """
+    from ..emulator.__main__ import main as run_emulator
 
-    limit = None
-    if rate_limit is not None:
-        limit = emulator.RateLimit(rate=rate_limit, burst=max(1, int(rate_limit)))
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "api_key": api_key or emulator.DEFAULT_API_KEY,
-        "seed_threads": seed_threads,
-        "seed_messages": seed_messages,
-        "latency": latency,
-        "rate_limit": limit,
-        "faults": emulator.Faults.chaos(seed=fault_seed) if faults == "chaos" else None,
-        "ready": ready,
-    }
     try:
-        run_async(emulator.serve(**options))
-    except Interrupted:
-        click.echo("stopped", err=True)
+        status = run_emulator(list(emulator_args), prog="openai-messages serve")
     except OSError as exc:
-        raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        raise click.UsageError(f"cannot serve: {exc.strerror or exc}") from None
+    sys.exit(status)
 
 
 @cli.command(short_help="Export from the embedded emulator and check the result.")

@@ -17,11 +17,14 @@ from .faults import Faults
 from .ratelimit import RateLimit
 from .server import DEFAULT_API_KEY, Emulator, serve
 
+PROG = "python -m openai_messages.emulator"
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of the emulator."""
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The command line of the emulator, the one set of options of ``openai-messages serve``
+    too (which hands its arguments to :func:`main`): add options here only."""
     parser = argparse.ArgumentParser(
-        prog="python -m openai_messages.emulator",
+        prog=prog,
         description="Serve an in-memory OpenAI Messages API (with fault injection).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
@@ -69,9 +72,9 @@ async def _main(args: argparse.Namespace) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     asyncio.run(_main(args))
     return 0
 
