@@ -257,3 +257,29 @@ def test_an_output_whose_checkpoint_fails_is_a_usage_error(serve: Any) -> None:
     assert "Traceback" not in result.stderr
     assert "/proc/version" in result.stderr
     assert len([line for line in result.stderr.splitlines() if "rror" in line]) == 1
+
+
+def test_a_refused_key_ends_a_resumed_export_with_one_message(serve: Any, tmp_path: Path) -> None:
+    ids = [f"thread_{n:02d}" for n in range(40)]
+    healthy = walk({t: [message_json(t, n) for n in range(150)] for t in ids})
+    mode = {"now": "second page fails"}
+
+    def answer(thread_id: str, query: dict[str, str]) -> tuple[int, bytes]:
+        if mode["now"] == "refused":
+            return 401, b'{"error":{"message":"Incorrect API key provided"}}'
+        if "after" in query:
+            return 500, b'{"error":{"message":"boom","type":"server_error"}}'
+        return healthy(thread_id, query)
+
+    server = serve(answer)
+    out = tmp_path / "out.jsonl"
+    assert export(server, out, *ids).exit_code == 1  # every thread left part-way
+    assert all(state(out)[t]["count"] == 100 for t in ids)
+    mode["now"] = "refused"
+    server.requests.clear()
+    result = export(server, out, *ids, "--concurrency", "4")
+    assert result.exit_code == 1
+    assert len([line for line in result.stderr.splitlines() if "refused the API key" in line]) == 1
+    assert "InternalServerError" not in result.stderr
+    assert len(server.requests) <= 4
+    assert not any(entry["done"] for entry in state(out).values())
