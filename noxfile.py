@@ -30,7 +30,7 @@ TEST_DEPS = [
     "hatchling>=1.27",
     "tomli>=2; python_version < '3.11'",
 ]
-PACKAGES = ["openai_messages", "tests", "benchmarks", "noxfile.py"]
+PACKAGES = ["openai_messages", "tests", "benchmarks", "noxfile.py", "docs/conf.py"]
 # Pinned so that a new release cannot turn the warnings-as-errors build red by itself.
 DOCS_DEPS = [
     "sphinx==9.0.4; python_version >= '3.11'",
