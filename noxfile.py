@@ -1,21 +1,47 @@
-"""Developer sessions: tests, lint, typecheck, bench, demo, chaos.
+"""Developer sessions: tests, lint, typecheck, docs, build, bench, demo, chaos.
 
-``nox`` alone runs the default sessions: lint, typecheck and tests.
+``nox`` alone runs the default sessions: lint, typecheck, tests and docs. Typecheck and
+tests run once for each supported Python found on the machine (a missing one is
+skipped, never downloaded).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+#: The supported Pythons; pyproject's classifiers name the same ones (tests check it).
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
+nox.options.download_python = "never"
 
-TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pyyaml>=6", "openai>=1.40"]
-PACKAGES = ["openai_messages", "tests", "benchmarks", "noxfile.py"]
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-asyncio>=0.24",
+    "hypothesis>=6.100",
+    "pyyaml>=6",
+    "openai>=1.40",
+    "hatchling>=1.27",
+    "tomli>=2; python_version < '3.11'",
+]
+PACKAGES = ["openai_messages", "tests", "benchmarks", "noxfile.py", "docs/conf.py"]
+# Pinned so that a new release cannot turn the warnings-as-errors build red by itself.
+DOCS_DEPS = [
+    "sphinx==9.0.4; python_version >= '3.11'",
+    "sphinx==8.1.3; python_version < '3.11'",
+    "furo==2025.12.19",
+]
+BUILD_DEPS = ["build==1.6.1", "twine==7.0.0"]
+DOCS_OUT = "docs/_build/html"
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The whole test suite (a bounded chaos run included)."""
     session.install("-e", ".[cli]", *TEST_DEPS)
@@ -45,11 +71,33 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", *PACKAGES)
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package, the tests and the benchmarks."""
+    """mypy --strict over the package, the tests and the benchmarks, with this Python's deps.
+
+    The target stays pyproject's oldest supported Python, where most mistakes show.
+    """
     session.install("-e", ".[cli]", "mypy>=1.11", "nox", *TEST_DEPS, "types-PyYAML")
     session.run("mypy", "--strict", *PACKAGES)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The API reference and the guide (Sphinx) into docs/_build/html; warnings are errors."""
+    session.install("-e", ".[cli]", *DOCS_DEPS)
+    shutil.rmtree(DOCS_OUT, ignore_errors=True)
+    session.run("sphinx-build", "-W", "--keep-going", "-n", "-q", "-b", "html", "docs", DOCS_OUT)
+    session.log(f"open {Path(DOCS_OUT, 'index.html').resolve().as_uri()}")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """The wheel and the sdist (``python -m build``), checked by ``twine check --strict``."""
+    session.install(*BUILD_DEPS)
+    with tempfile.TemporaryDirectory(prefix="om-dist-") as out:
+        session.run("python", "-m", "build", "--outdir", out)
+        dists = sorted(str(p) for p in Path(out).iterdir())
+        session.run("twine", "check", "--strict", *dists)
 
 
 @nox.session
