@@ -141,6 +141,19 @@ async def test_a_failing_command_quotes_its_stderr_without_secrets() -> None:
     assert caught.value.__cause__ is None
 
 
+async def test_a_short_token_printed_before_failing_is_blanked_from_stderr() -> None:
+    short = "tok-Short-4711"
+    code = (
+        "import json, sys\n"
+        f"print(json.dumps({{'accessToken': {short!r}}}))\n"
+        f"sys.stderr.write('could not verify {short}: expired\\n')\n"
+        "sys.exit(1)\n"
+    )
+    with pytest.raises(CredentialError, match="could not verify") as caught:
+        await CommandToken(python(code)).get()
+    assert short not in str(caught.value)
+
+
 async def test_a_hanging_command_is_killed_at_its_timeout(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"

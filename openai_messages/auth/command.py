@@ -8,7 +8,8 @@ the token alone (one trailing newline is stripped) or a JSON object with
 ``accessToken`` and ``expires_on`` (epoch seconds) or ``expiresOn`` (az's local
 ``YYYY-MM-DD HH:MM:SS.ffffff``, or ISO 8601). It runs again when the token is refused
 (a 401), about to expire, or older than ``lifetime`` seconds. On a timeout or a
-cancellation the command's whole process group is killed.
+cancellation the command is killed: its whole process group on POSIX (it runs in a
+session of its own), the command itself on Windows.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -36,6 +38,8 @@ __all__ = ["DEFAULT_COMMAND_TIMEOUT", "CommandToken"]
 DEFAULT_COMMAND_TIMEOUT = 60.0
 STDERR_TAIL = 400
 _POSIX = sys.platform != "win32"
+# The words of a command's stdout that could be (part of) the token it printed.
+_WORDS = re.compile(r"[^\s\"',:{}]{8,}")
 
 
 def _positive(name: str, value: object) -> float:
@@ -137,7 +141,7 @@ class CommandToken(CachedToken):
         return proc.returncode, stdout, stderr
 
     def _failure(self, problem: str, stdout: bytes, stderr: bytes) -> CredentialError:
-        known = [line.strip() for line in stdout.decode("utf-8", "replace").splitlines()]
+        known = _WORDS.findall(stdout.decode("utf-8", "replace"))
         tail = " ".join(stderr.decode("utf-8", "replace").split())[-STDERR_TAIL:]
         message = f"the token command {self._program!r} {problem}"
         if tail:

@@ -25,7 +25,7 @@ class CallableToken:
     :class:`CredentialError`, raised to the caller (not retried).
     """
 
-    __slots__ = ("_fn", "_name", "_run_in_thread", "calls")
+    __slots__ = ("_fn", "_name", "_run_in_thread")
 
     def __init__(self, fn: TokenProvider, *, run_in_thread: bool = True) -> None:
         if not callable(fn):
@@ -33,11 +33,9 @@ class CallableToken:
         self._fn = fn
         self._name = provider_name(fn)
         self._run_in_thread = run_in_thread
-        self.calls = 0
 
     async def get(self) -> str:
         """What the provider returns now."""
-        self.calls += 1
         what = f"the token provider {self._name}"
         value = await call_provider(what, self._fn, in_thread=self._run_in_thread)
         problem = token_problem(value)
