@@ -8,6 +8,8 @@ import threading
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openai_messages.auth import (
     CallableToken,
@@ -291,6 +293,15 @@ def test_scrub_keeps_what_helps_a_reader() -> None:
         "tenant; run 'az login --scope https://ai.azure.com/.default'"
     )
     assert scrub(text) == text
+
+
+@given(
+    before=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+    token=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=4, max_size=40),
+    after=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+)
+def test_scrub_never_leaves_a_known_token(before: str, token: str, after: str) -> None:
+    assert token not in scrub(before + token + after + token, [token]).replace("***", "\0")
 
 
 def test_scrub_blanks_known_values_of_any_shape() -> None:

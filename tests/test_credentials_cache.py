@@ -250,3 +250,14 @@ def test_default_azure_credential_is_imported_when_used(monkeypatch: pytest.Monk
     credential = default_azure_credential(exclude_interactive_browser_credential=True)
     assert isinstance(credential, DefaultAzureCredential)
     assert credential.kwargs == {"exclude_interactive_browser_credential": True}
+
+
+async def test_a_source_holding_a_token_cannot_be_pickled() -> None:
+    import pickle
+
+    clock = Clock()
+    source = CredentialToken(AsyncCredential(clock), clock=clock)
+    assert await source.get() == "tok-1"
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(source)
+    assert "tok-1" not in repr(source)

@@ -13,6 +13,7 @@ import abc
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -85,6 +86,9 @@ class CachedToken(abc.ABC):
                 self.refreshes += 1
                 logger.debug("%r fetched a new token (refresh at %s)", self, lease.refresh_at)
             return lease.value
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"a {type(self).__name__} holds a token and cannot be pickled")
 
     def invalidate(self, rejected: str) -> bool:
         """Drop the cached token if it is ``rejected``; a new one is fetched next: True."""
