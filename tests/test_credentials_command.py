@@ -72,7 +72,10 @@ async def test_lifetime_bounds_the_cache(tmp_path: Path) -> None:
     [
         {"expires_on": 1_800_003_600},
         {"expires_on": "1800003600"},
+        {"expires_on": "1800003600.0"},
         {"expiresOn": "2027-01-15 10:00:00.000000", "expires_on": 1_800_003_600},
+        {"expiresOn": "2027-01-15T09:00:00Z"},
+        {"expiresOn": "2027-01-15T10:00:00+01:00", "expires_on": "soon"},
     ],
 )
 async def test_az_json_output_gives_the_token_and_its_expiry(

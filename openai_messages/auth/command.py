@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import math
 import os
 import re
 import shlex
@@ -51,18 +52,24 @@ def _positive(name: str, value: object) -> float:
 def _parse_expiry(data: dict[str, Any]) -> float | None:
     """Epoch seconds from ``expires_on`` or ``expiresOn``, or None when neither reads."""
     epoch = data.get("expires_on")
-    if isinstance(epoch, str) and epoch.strip().isdigit():
-        epoch = int(epoch)
-    if isinstance(epoch, (int, float)) and not isinstance(epoch, bool):
+    if isinstance(epoch, str):
+        try:
+            epoch = float(epoch)
+        except ValueError:
+            epoch = None
+    if isinstance(epoch, (int, float)) and not isinstance(epoch, bool) and math.isfinite(epoch):
         return float(epoch)
     text = data.get("expiresOn")
     if not isinstance(text, str):
         return None
+    text = text.strip()
+    if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat does not read "Z"
+        text = text[:-1] + "+00:00"
     try:
-        moment = datetime.datetime.fromisoformat(text.strip())
+        moment = datetime.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment.timestamp()  # naive: local time, as az prints it
+    return moment.timestamp()  # a naive time is local, as az prints it
 
 
 class CommandToken(CachedToken):
