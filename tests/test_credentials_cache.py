@@ -261,3 +261,17 @@ async def test_a_source_holding_a_token_cannot_be_pickled() -> None:
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(source)
     assert "tok-1" not in repr(source)
+
+
+async def test_callers_waiting_on_a_failing_refresh_share_its_error(kind: str) -> None:
+    clock = Clock()
+    credential = make(kind, clock)
+    credential.fail_with = CredentialUnavailableError("no managed identity endpoint")
+    source = CredentialToken(credential, clock=clock)  # type: ignore[arg-type]
+    results = await asyncio.gather(*(source.get() for _ in range(50)), return_exceptions=True)
+    assert all(isinstance(r, CredentialError) for r in results)
+    assert all("no managed identity endpoint" in str(r) for r in results)
+    assert credential.issued == 1
+    # The next wave asks again, and gets a token once the credential works.
+    credential.fail_with = None
+    assert await source.get() == "tok-2"

@@ -1,10 +1,11 @@
 """The cache shared by sources that fetch a token with a lifetime (credential, command).
 
 One fetch at a time (an ``asyncio.Lock``): concurrent callers of an expired cache wait
-for the same refresh instead of each starting one. A token is refreshed when less than
-``min(refresh_margin, lifetime / 2)`` of its lifetime is left, so an hour-long token is
-renewed 5 minutes early and a 2-second one after 1 second. A cancelled caller releases
-the lock and leaves the cache as it was: the next caller fetches again.
+for the same refresh instead of each starting one, and share its failure too. A token is
+refreshed when less than ``min(refresh_margin, lifetime / 2)`` of its lifetime is left,
+so an hour-long token is renewed 5 minutes early and a 2-second one after 1 second. A
+cancelled caller releases the lock and leaves the cache as it was: the next caller
+fetches again.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class CachedToken(abc.ABC):
         self._clock = clock
         self._lease: Lease | None = None
         self._lock = asyncio.Lock()
+        self._outcomes = 0
+        self._failure: CredentialError | None = None
         self.refreshes = 0
         """How many tokens were fetched so far."""
 
@@ -74,17 +77,31 @@ class CachedToken(abc.ABC):
         return lease is not None and (lease.refresh_at is None or self._clock() < lease.refresh_at)
 
     async def get(self) -> str:
-        """The cached token, fetched first when there is none or it is about to expire."""
+        """The cached token, fetched first when there is none or it is about to expire.
+
+        Callers that waited for a fetch that failed get its error too, without fetching
+        again: a failing credential is asked once per wave of callers, not once each.
+        """
         lease = self._lease
         if lease is not None and self._fresh(lease):
             return lease.value
+        seen = self._outcomes
         async with self._lock:
             lease = self._lease
-            if lease is None or not self._fresh(lease):
+            if lease is not None and self._fresh(lease):
+                return lease.value
+            if self._outcomes != seen and self._failure is not None:
+                raise CredentialError(str(self._failure))
+            try:
                 lease = await self._fetch()
-                self._lease = lease
-                self.refreshes += 1
-                logger.debug("%r fetched a new token (refresh at %s)", self, lease.refresh_at)
+            except CredentialError as error:
+                self._failure = error
+                self._outcomes += 1
+                raise
+            self._lease, self._failure = lease, None
+            self._outcomes += 1
+            self.refreshes += 1
+            logger.debug("%r fetched a new token (refresh at %s)", self, lease.refresh_at)
             return lease.value
 
     def __reduce__(self) -> Any:
