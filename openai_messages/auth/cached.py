@@ -53,7 +53,7 @@ class CachedToken(abc.ABC):
         self._lease: Lease | None = None
         self._lock = asyncio.Lock()
         self._outcomes = 0
-        self._failure: CredentialError | None = None
+        self._last_failure: CredentialError | None = None
         self.refreshes = 0
         """How many tokens were fetched so far."""
 
@@ -90,15 +90,15 @@ class CachedToken(abc.ABC):
             lease = self._lease
             if lease is not None and self._fresh(lease):
                 return lease.value
-            if self._outcomes != seen and self._failure is not None:
-                raise CredentialError(str(self._failure))
+            if self._outcomes != seen and self._last_failure is not None:
+                raise CredentialError(str(self._last_failure))
             try:
                 lease = await self._fetch()
             except CredentialError as error:
-                self._failure = error
+                self._last_failure = error
                 self._outcomes += 1
                 raise
-            self._lease, self._failure = lease, None
+            self._lease, self._last_failure = lease, None
             self._outcomes += 1
             self.refreshes += 1
             logger.debug("%r fetched a new token (refresh at %s)", self, lease.refresh_at)
