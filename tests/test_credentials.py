@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import os
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -95,6 +99,42 @@ async def test_a_sync_provider_is_called_before_every_get_in_a_thread() -> None:
     assert threading.get_ident() not in threads
     assert source.invalidate("tok-2") is True
     assert await source.get() == "tok-3"
+
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+
+
+async def test_a_sync_provider_runs_in_the_callers_context() -> None:
+    REQUEST_ID.set("req-42")
+    assert await CallableToken(lambda: f"tok-for-{REQUEST_ID.get()}").get() == "tok-for-req-42"
+
+
+HUNG_PROVIDER = """
+import asyncio, sys, time
+from openai_messages.auth import CallableToken, CredentialToken
+
+class Credential:
+    def get_token(self, *scopes):
+        time.sleep(3600)
+
+async def main():
+    for source in (CallableToken(lambda: time.sleep(3600)), CredentialToken(Credential())):
+        try:
+            await asyncio.wait_for(source.get(), 0.2)
+        except asyncio.TimeoutError:
+            print("timed out", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_hung_sync_provider_does_not_keep_the_program_from_exiting() -> None:
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    done = subprocess.run(
+        [sys.executable, "-c", HUNG_PROVIDER], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["timed out", "timed out"]
 
 
 async def test_a_sync_provider_can_run_inline_when_asked() -> None:

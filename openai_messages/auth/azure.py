@@ -2,7 +2,8 @@
 
 Anything with ``get_token(*scopes)`` returning an object with ``.token`` (str) and
 ``.expires_on`` (epoch seconds) works, sync or async (``get_token`` a coroutine
-function). A sync ``get_token`` runs in a worker thread: it may do network I/O.
+function). A sync ``get_token`` runs in a daemon worker thread of the source (see
+:mod:`.worker`): it may do network I/O.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .cached import DEFAULT_REFRESH_MARGIN, CachedToken, Clock, Lease
 from .failure import call_provider
 from .invoke import provider_name
 from .source import CredentialError, token_problem
+from .worker import Worker
 
 __all__ = [
     "AZURE_AI_SCOPE",
@@ -87,10 +89,13 @@ class CredentialToken(CachedToken):
         self.scope = scope
         self._close_credential = close_credential
         self._name = f"{provider_name(credential)}.get_token({scope!r})"
+        self._worker = Worker(f"openai_messages credential {self._name}")
 
     async def _fetch(self) -> Lease:
         what = f"the credential {self._name}"
-        result = await call_provider(what, self._credential.get_token, self.scope, in_thread=True)
+        result = await call_provider(
+            what, self._credential.get_token, self.scope, worker=self._worker
+        )
         value = getattr(result, "token", None)
         problem = token_problem(value)
         if problem is not None:
@@ -110,7 +115,9 @@ class CredentialToken(CachedToken):
             return
         close = getattr(self._credential, "close", None)
         if close is not None:
-            await call_provider(f"closing {provider_name(self._credential)}", close, in_thread=True)
+            await call_provider(
+                f"closing {provider_name(self._credential)}", close, worker=self._worker
+            )
 
     def __repr__(self) -> str:
         return f"CredentialToken({self._name})"

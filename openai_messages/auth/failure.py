@@ -8,6 +8,7 @@ from typing import Any
 from .invoke import invoke
 from .scrub import safe_to_chain, scrub
 from .source import CredentialError
+from .worker import Worker
 
 __all__ = ["DETAIL_LIMIT", "call_provider", "provider_failure"]
 
@@ -36,13 +37,17 @@ def provider_failure(what: str, exc: BaseException, known: Iterable[str] = ()) -
 
 
 async def call_provider(
-    what: str, fn: Callable[..., Any], *args: Any, in_thread: bool, known: Iterable[str] = ()
+    what: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    worker: Worker | None,
+    known: Iterable[str] = (),
 ) -> Any:
     """``fn(*args)`` (see :func:`invoke`); any exception but a CredentialError or a
     cancellation becomes a :func:`provider_failure`, raised outside the handler so that
     an unsafe original is not even kept as its ``__context__``."""
     try:
-        return await invoke(fn, *args, in_thread=in_thread)
+        return await invoke(fn, *args, worker=worker)
     except CredentialError:
         raise
     except Exception as exc:

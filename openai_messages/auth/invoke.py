@@ -1,19 +1,20 @@
 """Calling a user's token provider that may be sync or async, blocking or not.
 
 A coroutine function (or an object whose ``__call__`` is one) is awaited in the loop.
-A plain function runs in a worker thread (``asyncio.to_thread``) by default: a sync
-provider that refreshes over the network would otherwise stall every call of the
-loop, and its time could not be bounded by the caller's deadline. A thread hop costs
-tens of microseconds, once per request (a walk sends one request per 100 messages).
+A plain function runs in the source's :class:`~.worker.Worker` thread when one is given:
+a sync provider that refreshes over the network would otherwise stall every call of the
+loop, and its time could not be bounded by the caller's deadline. The hop costs some
+tens of microseconds of CPU, once per request (a walk sends one per 100 messages).
 What a sync callable returns may itself be awaitable (``lambda: fetch()``): it is awaited.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from typing import Any
+
+from .worker import Worker
 
 __all__ = ["invoke", "is_async_callable", "provider_name"]
 
@@ -26,12 +27,12 @@ def is_async_callable(fn: object) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-async def invoke(fn: Callable[..., Any], *args: Any, in_thread: bool) -> Any:
-    """``fn(*args)``, awaited when async; a sync ``fn`` runs in a thread if ``in_thread``."""
+async def invoke(fn: Callable[..., Any], *args: Any, worker: Worker | None) -> Any:
+    """``fn(*args)``, awaited when async; a sync ``fn`` runs in ``worker`` if one is given."""
     if is_async_callable(fn):
         result = fn(*args)
-    elif in_thread:
-        result = await asyncio.to_thread(fn, *args)
+    elif worker is not None:
+        result = await worker.run(fn, *args)
     else:
         result = fn(*args)
     if inspect.isawaitable(result):
