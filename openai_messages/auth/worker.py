@@ -65,10 +65,11 @@ class Worker:
         weakref.finalize(self, self._jobs.put, None)
 
     def _ensure_started(self) -> None:
-        if self._thread is not None:
+        # is_alive(): after a fork the child has no worker thread, only its record.
+        if self._thread is not None and self._thread.is_alive():
             return
         with self._start_lock:
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 thread = threading.Thread(
                     target=_serve, args=(self._jobs,), name=self._name, daemon=True
                 )
