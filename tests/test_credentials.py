@@ -263,6 +263,11 @@ async def test_a_cancelled_provider_call_leaves_the_source_usable() -> None:
     assert await source.get() == "tok-2"
 
 
+def test_callable_token_refuses_what_cannot_be_called() -> None:
+    with pytest.raises(InvalidArgumentError, match="must be callable, not str"):
+        CallableToken(SECRET)  # type: ignore[arg-type]
+
+
 def test_callable_token_repr_names_the_function_only() -> None:
     def my_provider() -> str:
         return SECRET

@@ -208,11 +208,11 @@ async def test_a_credential_giving_an_unusable_token_is_refused(
 
 
 def test_credential_token_checks_its_arguments() -> None:
-    with pytest.raises(TypeError, match="get_token"):
+    with pytest.raises(InvalidArgumentError, match="get_token"):
         CredentialToken(object())  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="refresh_margin"):
         CredentialToken(SyncCredential(Clock()), refresh_margin=-1)
-    with pytest.raises(TypeError, match="scope"):
+    with pytest.raises(InvalidArgumentError, match="scope"):
         CredentialToken(SyncCredential(Clock()), scope="")
 
 

@@ -12,6 +12,7 @@ import importlib
 import time
 from typing import Any, Protocol, TypeAlias
 
+from ..errors import InvalidArgumentError
 from .cached import DEFAULT_REFRESH_MARGIN, CachedToken, Clock, Lease
 from .failure import call_provider
 from .invoke import provider_name
@@ -79,11 +80,11 @@ class CredentialToken(CachedToken):
         clock: Clock = time.time,
     ) -> None:
         if not is_credential(credential):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"a credential needs a get_token method; {type(credential).__name__} has none"
             )
         if not isinstance(scope, str) or not scope or token_problem(scope) is not None:
-            raise TypeError("scope must be a non-empty printable str")
+            raise InvalidArgumentError("scope must be a non-empty printable str")
         super().__init__(refresh_margin=refresh_margin, clock=clock)
         self._credential = credential
         self.scope = scope

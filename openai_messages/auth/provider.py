@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
+from ..errors import InvalidArgumentError
 from .failure import call_provider
 from .invoke import is_async_callable, provider_name
 from .source import CredentialError, token_problem
@@ -31,7 +32,9 @@ class CallableToken:
 
     def __init__(self, fn: TokenProvider, *, run_in_thread: bool = True) -> None:
         if not callable(fn):
-            raise TypeError(f"a token provider must be callable, not {type(fn).__name__}")
+            raise InvalidArgumentError(
+                f"a token provider must be callable, not {type(fn).__name__}"
+            )
         self._fn = fn
         self._name = provider_name(fn)
         blocking = run_in_thread and not is_async_callable(fn)
