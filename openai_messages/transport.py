@@ -296,6 +296,7 @@ class Transport:
         name, credential = protocol.auth_header(self.endpoint, self._secret)
         headers[name] = credential
         started = time.monotonic()
+        deadline = None if timeout.total is None else started + timeout.total
         attempts = 0
         after_ambiguous = False
         if self.budget is not None:
@@ -304,16 +305,14 @@ class Transport:
         async def once() -> tuple[T, Reply]:
             nonlocal attempts
             attempts += 1
-            limiter = self.limiter
-            if limiter is not None:
-                await limiter.acquire()
+            ticket = None if self.limiter is None else await self.limiter.acquire(deadline)
             try:
                 reply = await self._attempt_mapped(request, url, headers, timeout)
-                if limiter is not None:
-                    limiter.observe(reply.status, reply.headers)
+                if ticket is not None:
+                    ticket.observe(reply.status, reply.headers)
             finally:
-                if limiter is not None:
-                    limiter.release()
+                if ticket is not None:
+                    ticket.release()
             if not 200 <= reply.status < 300:
                 error = self._status_error(request, reply)
                 if recover is not None and isinstance(error, errors.APIStatusError):
