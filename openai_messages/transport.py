@@ -392,8 +392,12 @@ class Transport:
         wait = self.policy.server_wait(reply.headers)
         if reply.status == 429:
             self.throttled += 1
-            if wait is not None and self.limiter is not None:
-                self.limiter.pause(min(wait, self.policy.retry_after_cap))
+            if (
+                wait is not None
+                and wait <= self.policy.retry_after_cap
+                and self.limiter is not None
+            ):
+                self.limiter.pause(wait)  # a longer wait is not honoured: not retried either
         headers = CIMultiDict((k, self.scrub(v)) for k, v in reply.headers.items())
         body = self.scrub_bytes(reply.body)
         err = protocol.error_from_reply(reply.status, headers, body, retry_after=wait)
