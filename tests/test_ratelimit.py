@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from openai_messages.errors import APITimeoutError
 from openai_messages.ratelimit import (
     RateLimiter,
     RateLimits,
@@ -708,3 +709,112 @@ async def test_a_fixed_rate_needs_no_first_reply() -> None:
     await limiter.acquire()
     waiting = await _waiters(limiter, 5)
     assert all(task.done() for task in waiting)
+
+
+# -- tickets -----------------------------------------------------------------------------------
+
+
+async def _pacing_after(observer: int) -> float | None:
+    """Tickets 1 and 2 granted, 1 released, 3 granted; ticket ``observer`` sees 2 left."""
+    limiter = RateLimiter(RateLimits(first_reply_wait=None))
+    tickets = [await limiter.acquire(), await limiter.acquire()]
+    tickets[0].release()
+    tickets.append(await limiter.acquire())
+
+    async def elsewhere() -> None:  # a reply may be handled in any task
+        tickets[observer - 1].observe(200, ratelimit_headers(20, 2, "900ms"))
+
+    await asyncio.create_task(elsewhere())
+    return limiter.current_rate
+
+
+async def test_the_ticket_says_which_requests_the_server_had_not_seen() -> None:
+    # Ticket 2's reply may have overtaken ticket 1's request, and ticket 3 was sent
+    # after it: 2 unseen, nothing left, pace. Ticket 3's reply saw all but ticket 2.
+    assert await _pacing_after(observer=2) == pytest.approx(20 * 0.95)
+    assert await _pacing_after(observer=3) is None
+
+
+async def test_a_limiter_that_does_nothing_grants_inert_tickets() -> None:
+    limiter = RateLimiter(RateLimits(adaptive=False))
+    ticket = await limiter.acquire()
+    assert ticket.released
+    ticket.observe(429, {"retry-after": "60"})
+    ticket.release()
+    assert limiter.in_flight == 0
+    assert limiter.stats.throttled == 0
+
+
+async def test_slot_yields_its_ticket_and_releases_it() -> None:
+    limiter = RateLimiter(RateLimits(max_concurrency=1))
+    async with limiter.slot() as ticket:
+        assert limiter.in_flight == 1
+    assert ticket.released
+    assert limiter.in_flight == 0
+
+
+# -- deadlines -----------------------------------------------------------------------------------
+
+GUARD = 10.0  # seconds: a hang detector only
+
+
+def soon(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+@pytest.mark.parametrize("limits", [RateLimits(), RateLimits(adaptive=False)])
+async def test_a_pause_beyond_the_deadline_fails_at_once(limits: RateLimits) -> None:
+    limiter = RateLimiter(limits)
+    limiter.pause(300)
+    with pytest.raises(APITimeoutError, match="rate limiter holds every call") as info:
+        await asyncio.wait_for(limiter.acquire(soon(1.0)), GUARD)
+    assert "Retry-After" in str(info.value)
+    assert limiter.stats.timeouts == 1
+    assert limiter.in_flight == 0
+    assert limiter.stats.acquired == 0
+
+
+async def test_a_pace_wait_gives_up_at_the_deadline_and_takes_nothing() -> None:
+    limiter = RateLimiter(RateLimits(requests_per_second=2, adaptive=False))
+    await limiter.acquire()  # the next token comes in 0.5 s
+    with pytest.raises(APITimeoutError, match="waiting for the client's rate limiter"):
+        await asyncio.wait_for(limiter.acquire(soon(0.05)), GUARD)
+    await asyncio.wait_for(limiter.acquire(soon(GUARD)), GUARD)  # gets that token
+    assert (limiter.stats.acquired, limiter.stats.timeouts, limiter.in_flight) == (2, 1, 2)
+
+
+async def test_a_waiter_behind_the_head_gives_up_and_keeps_the_order() -> None:
+    limiter = RateLimiter(RateLimits(requests_per_second=5, adaptive=False))
+    await limiter.acquire()
+    head = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    with pytest.raises(APITimeoutError):
+        await asyncio.wait_for(limiter.acquire(soon(0.02)), GUARD)
+    behind = asyncio.create_task(limiter.acquire())
+    await asyncio.wait_for(asyncio.gather(head, behind), GUARD)
+    assert limiter.in_flight == 3
+    assert limiter.stats.timeouts == 1
+
+
+async def test_a_concurrency_wait_gives_up_and_leaks_no_slot() -> None:
+    limiter = RateLimiter(RateLimits(max_concurrency=1, adaptive=False))
+    ticket = await limiter.acquire()
+    with pytest.raises(APITimeoutError):
+        await asyncio.wait_for(limiter.acquire(soon(0.02)), GUARD)
+    ticket.release()
+    again = await asyncio.wait_for(limiter.acquire(soon(GUARD)), GUARD)
+    assert limiter.in_flight == 1
+    blocked = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.02)
+    assert not blocked.done()  # one slot, and it is taken
+    again.release()
+    await asyncio.wait_for(blocked, GUARD)
+
+
+async def test_a_free_slot_is_granted_past_the_deadline() -> None:
+    limiter = RateLimiter(RateLimits(max_concurrency=2))
+    await limiter.acquire(time.monotonic() - 1.0)  # a retry after its call's timeout
+    assert limiter.in_flight == 1
+    with pytest.raises(APITimeoutError):  # but no waiting past it
+        await asyncio.wait_for(limiter.acquire(time.monotonic() - 1.0), GUARD)
+    assert limiter.in_flight == 1
