@@ -13,9 +13,8 @@ import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Final, NamedTuple
 
-import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = ["RequestLimits", "parse_reset_duration", "parse_retry_after"]
@@ -82,12 +81,12 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-@attrs.frozen
-class RequestLimits:
+class RequestLimits(NamedTuple):
     """What the ``x-ratelimit-*-requests`` headers of one reply say (None: absent or unreadable).
 
     ``limit``: the server's bucket size; ``remaining``: requests it would take now;
-    ``reset``: seconds until its bucket is full again.
+    ``reset``: seconds until its bucket is full again. (A named tuple: one is read
+    per reply, on the hot path.)
     """
 
     limit: float | None = None

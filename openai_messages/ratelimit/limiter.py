@@ -1,8 +1,8 @@
 """The composed limiter: the asyncio part that makes callers wait their turn.
 
 :class:`RateLimiter` holds the shared state of one client's calls (a
-:class:`~.bucket.TokenBucket` pace, a concurrency semaphore, a pause of all callers,
-the cold start) and, when adaptive, an :class:`~.adaptive.AdaptivePace` that sets the
+:class:`~.bucket.TokenBucket` pace, a concurrency cap, a pause of all callers, the
+cold start) and, when adaptive, an :class:`~.adaptive.AdaptivePace` that sets the
 pace from replies. Each grant is a :class:`Ticket`; use it like this::
 
     ticket = await limiter.acquire(deadline)  # a time.monotonic() value, or None
@@ -11,8 +11,8 @@ pace from replies. Each grant is a :class:`Ticket`; use it like this::
         ticket.observe(reply.status, reply.headers)
     finally:
         ticket.release()
-    if reply.status == 429 and wait is not None:
-        limiter.pause(min(wait, cap))  # every caller honours the server's Retry-After
+    if reply.status == 429 and wait is not None and wait <= cap:
+        limiter.pause(wait)  # every caller honours the Retry-After the caller honours
 """
 
 from __future__ import annotations
