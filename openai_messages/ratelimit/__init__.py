@@ -11,7 +11,7 @@ The interface the transport codes against::
                                                # APITimeoutError if no slot before it
     ticket.observe(status, headers)            # feeds the adaptive estimator
     ticket.release()                           # idempotent
-    limiter.pause(seconds)                     # a server's Retry-After, capped by the caller
+    limiter.pause(seconds)                     # a server's Retry-After the caller honours
 
 The modules, one job each: :mod:`.settings` (:class:`RateLimits`), :mod:`.headers` (the
 header parsers), :mod:`.bucket` (the token bucket), :mod:`.traffic` (send rate and

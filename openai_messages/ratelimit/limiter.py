@@ -197,9 +197,10 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         """Make every caller, waiting or future, wait at least ``seconds`` from now.
 
-        For a server's ``Retry-After`` on a 429. The caller caps it: the client passes
-        at most ``RetryPolicy.retry_after_cap`` (60 s by default). Calls whose deadline
-        falls within the pause fail at once with ``APITimeoutError``.
+        For a server's ``Retry-After`` on a 429, which the caller bounds: the client
+        pauses only for one it honours (at most ``RetryPolicy.retry_after_cap``, 60 s by
+        default). Calls whose deadline falls within the pause fail at once with
+        ``APITimeoutError``.
         """
         if not (seconds >= 0 and math.isfinite(seconds)):
             raise ValueError(f"pause needs a finite number of seconds >= 0, got {seconds!r}")

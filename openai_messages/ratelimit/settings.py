@@ -30,9 +30,10 @@ class RateLimits:
     ``adaptive`` learns the server's limit from 429s and ``x-ratelimit-*`` headers;
     it never exceeds the fixed limits. The remaining fields tune adaptation.
 
-    A server's ``Retry-After`` pauses every caller through :meth:`RateLimiter.pause`,
-    for as long as the caller of ``pause`` allows: the client caps it at
-    ``RetryPolicy.retry_after_cap`` (60 s by default), as it caps its retry waits.
+    A server's ``Retry-After`` on a 429 pauses every caller through
+    :meth:`RateLimiter.pause` when the client honours it, that is when it is at most
+    ``RetryPolicy.retry_after_cap`` (60 s by default), the rule of its retry waits; a
+    longer one fails only the call that got it.
     """
 
     requests_per_second: float | None = attrs.field(default=None, validator=_positive)
