@@ -22,7 +22,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from types import TracebackType
 
 import attrs
 
@@ -102,12 +101,7 @@ class _Slot:
         self._ticket = await self._limiter.acquire(self._deadline)
         return self._ticket
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self._ticket.release()
 
 
