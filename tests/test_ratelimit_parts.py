@@ -5,6 +5,9 @@ No server, no event loop, no sleeping: time is a fake clock moved by hand.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from openai_messages.ratelimit import RateLimits, RequestLimits
@@ -19,6 +22,24 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+PURE = ("adaptive", "bucket", "headers", "settings", "traffic")
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_the_pure_parts_import_no_event_loop(name: str) -> None:
+    path = Path(__file__).parents[1] / "openai_messages" / "ratelimit" / f"{name}.py"
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imported.add(node.module.split(".")[0])
+    assert imported
+    assert not imported & {"asyncio", "aiohttp"}
+    if name in ("adaptive", "bucket", "traffic"):
+        assert "time" not in imported  # their clock is injected
 
 
 # -- the token bucket ------------------------------------------------------------------------
