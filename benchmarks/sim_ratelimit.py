@@ -3,9 +3,10 @@
 No HTTP: a fake server holds a token bucket (``rate`` per second, ``burst`` deep),
 answers 429 with ``retry-after-ms`` beyond it and sends the ``x-ratelimit-*``
 headers on every reply, after a few ms of simulated latency. Concurrent workers
-each make sequential requests through one limiter, retrying 429s (the limiter
-makes everybody honour the wait). By default time is virtual (the event loop
-jumps to its next timer, so a 64 s run takes a second); ``--real`` uses the wall clock.
+each make sequential requests through one limiter, retrying 429s (a 429's wait
+pauses the limiter, so everybody honours it, as the client's transport does). By
+default time is virtual (the event loop jumps to its next timer, so a 64 s run takes
+a second); ``--real`` uses the wall clock.
 
     python -m benchmarks.sim_ratelimit                # R = 50, 200, 1000 per second
     python -m benchmarks.sim_ratelimit --real --rates 200 1000
@@ -22,7 +23,7 @@ import selectors
 import time
 from collections.abc import Callable
 
-from openai_messages.ratelimit import RateLimiter, RateLimits
+from openai_messages.ratelimit import RateLimiter, RateLimits, parse_retry_after
 
 Reply = tuple[int, dict[str, str]]
 
@@ -123,11 +124,14 @@ async def run_job(
     async def worker() -> None:
         for _ in range(per_worker):
             while True:
-                async with limiter.slot():
+                async with limiter.slot() as ticket:
                     status, reply = await server.call(headers)
-                    limiter.observe(status, reply)
+                    ticket.observe(status, reply)
                 if status != 429:
                     break
+                wait = parse_retry_after(reply)
+                if wait is not None:  # everybody honours it, as the client does
+                    limiter.pause(wait)
 
     start = loop.time()
     await asyncio.gather(*(worker() for _ in range(workers)))

@@ -296,6 +296,7 @@ class Transport:
         name, credential = protocol.auth_header(self.endpoint, self._secret)
         headers[name] = credential
         started = time.monotonic()
+        deadline = None if timeout.total is None else started + timeout.total
         attempts = 0
         after_ambiguous = False
         if self.budget is not None:
@@ -304,16 +305,14 @@ class Transport:
         async def once() -> tuple[T, Reply]:
             nonlocal attempts
             attempts += 1
-            limiter = self.limiter
-            if limiter is not None:
-                await limiter.acquire()
+            ticket = None if self.limiter is None else await self.limiter.acquire(deadline)
             try:
                 reply = await self._attempt_mapped(request, url, headers, timeout)
-                if limiter is not None:
-                    limiter.observe(reply.status, reply.headers)
+                if ticket is not None:
+                    ticket.observe(reply.status, reply.headers)
             finally:
-                if limiter is not None:
-                    limiter.release()
+                if ticket is not None:
+                    ticket.release()
             if not 200 <= reply.status < 300:
                 error = self._status_error(request, reply)
                 if recover is not None and isinstance(error, errors.APIStatusError):
@@ -393,8 +392,12 @@ class Transport:
         wait = self.policy.server_wait(reply.headers)
         if reply.status == 429:
             self.throttled += 1
-            if wait is not None and self.limiter is not None:
-                self.limiter.pause(min(wait, self.policy.retry_after_cap))
+            if (
+                wait is not None
+                and wait <= self.policy.retry_after_cap
+                and self.limiter is not None
+            ):
+                self.limiter.pause(wait)  # a longer wait is not honoured: not retried either
         headers = CIMultiDict((k, self.scrub(v)) for k, v in reply.headers.items())
         body = self.scrub_bytes(reply.body)
         err = protocol.error_from_reply(reply.status, headers, body, retry_after=wait)

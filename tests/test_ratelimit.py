@@ -13,9 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from openai_messages.errors import APITimeoutError
 from openai_messages.ratelimit import (
     RateLimiter,
     RateLimits,
+    Ticket,
     parse_reset_duration,
     parse_retry_after,
 )
@@ -189,9 +191,9 @@ async def test_disabled_limiter_never_suspends() -> None:
     assert not limiter.enabled
     assert limiter.current_rate is None
     coro = limiter.acquire()
-    with pytest.raises(StopIteration):
+    with pytest.raises(StopIteration) as done:
         coro.send(None)  # completed without yielding to the event loop
-    limiter.release()
+    done.value.value.release()
     limiter.observe(429, {"retry-after": "60"})  # not adaptive: ignored
     start = time.perf_counter()
     for _ in range(20_000):
@@ -206,8 +208,8 @@ async def test_adaptive_limiter_is_unlimited_until_throttled() -> None:
     assert limiter.enabled
     start = asyncio.get_running_loop().time()
     for _ in range(200):
-        async with limiter.slot():
-            limiter.observe(200, ratelimit_headers(1000, 900, "1s"))
+        async with limiter.slot() as ticket:
+            ticket.observe(200, ratelimit_headers(1000, 900, "1s"))
     assert elapsed_since(start) < 0.1
     assert limiter.current_rate is None
     assert limiter.stats.delayed == 0
@@ -229,9 +231,9 @@ async def test_fixed_rate_paces(limits: RateLimits) -> None:
     assert limiter.current_rate == pytest.approx(100)
     start = asyncio.get_running_loop().time()
     for _ in range(20):
-        async with limiter.slot():
+        async with limiter.slot() as ticket:
             # A server that claims a huge limit must not make us burst past the fixed one.
-            limiter.observe(200, ratelimit_headers(10_000, 9_999, "6ms"))
+            ticket.observe(200, ratelimit_headers(10_000, 9_999, "6ms"))
     assert 0.15 <= elapsed_since(start) < 2.0
     assert limiter.current_rate == pytest.approx(100)
     assert limiter.stats.delayed >= 15
@@ -316,10 +318,22 @@ async def test_concurrency_cap() -> None:
     assert limiter.in_flight == 0
 
 
-async def test_release_without_acquire() -> None:
+async def test_release_is_idempotent() -> None:
     limiter = RateLimiter(RateLimits(max_concurrency=2))
-    with pytest.raises(RuntimeError):
-        limiter.release()
+    first = await limiter.acquire()
+    await limiter.acquire()
+    first.release()
+    first.release()  # a second release frees nothing more
+    assert first.released
+    assert limiter.in_flight == 1
+    await asyncio.wait_for(limiter.acquire(), 1.0)  # the one slot that was freed
+    blocked = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.05)
+    assert not blocked.done()  # both slots are taken: nothing was freed twice
+    blocked.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await blocked
+    assert limiter.in_flight == 2
 
 
 # -- pause ---------------------------------------------------------------------
@@ -368,9 +382,12 @@ def test_pause_rejects_bad_values(seconds: float) -> None:
 async def test_retry_after_from_a_429_pauses_everybody() -> None:
     limiter = RateLimiter(RateLimits())
     start = asyncio.get_running_loop().time()
-    async with limiter.slot():
-        limiter.observe(429, {"Retry-After-Ms": "150"})
+    reply = {"Retry-After-Ms": "150"}
+    async with limiter.slot() as ticket:
+        ticket.observe(429, reply)
     assert limiter.stats.throttled == 1
+    assert limiter.stats.pauses == 0  # observe feeds the estimate; the caller pauses
+    limiter.pause(parse_retry_after(reply) or 0.0)
     waits: list[float] = []
 
     async def call() -> None:
@@ -386,8 +403,7 @@ async def test_retry_after_from_a_429_pauses_everybody() -> None:
 
 async def test_cancelled_rate_waiter_takes_no_token() -> None:
     limiter = RateLimiter(RateLimits(requests_per_second=5, adaptive=False))
-    await limiter.acquire()
-    limiter.release()
+    (await limiter.acquire()).release()
     start = asyncio.get_running_loop().time()
     waiter = asyncio.create_task(limiter.acquire())
     await asyncio.sleep(0.05)
@@ -402,12 +418,12 @@ async def test_cancelled_rate_waiter_takes_no_token() -> None:
 
 async def test_cancelled_waiters_leak_no_slot() -> None:
     limiter = RateLimiter(RateLimits(max_concurrency=1, requests_per_second=20, adaptive=False))
-    await limiter.acquire()
+    ticket = await limiter.acquire()
     # One waits for the slot, one is cancelled after getting the slot but not the token.
     blocked = asyncio.create_task(limiter.acquire())
     await asyncio.sleep(0.01)
     blocked.cancel()
-    limiter.release()
+    ticket.release()
     pacing = asyncio.create_task(limiter.acquire())
     await asyncio.sleep(0)
     pacing.cancel()
@@ -415,9 +431,9 @@ async def test_cancelled_waiters_leak_no_slot() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
     assert limiter.in_flight == 0
-    await asyncio.wait_for(limiter.acquire(), 1.0)  # the slot is free again
+    ticket = await asyncio.wait_for(limiter.acquire(), 1.0)  # the slot is free again
     assert limiter.in_flight == 1
-    limiter.release()
+    ticket.release()
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
@@ -435,14 +451,13 @@ async def test_slot_released_on_error() -> None:
 
 async def test_low_remaining_starts_pacing_at_the_refill_rate() -> None:
     limiter = RateLimiter(RateLimits(first_reply_wait=None))  # five at once, no wait
-    for _ in range(5):
-        await limiter.acquire()
+    tickets = [await limiter.acquire() for _ in range(5)]
     # 17 used, refilled in 0.85 s: 20 per second. Only 3 left with 5 in flight.
-    limiter.observe(200, ratelimit_headers(20, 3, "850ms"))
+    tickets[-1].observe(200, ratelimit_headers(20, 3, "850ms"))
     assert limiter.estimated_server_rate == pytest.approx(20)
     assert limiter.current_rate == pytest.approx(20 * 0.95)
-    for _ in range(5):
-        limiter.release()
+    for ticket in tickets:
+        ticket.release()
     start = asyncio.get_running_loop().time()
     for _ in range(4):
         async with limiter.slot():
@@ -453,9 +468,8 @@ async def test_low_remaining_starts_pacing_at_the_refill_rate() -> None:
 
 async def test_plenty_remaining_keeps_the_burst() -> None:
     limiter = RateLimiter(RateLimits(first_reply_wait=None))  # five at once, no wait
-    for _ in range(5):
-        await limiter.acquire()
-    limiter.observe(200, ratelimit_headers(20, 12, "400ms"))  # 12 left, 5 in flight
+    tickets = [await limiter.acquire() for _ in range(5)]
+    tickets[-1].observe(200, ratelimit_headers(20, 12, "400ms"))  # 12 left, 5 in flight
     assert limiter.current_rate is None
 
 
@@ -580,7 +594,7 @@ def test_observe_reads_multidict_headers() -> None:
     limiter.observe(429, CIMultiDictProxy(headers))
     assert limiter.estimated_server_rate == pytest.approx(1.0)
     assert limiter.current_rate == pytest.approx(0.95)
-    assert limiter.stats.pauses == 1
+    assert limiter.stats.throttled == 1
 
 
 def test_adaptive_off_ignores_feedback() -> None:
@@ -608,9 +622,9 @@ async def test_lone_caller_recovers_after_429s_without_headers() -> None:
         async with limiter.slot():
             pass
     for _ in range(40):  # 429s, each after the last cut's cooldown, until the pace is low
-        async with limiter.slot():
+        async with limiter.slot() as ticket:
             await asyncio.sleep(0.002)
-            limiter.observe(429, {})
+            ticket.observe(429, {})
         if (limiter.current_rate or math.inf) < 20:
             break
         await asyncio.sleep(0.01)
@@ -620,23 +634,23 @@ async def test_lone_caller_recovers_after_429s_without_headers() -> None:
     start = time.monotonic()
     rates = []
     for _ in range(12):
-        async with limiter.slot():
-            limiter.observe(200, {})
+        async with limiter.slot() as ticket:
+            ticket.observe(200, {})
         rates.append(limiter.current_rate or math.inf)
     assert rates[-1] > 10 * low  # grew back fast, not at 50% per second
     assert time.monotonic() - start < 2.0
     await asyncio.sleep(0.25)  # no 429 for a while, and the pace holds nobody back
     for _ in range(20):
-        async with limiter.slot():
+        async with limiter.slot() as ticket:
             await asyncio.sleep(0.001)  # a round trip: the caller sends below the pace
-            limiter.observe(200, {})
+            ticket.observe(200, {})
     assert limiter.current_rate is None  # unlimited again
 
 
 # -- before the first reply --------------------------------------------------------------
 
 
-async def _waiters(limiter: RateLimiter, n: int) -> list[asyncio.Task[None]]:
+async def _waiters(limiter: RateLimiter, n: int) -> list[asyncio.Task[Ticket]]:
     tasks = [asyncio.create_task(limiter.acquire()) for _ in range(n)]
     await asyncio.sleep(0.05)
     return tasks
@@ -644,10 +658,10 @@ async def _waiters(limiter: RateLimiter, n: int) -> list[asyncio.Task[None]]:
 
 async def test_callers_wait_for_the_first_reply_then_go_together() -> None:
     limiter = RateLimiter(RateLimits())
-    await limiter.acquire()  # the first request goes at once
+    first = await limiter.acquire()  # the first request goes at once
     waiting = await _waiters(limiter, 5)
     assert not any(task.done() for task in waiting)
-    limiter.observe(200, ratelimit_headers(1000, 999, "60ms"))  # plenty of room
+    first.observe(200, ratelimit_headers(1000, 999, "60ms"))  # plenty of room
     await asyncio.wait_for(asyncio.gather(*waiting), 1.0)
     assert limiter.in_flight == 6
     assert limiter.current_rate is None  # nothing to pace
@@ -655,9 +669,9 @@ async def test_callers_wait_for_the_first_reply_then_go_together() -> None:
 
 async def test_the_first_reply_ends_the_wait_even_when_it_is_an_error() -> None:
     limiter = RateLimiter(RateLimits())
-    await limiter.acquire()
+    first = await limiter.acquire()
     waiting = await _waiters(limiter, 3)
-    limiter.release()  # the request failed without a reply (say, a dropped connection)
+    first.release()  # the request failed without a reply (say, a dropped connection)
     await asyncio.wait_for(asyncio.gather(*waiting), 1.0)
 
 
@@ -671,10 +685,10 @@ async def test_the_wait_for_the_first_reply_is_bounded() -> None:
 
 async def test_more_waiters_than_the_server_allows_start_pacing() -> None:
     limiter = RateLimiter(RateLimits())
-    await limiter.acquire()
+    first = await limiter.acquire()
     waiting = await _waiters(limiter, 10)
     # a burst of 5, 4 of them left; 1 used, back in 200 ms: 5 per second
-    limiter.observe(200, ratelimit_headers(5, 4, "200ms"))
+    first.observe(200, ratelimit_headers(5, 4, "200ms"))
     assert limiter.current_rate == pytest.approx(5 * 0.95)
     await asyncio.sleep(0.05)
     assert sum(task.done() for task in waiting) == 4  # what the server can take now
@@ -695,3 +709,112 @@ async def test_a_fixed_rate_needs_no_first_reply() -> None:
     await limiter.acquire()
     waiting = await _waiters(limiter, 5)
     assert all(task.done() for task in waiting)
+
+
+# -- tickets -----------------------------------------------------------------------------------
+
+
+async def _pacing_after(observer: int) -> float | None:
+    """Tickets 1 and 2 granted, 1 released, 3 granted; ticket ``observer`` sees 2 left."""
+    limiter = RateLimiter(RateLimits(first_reply_wait=None))
+    tickets = [await limiter.acquire(), await limiter.acquire()]
+    tickets[0].release()
+    tickets.append(await limiter.acquire())
+
+    async def elsewhere() -> None:  # a reply may be handled in any task
+        tickets[observer - 1].observe(200, ratelimit_headers(20, 2, "900ms"))
+
+    await asyncio.create_task(elsewhere())
+    return limiter.current_rate
+
+
+async def test_the_ticket_says_which_requests_the_server_had_not_seen() -> None:
+    # Ticket 2's reply may have overtaken ticket 1's request, and ticket 3 was sent
+    # after it: 2 unseen, nothing left, pace. Ticket 3's reply saw all but ticket 2.
+    assert await _pacing_after(observer=2) == pytest.approx(20 * 0.95)
+    assert await _pacing_after(observer=3) is None
+
+
+async def test_a_limiter_that_does_nothing_grants_inert_tickets() -> None:
+    limiter = RateLimiter(RateLimits(adaptive=False))
+    ticket = await limiter.acquire()
+    assert ticket.released
+    ticket.observe(429, {"retry-after": "60"})
+    ticket.release()
+    assert limiter.in_flight == 0
+    assert limiter.stats.throttled == 0
+
+
+async def test_slot_yields_its_ticket_and_releases_it() -> None:
+    limiter = RateLimiter(RateLimits(max_concurrency=1))
+    async with limiter.slot() as ticket:
+        assert limiter.in_flight == 1
+    assert ticket.released
+    assert limiter.in_flight == 0
+
+
+# -- deadlines -----------------------------------------------------------------------------------
+
+GUARD = 10.0  # seconds: a hang detector only
+
+
+def soon(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+@pytest.mark.parametrize("limits", [RateLimits(), RateLimits(adaptive=False)])
+async def test_a_pause_beyond_the_deadline_fails_at_once(limits: RateLimits) -> None:
+    limiter = RateLimiter(limits)
+    limiter.pause(300)
+    with pytest.raises(APITimeoutError, match="rate limiter holds every call") as info:
+        await asyncio.wait_for(limiter.acquire(soon(1.0)), GUARD)
+    assert "Retry-After" in str(info.value)
+    assert limiter.stats.timeouts == 1
+    assert limiter.in_flight == 0
+    assert limiter.stats.acquired == 0
+
+
+async def test_a_pace_wait_gives_up_at_the_deadline_and_takes_nothing() -> None:
+    limiter = RateLimiter(RateLimits(requests_per_second=2, adaptive=False))
+    await limiter.acquire()  # the next token comes in 0.5 s
+    with pytest.raises(APITimeoutError, match="waiting for the client's rate limiter"):
+        await asyncio.wait_for(limiter.acquire(soon(0.05)), GUARD)
+    await asyncio.wait_for(limiter.acquire(soon(GUARD)), GUARD)  # gets that token
+    assert (limiter.stats.acquired, limiter.stats.timeouts, limiter.in_flight) == (2, 1, 2)
+
+
+async def test_a_waiter_behind_the_head_gives_up_and_keeps_the_order() -> None:
+    limiter = RateLimiter(RateLimits(requests_per_second=5, adaptive=False))
+    await limiter.acquire()
+    head = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    with pytest.raises(APITimeoutError):
+        await asyncio.wait_for(limiter.acquire(soon(0.02)), GUARD)
+    behind = asyncio.create_task(limiter.acquire())
+    await asyncio.wait_for(asyncio.gather(head, behind), GUARD)
+    assert limiter.in_flight == 3
+    assert limiter.stats.timeouts == 1
+
+
+async def test_a_concurrency_wait_gives_up_and_leaks_no_slot() -> None:
+    limiter = RateLimiter(RateLimits(max_concurrency=1, adaptive=False))
+    ticket = await limiter.acquire()
+    with pytest.raises(APITimeoutError):
+        await asyncio.wait_for(limiter.acquire(soon(0.02)), GUARD)
+    ticket.release()
+    again = await asyncio.wait_for(limiter.acquire(soon(GUARD)), GUARD)
+    assert limiter.in_flight == 1
+    blocked = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.02)
+    assert not blocked.done()  # one slot, and it is taken
+    again.release()
+    await asyncio.wait_for(blocked, GUARD)
+
+
+async def test_a_free_slot_is_granted_past_the_deadline() -> None:
+    limiter = RateLimiter(RateLimits(max_concurrency=2))
+    await limiter.acquire(time.monotonic() - 1.0)  # a retry after its call's timeout
+    assert limiter.in_flight == 1
+    with pytest.raises(APITimeoutError):  # but no waiting past it
+        await asyncio.wait_for(limiter.acquire(time.monotonic() - 1.0), GUARD)
+    assert limiter.in_flight == 1
