@@ -31,6 +31,7 @@ async def client(server: Emulator) -> AsyncIterator[Any]:
 
 async def test_crud(server: Emulator, client: Any) -> None:
     messages = client.beta.threads.messages
+    server.store.create_thread("thread_o")
     created = await messages.create("thread_o", role="user", content="Hello", metadata={"a": "1"})
     assert created.id.startswith("msg_")
     assert created.status == "completed"

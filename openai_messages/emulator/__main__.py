@@ -34,6 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit", type=float, default=None, metavar="RPS")
     parser.add_argument("--burst", type=int, default=None, metavar="N")
     parser.add_argument("--chaos", type=int, default=None, metavar="SEED", help="chaos faults")
+    parser.add_argument(
+        "--loose-ids",
+        action="store_true",
+        help="accept any well-formed path id (default: thread ids begin with 'thread', "
+        "message ids with 'msg', like the real API)",
+    )
+    parser.add_argument(
+        "--entra",
+        action="store_true",
+        help="Entra ID mode: the Foundry prefix wants tokens from GET /_emulator/token",
+    )
     return parser
 
 
@@ -41,7 +52,10 @@ def _ready(emulator: Emulator, thread_ids: list[str]) -> None:
     print(f"OPENAI_BASE_URL={emulator.url}")
     print(f"OPENAI_API_KEY={emulator.api_key or ''}")
     print(f"OPENAI_THREAD_IDS={','.join(thread_ids)}", flush=True)
-    print(f"emulator serving on {emulator.root_url}", file=sys.stderr, flush=True)
+    print(f"emulator serving on {emulator.root_url}", file=sys.stderr)
+    for flavour in ("azure", "azure_v1", "foundry"):
+        print(f"  {flavour}: {emulator.url_for(flavour)}", file=sys.stderr)
+    print(f"  tokens: {emulator.token_url}", file=sys.stderr, flush=True)
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -66,6 +80,8 @@ async def _main(args: argparse.Namespace) -> None:
         ready=_ready,
         stop=stop,
         freeze_gc=True,
+        strict_ids=not args.loose_ids,
+        entra=args.entra,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import math
 import re
@@ -18,6 +17,9 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from .access import PREFIXES, Flavour, check_access
+from .entra import TokenIssuer
+from .errors import ApiError, status_error
 from .faults import PAGE_KINDS, POST_KINDS, Fault, Faults
 from .log import LoggedRequest, RequestLog
 from .ratelimit import RateLimit
@@ -27,7 +29,6 @@ __all__ = ["STATE", "ApiError", "EmulatorState", "make_app"]
 
 logger = logging.getLogger(__name__)
 
-PREFIXES = {"/v1": False, "": False, "/openai": True}  # prefix -> Azure flavour
 _ID = re.compile(r"[A-Za-z0-9_\-]+")
 _MAX_ID = 64
 _JSON_CT = "application/json"
@@ -43,6 +44,9 @@ class EmulatorState:
     api_key: str | None = None
     rate_limit: RateLimit | None = None
     latency: float = 0.0
+    strict_ids: bool = True
+    entra: bool = False
+    tokens: TokenIssuer = attrs.field(factory=TokenIssuer)
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -58,62 +62,6 @@ class EmulatorState:
 
 
 STATE = web.AppKey("openai_messages_emulator_state", EmulatorState)
-
-
-class ApiError(Exception):
-    """An error answered in the OpenAI shape."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.param = param
-        self.code = code
-
-    def body(self) -> bytes:
-        """The JSON error body."""
-        return error_body(self.message, self.type, self.param, self.code)
-
-
-def error_body(message: str, type: str, param: str | None, code: str | None) -> bytes:
-    """``{"error": {"message", "type", "param", "code"}}`` as bytes."""
-    return orjson.dumps({"error": {"message": message, "type": type, "param": param, "code": code}})
-
-
-_STATUS_ERRORS: dict[int, tuple[str, str, str | None]] = {
-    408: ("Request timed out.", "timeout", None),
-    409: ("The request conflicts with another request.", "invalid_request_error", "conflict"),
-    429: (
-        "Rate limit reached for requests. Please try again later.",
-        "requests",
-        "rate_limit_exceeded",
-    ),
-    500: (
-        "The server had an error while processing your request. Sorry about that!",
-        "server_error",
-        None,
-    ),
-    502: ("Bad gateway.", "server_error", None),
-    503: ("The server is overloaded or not ready yet.", "server_error", None),
-}
-
-
-def status_error(status: int, message: str | None = None) -> ApiError:
-    """A plausible OpenAI error for an arbitrary HTTP status."""
-    default = _STATUS_ERRORS.get(status)
-    if default is None:
-        kind = "server_error" if status >= 500 else "invalid_request_error"
-        default = (f"HTTP {status}.", kind, None)
-    return ApiError(status, message or default[0], type=default[1], code=default[2])
 
 
 # -- validation helpers ------------------------------------------------------------
@@ -199,14 +147,14 @@ def _only(param: str, obj: dict[str, Any], allowed: frozenset[str]) -> None:
             _unknown(f"{param}.{key}" if param else key)
 
 
-def check_metadata(value: object) -> dict[str, str]:
+def check_metadata(value: object, param: str = "metadata") -> dict[str, str]:
     """Validate metadata: at most 16 string keys <= 64 chars, string values <= 512."""
     if value is None:
         return {}
-    meta = _object("metadata", value)
+    meta = _object(param, value)
     if len(meta) > 16:
         _bad_value(
-            "metadata",
+            param,
             "too many properties. Expected an object with at most 16 properties, "
             f"but got an object with {len(meta)} properties instead.",
             "object_above_max_properties",
@@ -214,14 +162,14 @@ def check_metadata(value: object) -> dict[str, str]:
     for key, val in meta.items():
         if len(key) > 64:
             _bad_value(
-                "metadata",
+                param,
                 f"key too long. Expected keys of at most 64 characters, but got {len(key)}.",
                 "string_above_max_length",
             )
-        _string(f"metadata.{key}", val)
+        _string(f"{param}.{key}", val)
         if len(val) > 512:
             _bad_value(
-                f"metadata.{key}",
+                f"{param}.{key}",
                 "string too long. Expected a string with maximum length 512, "
                 f"but got a string with length {len(val)} instead.",
                 "string_above_max_length",
@@ -246,46 +194,46 @@ def _image(param: str, value: object, key: str) -> dict[str, Any]:
     return out
 
 
-def check_content(value: object) -> list[JSON]:
+def check_content(value: object, param: str = "content") -> list[JSON]:
     """Validate request content and return it in its stored form."""
     if isinstance(value, str):
-        _string("content", value, non_empty=True)
+        _string(param, value, non_empty=True)
         return text_content(value)
     if not isinstance(value, list):
-        _bad_type("content", "a string or an array of content parts", value)
+        _bad_type(param, "a string or an array of content parts", value)
     if not value:
         _bad_value(
-            "content",
+            param,
             "empty array. Expected an array with minimum length 1.",
             "empty_array",
         )
     out: list[JSON] = []
     for i, raw in enumerate(value):
-        param = f"content[{i}]"
-        part = _object(param, raw)
+        where = f"{param}[{i}]"
+        part = _object(where, raw)
         kind = part.get("type")
         if kind == "text":
-            _only(param, part, frozenset({"type", "text"}))
+            _only(where, part, frozenset({"type", "text"}))
             if "text" not in part:
-                _missing(f"{param}.text")
-            out.extend(text_content(_string(f"{param}.text", part["text"])))
+                _missing(f"{where}.text")
+            out.extend(text_content(_string(f"{where}.text", part["text"])))
         elif kind == "image_file":
-            _only(param, part, frozenset({"type", "image_file"}))
+            _only(where, part, frozenset({"type", "image_file"}))
             if "image_file" not in part:
-                _missing(f"{param}.image_file")
-            image = _image(f"{param}.image_file", part["image_file"], "file_id")
+                _missing(f"{where}.image_file")
+            image = _image(f"{where}.image_file", part["image_file"], "file_id")
             out.append({"type": "image_file", "image_file": image})
         elif kind == "image_url":
-            _only(param, part, frozenset({"type", "image_url"}))
+            _only(where, part, frozenset({"type", "image_url"}))
             if "image_url" not in part:
-                _missing(f"{param}.image_url")
-            image = _image(f"{param}.image_url", part["image_url"], "url")
+                _missing(f"{where}.image_url")
+            image = _image(f"{where}.image_url", part["image_url"], "url")
             out.append({"type": "image_url", "image_url": image})
         elif kind is None:
-            _missing(f"{param}.type")
+            _missing(f"{where}.type")
         else:
             _bad_value(
-                f"{param}.type",
+                f"{where}.type",
                 f"{kind!r}. Expected one of 'text', 'image_file' or 'image_url'.",
             )
     return out
@@ -294,15 +242,15 @@ def check_content(value: object) -> list[JSON]:
 _TOOLS = frozenset({"code_interpreter", "file_search"})
 
 
-def check_attachments(value: object) -> list[JSON]:
+def check_attachments(value: object, name: str = "attachments") -> list[JSON]:
     """Validate ``attachments`` (a list of ``{file_id, tools}`` or null)."""
     if value is None:
         return []
     if not isinstance(value, list):
-        _bad_type("attachments", "an array", value)
+        _bad_type(name, "an array", value)
     out: list[JSON] = []
     for i, raw in enumerate(value):
-        param = f"attachments[{i}]"
+        param = f"{name}[{i}]"
         att = _object(param, raw)
         _only(param, att, frozenset({"file_id", "tools"}))
         if "file_id" not in att:
@@ -323,20 +271,20 @@ def check_attachments(value: object) -> list[JSON]:
     return out
 
 
-def check_file_ids(value: object) -> list[str]:
+def check_file_ids(value: object, name: str = "file_ids") -> list[str]:
     """Validate v1 ``file_ids`` (at most 10 file ids)."""
     if value is None:
         return []
     if not isinstance(value, list):
-        _bad_type("file_ids", "an array", value)
+        _bad_type(name, "an array", value)
     if len(value) > 10:
         _bad_value(
-            "file_ids",
+            name,
             "array too long. Expected an array with maximum length 10, "
             f"but got an array with length {len(value)} instead.",
             "array_above_max_length",
         )
-    return [check_id(f"file_ids[{i}]", _string(f"file_ids[{i}]", v)) for i, v in enumerate(value)]
+    return [check_id(f"{name}[{i}]", _string(f"{name}[{i}]", v)) for i, v in enumerate(value)]
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -391,6 +339,26 @@ def parse_order(raw: str | None) -> bool:
 # -- request context and replies ---------------------------------------------------
 
 
+_ID_PREFIXES = {"thread_id": "thread", "message_id": "msg"}
+
+
+def check_id_prefix(param: str, value: str) -> str:
+    """The real API's check that a path id names the right kind of object.
+
+    The wording is the API's own ("Invalid 'thread_id': 'undefined'. Expected an ID that
+    begins with 'thread'."); the code is the one it sends with the same message elsewhere.
+    """
+    prefix = _ID_PREFIXES.get(param)
+    if prefix is not None and not value.startswith(prefix):
+        raise ApiError(
+            400,
+            f"Invalid '{param}': '{value}'. Expected an ID that begins with '{prefix}'.",
+            param=param,
+            code="invalid_id_prefix",
+        )
+    return value
+
+
 @attrs.define
 class Ctx:
     """What a route implementation needs."""
@@ -400,9 +368,12 @@ class Ctx:
     version: int
     body: bytes
     fault: Fault | None
+    flavour: Flavour = "openai"
+    strict_ids: bool = True
 
     def path_id(self, name: str) -> str:
-        return check_id(name, self.request.match_info[name])
+        value = check_id(name, self.request.match_info[name])
+        return check_id_prefix(name, value) if self.strict_ids else value
 
     def query_id(self, name: str) -> str | None:
         value = self.request.query.get(name)
@@ -426,18 +397,30 @@ class Ctx:
         fault = self.fault
         return fault.kind if fault is not None and fault.kind in PAGE_KINDS else None
 
+    def list_body(
+        self, items: list[bytes], first: str | None, last: str | None, has_more: bool
+    ) -> bytes:
+        """A list reply; Foundry's omits ``first_id`` (its schema has ``last_id`` only)."""
+        return list_body(items, first, last, has_more, with_first_id=self.flavour != "foundry")
+
 
 Reply = tuple[int, bytes]
 
 
-def list_body(items: list[bytes], first: str | None, last: str | None, has_more: bool) -> bytes:
+def list_body(
+    items: list[bytes],
+    first: str | None,
+    last: str | None,
+    has_more: bool,
+    *,
+    with_first_id: bool = True,
+) -> bytes:
     """A ``list`` object built from pre-serialised items."""
     return b"".join(
         (
             b'{"object":"list","data":[',
             b",".join(items),
-            b'],"first_id":',
-            orjson.dumps(first),
+            b'],"first_id":' + orjson.dumps(first) if with_first_id else b"]",
             b',"last_id":',
             orjson.dumps(last),
             b',"has_more":',
@@ -452,25 +435,58 @@ _CREATE_V1 = frozenset({"role", "content", "file_ids", "metadata"})
 _MODIFY = frozenset({"metadata"})
 
 
+@attrs.frozen
+class NewMessage:
+    """A validated create-message body."""
+
+    role: str
+    content: list[JSON]
+    metadata: dict[str, str]
+    attachments: list[JSON]
+    file_ids: list[str]
+
+
+def check_new_message(raw: object, version: int, where: str = "") -> NewMessage:
+    """Validate a create-message body (``where`` prefixes parameter names, e.g.
+    ``messages[0]``)."""
+    body = _object(where or "body", raw) if where else raw
+    assert isinstance(body, dict)
+    _only(where, body, _CREATE_V1 if version == 1 else _CREATE_V2)
+    dot = f"{where}." if where else ""
+    if "role" not in body:
+        _missing(dot + "role")
+    if "content" not in body:
+        _missing(dot + "content")
+    role = _string(dot + "role", body["role"])
+    if role not in ("user", "assistant"):
+        _bad_value(dot + "role", f"{role[:32]!r}. Expected one of 'user' or 'assistant'.")
+    return NewMessage(
+        role=role,
+        content=check_content(body["content"], dot + "content"),
+        metadata=check_metadata(body.get("metadata"), dot + "metadata"),
+        attachments=check_attachments(body.get("attachments"), dot + "attachments"),
+        file_ids=check_file_ids(body.get("file_ids"), dot + "file_ids"),
+    )
+
+
+def _store_message(store: Store, thread: Thread, new: NewMessage) -> MessageRecord:
+    return store.new_record(
+        thread,
+        new.role,
+        new.content,
+        metadata=new.metadata,
+        file_ids=new.file_ids,
+        attachments=new.attachments,
+    )
+
+
 def route_create(ctx: Ctx) -> Reply:
     """POST /threads/{thread_id}/messages"""
     thread_id = ctx.path_id("thread_id")
-    body = parse_body(ctx.body)
-    _only("", body, _CREATE_V1 if ctx.version == 1 else _CREATE_V2)
-    if "role" not in body:
-        _missing("role")
-    if "content" not in body:
-        _missing("content")
-    role = _string("role", body["role"])
-    if role not in ("user", "assistant"):
-        _bad_value("role", f"{role[:32]!r}. Expected one of 'user' or 'assistant'.")
-    content = check_content(body["content"])
-    metadata = check_metadata(body.get("metadata"))
-    attachments = check_attachments(body.get("attachments"))
-    file_ids = check_file_ids(body.get("file_ids"))
-    store = ctx.store
-    thread = store.thread(thread_id) or store.thread(store.create_thread(thread_id))
-    assert thread is not None
+    new = check_new_message(parse_body(ctx.body), ctx.version)
+    thread = ctx.store.thread(thread_id)
+    if thread is None:
+        raise ApiError(404, f"No thread found with id '{thread_id}'.")
     key = ctx.request.headers.get("Idempotency-Key")
     if key:
         known = thread.idempotency.get(key)
@@ -478,9 +494,7 @@ def route_create(ctx: Ctx) -> Reply:
             record = thread.find(known)
             assert record is not None
             return 200, record.json(ctx.version)
-    record = store.new_record(
-        thread, role, content, metadata=metadata, file_ids=file_ids, attachments=attachments
-    )
+    record = _store_message(ctx.store, thread, new)
     if key:
         thread.idempotency[key] = record.id
     return 200, record.json(ctx.version)
@@ -497,7 +511,7 @@ def route_list(ctx: Ctx) -> Reply:
     thread = ctx.thread()
     anomaly = ctx.page_fault()
     if anomaly == "empty_has_more":
-        return 200, list_body([], None, None, True)
+        return 200, ctx.list_body([], None, None, True)
     if anomaly == "repeat_page":
         after = before = None
     after_pos = before_pos = None
@@ -524,8 +538,8 @@ def route_list(ctx: Ctx) -> Reply:
     version = ctx.version
     items = [r.json(version) for r in records]
     if not records:
-        return 200, list_body(items, None, None, has_more)
-    return 200, list_body(items, records[0].id, records[-1].id, has_more)
+        return 200, ctx.list_body(items, None, None, has_more)
+    return 200, ctx.list_body(items, records[0].id, records[-1].id, has_more)
 
 
 def route_retrieve(ctx: Ctx) -> Reply:
@@ -562,7 +576,7 @@ def route_list_files(ctx: Ctx) -> Reply:
     record = ctx.message(ctx.thread())
     anomaly = ctx.page_fault()
     if anomaly == "empty_has_more":
-        return 200, list_body([], None, None, True)
+        return 200, ctx.list_body([], None, None, True)
     if anomaly == "repeat_page":
         after = before = None
     file_ids = record.all_file_ids()
@@ -588,7 +602,7 @@ def route_list_files(ctx: Ctx) -> Reply:
         positions.reverse()
     ids = [file_ids[p] for p in positions]
     items = [orjson.dumps(record.file_object(fid)) for fid in ids]
-    return 200, list_body(items, ids[0] if ids else None, ids[-1] if ids else None, has_more)
+    return 200, ctx.list_body(items, ids[0] if ids else None, ids[-1] if ids else None, has_more)
 
 
 def route_retrieve_file(ctx: Ctx) -> Reply:
@@ -600,9 +614,125 @@ def route_retrieve_file(ctx: Ctx) -> Reply:
     return 200, orjson.dumps(record.file_object(file_id))
 
 
+# -- threads -----------------------------------------------------------------------
+
+_THREAD_V2 = frozenset({"messages", "metadata", "tool_resources"})
+_THREAD_V1 = frozenset({"messages", "metadata"})
+_MAX_THREAD_MESSAGES = 32
+
+
+def _id_list(param: str, value: object, maximum: int) -> list[str]:
+    if not isinstance(value, list):
+        _bad_type(param, "an array", value)
+    if len(value) > maximum:
+        _bad_value(
+            param,
+            f"array too long. Expected an array with maximum length {maximum}, "
+            f"but got an array with length {len(value)} instead.",
+            "array_above_max_length",
+        )
+    return [check_id(f"{param}[{i}]", _string(f"{param}[{i}]", v)) for i, v in enumerate(value)]
+
+
+def check_tool_resources(value: object, store: Store) -> JSON:
+    """Validate ``tool_resources``; inline ``vector_stores`` become new vector store ids."""
+    if value is None:
+        return {}
+    obj = _object("tool_resources", value)
+    _only("tool_resources", obj, frozenset({"code_interpreter", "file_search"}))
+    out: JSON = {}
+    ci = obj.get("code_interpreter")
+    if ci is not None:
+        param = "tool_resources.code_interpreter"
+        _only(param, _object(param, ci), frozenset({"file_ids"}))
+        file_ids = _id_list(f"{param}.file_ids", ci.get("file_ids", []), 20)
+        out["code_interpreter"] = {"file_ids": file_ids}
+    fs = obj.get("file_search")
+    if fs is not None:
+        param = "tool_resources.file_search"
+        _only(param, _object(param, fs), frozenset({"vector_store_ids", "vector_stores"}))
+        ids = _id_list(f"{param}.vector_store_ids", fs.get("vector_store_ids", []), 1)
+        stores = fs.get("vector_stores", [])
+        if not isinstance(stores, list) or len(stores) > 1:
+            _bad_value(f"{param}.vector_stores", "expected an array of at most 1 vector store.")
+        if ids and stores:
+            _bad_value(param, "give 'vector_store_ids' or 'vector_stores', not both.")
+        for i, raw in enumerate(stores):
+            _object(f"{param}.vector_stores[{i}]", raw)
+            ids.append(store.ids.new("vs_"))
+        out["file_search"] = {"vector_store_ids": ids}
+    return out
+
+
+def _thread_reply(thread: Thread, version: int) -> Reply:
+    return 200, orjson.dumps(thread.v1() if version == 1 else thread.v2())
+
+
+def route_create_thread(ctx: Ctx) -> Reply:
+    """POST /threads (optional initial ``messages``, ``metadata``, ``tool_resources``)"""
+    body = parse_body(ctx.body)
+    _only("", body, _THREAD_V1 if ctx.version == 1 else _THREAD_V2)
+    raw_messages = body.get("messages")
+    if raw_messages is None:
+        raw_messages = []
+    elif not isinstance(raw_messages, list):
+        _bad_type("messages", "an array", raw_messages)
+    if len(raw_messages) > _MAX_THREAD_MESSAGES:
+        _bad_value(
+            "messages",
+            f"array too long. Expected an array with maximum length {_MAX_THREAD_MESSAGES}, "
+            f"but got an array with length {len(raw_messages)} instead.",
+            "array_above_max_length",
+        )
+    new = [check_new_message(m, ctx.version, f"messages[{i}]") for i, m in enumerate(raw_messages)]
+    metadata = check_metadata(body.get("metadata"))
+    store = ctx.store
+    tool_resources = check_tool_resources(body.get("tool_resources"), store)
+    key = ctx.request.headers.get("Idempotency-Key")
+    if key:
+        known = store.thread(store.thread_idempotency.get(key, ""))
+        if known is not None:
+            return _thread_reply(known, ctx.version)
+    thread = store.thread(store.create_thread(None, metadata, tool_resources))
+    assert thread is not None
+    for message in new:
+        _store_message(store, thread, message)
+    if key:
+        store.thread_idempotency[key] = thread.id
+    return _thread_reply(thread, ctx.version)
+
+
+def route_retrieve_thread(ctx: Ctx) -> Reply:
+    """GET /threads/{thread_id}"""
+    return _thread_reply(ctx.thread(), ctx.version)
+
+
+def route_modify_thread(ctx: Ctx) -> Reply:
+    """POST /threads/{thread_id} (``metadata``, ``tool_resources``)"""
+    thread = ctx.thread()
+    body = parse_body(ctx.body)
+    _only("", body, _MODIFY if ctx.version == 1 else frozenset({"metadata", "tool_resources"}))
+    if body.get("metadata") is not None:
+        thread.metadata = check_metadata(body["metadata"])
+    if body.get("tool_resources") is not None:
+        thread.tool_resources = check_tool_resources(body["tool_resources"], ctx.store)
+    return _thread_reply(thread, ctx.version)
+
+
+def route_delete_thread(ctx: Ctx) -> Reply:
+    """DELETE /threads/{thread_id} (its messages go with it)"""
+    thread = ctx.thread()
+    ctx.store.delete_thread(thread.id)
+    return 200, orjson.dumps({"id": thread.id, "object": "thread.deleted", "deleted": True})
+
+
 Route = Callable[[Ctx], Reply]
 _M = "/threads/{thread_id}/messages"
 ROUTE_TABLE: list[tuple[str, str, str, Route]] = [
+    ("POST", "/threads", "create_thread", route_create_thread),
+    ("GET", "/threads/{thread_id}", "retrieve_thread", route_retrieve_thread),
+    ("POST", "/threads/{thread_id}", "modify_thread", route_modify_thread),
+    ("DELETE", "/threads/{thread_id}", "delete_thread", route_delete_thread),
     ("POST", _M, "create", route_create),
     ("GET", _M, "list", route_list),
     ("GET", _M + "/{message_id}", "retrieve", route_retrieve),
@@ -619,48 +749,6 @@ ROUTE_TABLE: list[tuple[str, str, str, Route]] = [
 def _api_version(headers: Mapping[str, str]) -> int:
     beta = headers.get("OpenAI-Beta")
     return 1 if beta and "assistants=v1" in beta.replace(" ", "") else 2
-
-
-def _bearer(headers: Mapping[str, str]) -> str | None:
-    value = headers.get("Authorization")
-    if not value:
-        return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
-def _same(presented: str | None, expected: str) -> bool:
-    return presented is not None and hmac.compare_digest(
-        presented.encode("utf-8", "surrogateescape"), expected.encode()
-    )
-
-
-def check_access(request: web.Request, api_key: str | None, azure: bool) -> ApiError | None:
-    """Auth (and, on Azure routes, the ``api-version`` query parameter)."""
-    if api_key is not None:
-        token = _bearer(request.headers)
-        ok = _same(token, api_key)
-        if azure and not ok:
-            token = request.headers.get("api-key") or token
-            ok = _same(token, api_key)
-        if not ok:
-            if token is None:
-                return ApiError(
-                    401,
-                    "You didn't provide an API key. You need to provide your API key in an "
-                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)"
-                    + (" or in an api-key header." if azure else "."),
-                    code="invalid_api_key",
-                )
-            return ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
-    if azure and not request.query.get("api-version"):
-        return ApiError(
-            400,
-            "Missing required query parameter: 'api-version'.",
-            param="api-version",
-            code="missing_required_parameter",
-        )
-    return None
 
 
 def _fmt_number(value: float) -> str:
@@ -721,10 +809,10 @@ def _arrival(request: web.Request, route: str | None) -> LoggedRequest:
 class Dispatcher:
     """Wraps a route implementation with auth, rate limiting, faults and logging."""
 
-    def __init__(self, name: str, route: Route, azure: bool) -> None:
+    def __init__(self, name: str, route: Route, flavour: Flavour) -> None:
         self.name = name
         self.route = route
-        self.azure = azure
+        self.flavour = flavour
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The aiohttp handler."""
@@ -751,11 +839,14 @@ class Dispatcher:
     ) -> web.StreamResponse:
         if state.latency > 0:
             await asyncio.sleep(state.latency)
-        denied = check_access(request, state.api_key, self.azure)
+        denied = check_access(
+            request, self.flavour, api_key=state.api_key, tokens=state.tokens, entra=state.entra
+        )
         limiter = state.rate_limit
         if denied is not None:
             if limiter is not None:
                 headers.update(limiter.peek().headers())
+            headers.update(denied.headers)
             return _json(rec, denied.status, denied.body(), headers)
         if limiter is not None:
             decision = limiter.acquire()
@@ -770,7 +861,15 @@ class Dispatcher:
         try:
             if request.can_read_body:
                 rec.body = await request.read()
-            ctx = Ctx(request, state.store, _api_version(request.headers), rec.body, fault)
+            ctx = Ctx(
+                request,
+                state.store,
+                _api_version(request.headers),
+                rec.body,
+                fault,
+                self.flavour,
+                state.strict_ids,
+            )
             status, payload = self.route(ctx)
         except ApiError as exc:
             status, payload = exc.status, exc.body()
@@ -860,6 +959,38 @@ async def not_found(request: web.Request) -> web.StreamResponse:
         state.leave()
 
 
+TOKEN_PATH = "/_emulator/token"
+
+
+async def token_endpoint(request: web.Request) -> web.StreamResponse:
+    """Issue an Entra-like token on loopback (for token commands in tests).
+
+    Query ``lifetime`` (seconds, default 3600) and ``scope`` (repeatable).
+    Replies ``{"access_token", "token_type", "expires_in", "expires_on"}``, or the bare
+    token with ``format=text`` (like ``az account get-access-token -o tsv``).
+    """
+    state = request.app[STATE]
+    params = request.query
+    try:
+        lifetime = float(params.get("lifetime", "3600"))
+    except ValueError:
+        lifetime = math.nan
+    if not math.isfinite(lifetime):
+        err = ApiError(400, "Invalid 'lifetime': expected a number of seconds.", param="lifetime")
+        return web.Response(status=400, body=err.body(), content_type=_JSON_CT)
+    scopes = tuple(dict.fromkeys(s for s in params.getall("scope", []) if s))
+    issued = state.tokens.issue(lifetime, scopes)
+    if params.get("format") == "text":
+        return web.Response(text=issued.token + "\n")
+    body = {
+        "access_token": issued.token,
+        "token_type": "Bearer",
+        "expires_in": max(0, issued.expires_on - int(state.tokens.clock())),
+        "expires_on": issued.expires_on,
+    }
+    return web.Response(body=orjson.dumps(body), content_type=_JSON_CT)
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -867,9 +998,10 @@ def make_app(state: EmulatorState, *, client_max_size: int = 4 * 1024 * 1024) ->
     """Build the aiohttp application serving ``state``."""
     app = web.Application(client_max_size=client_max_size)
     app[STATE] = state
-    for prefix, azure in PREFIXES.items():
+    app.router.add_route("*", TOKEN_PATH, token_endpoint)
+    for prefix, flavour in PREFIXES:
         for method, path, name, route in ROUTE_TABLE:
-            handler: Handler = Dispatcher(name, route, azure).handle
+            handler: Handler = Dispatcher(name, route, flavour).handle
             app.router.add_route(method, prefix + path, handler)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

@@ -12,7 +12,19 @@ import attrs
 __all__ = ["KINDS", "LIST_ROUTES", "ROUTES", "Chaos", "Fault", "FaultRule", "Faults"]
 
 ROUTES: Final = frozenset(
-    {"create", "list", "retrieve", "modify", "delete", "list_files", "retrieve_file"}
+    {
+        "create",
+        "list",
+        "retrieve",
+        "modify",
+        "delete",
+        "list_files",
+        "retrieve_file",
+        "create_thread",
+        "retrieve_thread",
+        "modify_thread",
+        "delete_thread",
+    }
 )
 LIST_ROUTES: Final = frozenset({"list", "list_files"})
 
