@@ -149,7 +149,24 @@ def test_chaos_mix_is_deterministic_and_close_to_the_rates() -> None:
     limited = [f for f in (faults.pick("list") for _ in range(400)) if f and f.status == 429]
     assert any(f.retry_after is not None for f in limited)
     assert any(f.retry_after_ms is not None and f.retry_after is None for f in limited)
-    assert all(f.retry_after is None or f.retry_after in (0.0, 1.0) for f in limited)
+    # the spec's 429 wants Retry-After as an integer of at least 1 (issue 14, item 20)
+    assert all(f.retry_after is None or f.retry_after == 1.0 for f in limited)
+
+
+async def test_chaos_429s_never_send_retry_after_zero() -> None:
+    faults = Faults(seed=3)
+    faults.add(Chaos(error_rate=1.0, drop_rate=0.0, truncate_rate=0.0))
+    async with Emulator(api_key=KEY, faults=faults) as emu:
+        emu.store.add_messages("thread_t", 1)
+        values: list[str] = []
+        async with aiohttp.ClientSession(headers=HEADERS) as http:
+            for _ in range(120):
+                async with http.get(f"{emu.url}/threads/thread_t/messages") as resp:
+                    await resp.read()
+                    if resp.status == 429 and "Retry-After" in resp.headers:
+                        values.append(resp.headers["Retry-After"])
+    assert len(values) > 5
+    assert all(v.isdigit() and int(v) >= 1 for v in values), sorted(set(values))
 
 
 # -- each fault kind over HTTP -------------------------------------------------------
