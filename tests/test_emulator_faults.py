@@ -339,7 +339,9 @@ async def test_redirect(server: Emulator, http: aiohttp.ClientSession) -> None:
         assert len((await resp.json())["data"]) == 3
         assert len(resp.history) == 1
         assert resp.history[0].status == 308
-        assert resp.history[0].headers["Location"] == f"{server.url}/threads/thread_t/messages?limit=3"
+        assert (
+            resp.history[0].headers["Location"] == f"{server.url}/threads/thread_t/messages?limit=3"
+        )
     assert server.log.statuses("list")[-2:] == [308, 200]
     assert server.log[-1].query == {"limit": "3"}
 

@@ -324,7 +324,9 @@ async def test_bad_list_parameters_are_400(
     server: Emulator, http: aiohttp.ClientSession, params: dict[str, str], param: str
 ) -> None:
     server.store.add_messages("thread_t", 3)
-    status, err, _ = await call(http, "GET", f"{server.url}/threads/thread_t/messages", params=params)
+    status, err, _ = await call(
+        http, "GET", f"{server.url}/threads/thread_t/messages", params=params
+    )
     assert status == 400
     assert_error(err, param=param)
 
@@ -387,7 +389,9 @@ async def test_cursor_after_and_before(
     page = await list_page(server, http, "thread_t", order=order, limit="5", before=seq[3])
     assert _ids(page) == seq[0:3]
     assert page["has_more"] is False
-    page = await list_page(server, http, "thread_t", order=order, limit="5", after=seq[1], before=seq[4])
+    page = await list_page(
+        server, http, "thread_t", order=order, limit="5", after=seq[1], before=seq[4]
+    )
     assert _ids(page) == seq[2:4]
 
 
@@ -427,7 +431,9 @@ async def test_full_walks_both_directions_with_changes(
 
 async def test_list_run_id_filter(server: Emulator, http: aiohttp.ClientSession) -> None:
     wanted = [
-        server.store.add_message("thread_t", content=str(i), run_id="run_x" if i % 3 == 0 else None)["id"]
+        server.store.add_message(
+            "thread_t", content=str(i), run_id="run_x" if i % 3 == 0 else None
+        )["id"]
         for i in range(12)
     ]
     expected = wanted[::3]
@@ -581,7 +587,9 @@ async def test_azure_routes(server: Emulator) -> None:
             assert_error(await resp.json(), param="api-version")
         async with anon.get(url, params=version, headers={"api-key": "nope"}) as resp:
             assert resp.status == 401
-        async with anon.get(f"{server.url}/threads/thread_t/messages", headers={"api-key": KEY}) as resp:
+        async with anon.get(
+            f"{server.url}/threads/thread_t/messages", headers={"api-key": KEY}
+        ) as resp:
             assert resp.status == 401  # api-key is only an Azure header
 
 
@@ -655,7 +663,8 @@ async def test_requests_are_logged_on_arrival_and_in_flight_is_counted(
     server.store.add_messages("thread_t", 1)
     server.latency = 0.3
     tasks = [
-        asyncio.create_task(call(http, "GET", f"{server.url}/threads/thread_t/messages")) for _ in range(3)
+        asyncio.create_task(call(http, "GET", f"{server.url}/threads/thread_t/messages"))
+        for _ in range(3)
     ]
     for _ in range(100):
         await asyncio.sleep(0.01)

@@ -195,12 +195,15 @@ class Emulator:
         """
         if flavour not in FLAVOURS:
             raise ValueError(f"unknown flavour {flavour!r}; expected one of {FLAVOURS}")
-        return self.root_url + {
-            "openai": "/v1",
-            "azure": "",
-            "azure_v1": "/openai/v1",
-            "foundry": f"/api/projects/{project}",
-        }[flavour]
+        return (
+            self.root_url
+            + {
+                "openai": "/v1",
+                "azure": "",
+                "azure_v1": "/openai/v1",
+                "foundry": f"/api/projects/{project}",
+            }[flavour]
+        )
 
     @property
     def token_url(self) -> str:
