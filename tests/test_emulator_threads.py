@@ -182,6 +182,20 @@ async def test_loose_ids_switch() -> None:
         assert err["error"]["param"] == "thread_id"
 
 
+async def test_implicit_threads_switch() -> None:
+    async with (
+        Emulator(api_key=KEY, implicit_threads=True) as emu,
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as http,
+    ):
+        body = {"role": "user", "content": "x"}
+        status, msg = await call(http, "POST", f"{emu.url}/threads/thread_new/messages", body)
+        assert (status, msg["thread_id"]) == (200, "thread_new")
+        assert emu.store.count("thread_new") == 1
+        emu.implicit_threads = False
+        status, _ = await call(http, "POST", f"{emu.url}/threads/thread_other/messages", body)
+        assert status == 404
+
+
 async def test_thread_create_validates_everything_before_creating_anything(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:

@@ -45,6 +45,7 @@ class EmulatorState:
     rate_limit: RateLimit | None = None
     latency: float = 0.0
     strict_ids: bool = True
+    implicit_threads: bool = False
     entra: bool = False
     tokens: TokenIssuer = attrs.field(factory=TokenIssuer)
     in_flight: int = 0
@@ -370,6 +371,7 @@ class Ctx:
     fault: Fault | None
     flavour: Flavour = "openai"
     strict_ids: bool = True
+    implicit_threads: bool = False
 
     def path_id(self, name: str) -> str:
         value = check_id(name, self.request.match_info[name])
@@ -485,6 +487,8 @@ def route_create(ctx: Ctx) -> Reply:
     thread_id = ctx.path_id("thread_id")
     new = check_new_message(parse_body(ctx.body), ctx.version)
     thread = ctx.store.thread(thread_id)
+    if thread is None and ctx.implicit_threads:
+        thread = ctx.store.thread(ctx.store.create_thread(thread_id))
     if thread is None:
         raise ApiError(404, f"No thread found with id '{thread_id}'.")
     key = ctx.request.headers.get("Idempotency-Key")
@@ -869,6 +873,7 @@ class Dispatcher:
                 fault,
                 self.flavour,
                 state.strict_ids,
+                state.implicit_threads,
             )
             status, payload = self.route(ctx)
         except ApiError as exc:

@@ -36,7 +36,9 @@ class Emulator:
 
     Like the real API, a message is created only in a thread that exists (create it
     with ``POST /threads`` or ``emu.store.create_thread(...)``) and path ids must begin
-    with ``thread`` / ``msg``; ``strict_ids=False`` accepts any well-formed id.
+    with ``thread`` / ``msg``; ``strict_ids=False`` accepts any well-formed id, and
+    ``implicit_threads=True`` creates a missing thread on its first message (the
+    emulator's behaviour before threads existed; the real API answers 404).
     ``entra=True`` is the Entra ID mode: the Foundry prefix wants a bearer token from
     :meth:`issue_token` (or :meth:`credential`), and any other Bearer value must be the
     key or such a token.  Tokens issued are judged in every mode: an expired one gets
@@ -56,6 +58,7 @@ class Emulator:
         store: Store | None = None,
         log_size: int | None = 100_000,
         strict_ids: bool = True,
+        implicit_threads: bool = False,
         entra: bool = False,
         tokens: TokenIssuer | None = None,
     ) -> None:
@@ -69,6 +72,7 @@ class Emulator:
             rate_limit=rate_limit,
             latency=latency,
             strict_ids=strict_ids,
+            implicit_threads=implicit_threads,
             entra=entra,
             tokens=tokens if tokens is not None else TokenIssuer(),
         )
@@ -125,6 +129,15 @@ class Emulator:
     @strict_ids.setter
     def strict_ids(self, value: bool) -> None:
         self._state.strict_ids = value
+
+    @property
+    def implicit_threads(self) -> bool:
+        """Whether a message create makes a missing thread (the real API answers 404)."""
+        return self._state.implicit_threads
+
+    @implicit_threads.setter
+    def implicit_threads(self, value: bool) -> None:
+        self._state.implicit_threads = value
 
     @property
     def entra(self) -> bool:
