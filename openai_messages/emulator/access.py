@@ -108,24 +108,21 @@ def _authenticate(
     token = bearer(headers)
     if token is not None and tokens.known(token):
         return _judge_token(token, tokens, flavour)
-    header_allowed = flavour in ("azure", "azure_v1")
     if flavour == "foundry" and entra:
         if token is None:
             return _token_error("Unauthorized. Access token is missing or invalid.", "Bearer")
         return _judge_token(token, tokens, flavour)
+    header_allowed = flavour in ("azure", "azure_v1")
+    key_header = headers.get("api-key") if header_allowed else None
     if api_key is None:
-        if entra and token is not None:  # any Bearer value must then be a real token
-            return _judge_token(token, tokens, flavour)
+        accepted = not (entra and token is not None)
+    else:
+        accepted = _same(token, api_key) or _same(key_header, api_key)
+    if accepted:
         return None
-    ok = _same(token, api_key)
-    if header_allowed and not ok:
-        token = headers.get("api-key") or token
-        ok = _same(token, api_key)
-    if ok:
-        return None
-    if entra and bearer(headers) is not None:
-        return _judge_token(bearer(headers) or "", tokens, flavour)
-    return _key_error(token, header_allowed)
+    if entra and token is not None:  # neither the key nor a token this emulator issued
+        return _judge_token(token, tokens, flavour)
+    return _key_error(key_header or token, header_allowed)
 
 
 def _check_version(query: Mapping[str, str], flavour: Flavour) -> ApiError | None:
