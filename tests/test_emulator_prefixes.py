@@ -70,15 +70,15 @@ async def test_foundry_requires_api_version(server: Emulator) -> None:
         assert status == 200, (version, body)
 
 
-async def test_foundry_lists_have_last_id_but_no_first_id(server: Emulator) -> None:
+async def test_foundry_lists_have_the_agents_paged_result_shape(server: Emulator) -> None:
     tid = server.store.create_thread("thread_f")
     ids = server.store.add_messages(tid, 5)
     url = f"{server.url_for('foundry', 'proj-a')}/threads/{tid}/messages"
     query = {"api-version": "v1", "limit": "2", "order": "asc"}
     status, page = await call("GET", url, headers=BEARER, params=query)
     assert status == 200
-    assert set(page) == {"object", "data", "last_id", "has_more"}
-    assert page["object"] == "list"
+    # the schema's AgentsPagedResult: no "object", no "first_id"
+    assert set(page) == {"data", "last_id", "has_more"}
     assert [m["id"] for m in page["data"]] == ids[:2]
     assert (page["last_id"], page["has_more"]) == (ids[1], True)
     status, rest = await call(
@@ -87,7 +87,7 @@ async def test_foundry_lists_have_last_id_but_no_first_id(server: Emulator) -> N
     assert [m["id"] for m in rest["data"]] == ids[2:]
     assert rest["has_more"] is False
     status, empty = await call("GET", url, headers=BEARER, params={**query, "after": ids[-1]})
-    assert empty == {"object": "list", "data": [], "last_id": None, "has_more": False}
+    assert empty == {"data": [], "last_id": None, "has_more": False}
     # the other prefixes keep OpenAI's first_id
     status, openai_page = await call("GET", f"{server.url}/threads/{tid}/messages", headers=BEARER)
     assert openai_page["first_id"] == ids[-1]

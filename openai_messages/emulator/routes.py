@@ -82,8 +82,8 @@ class Ctx:
     def list_body(
         self, items: list[bytes], first: str | None, last: str | None, has_more: bool
     ) -> bytes:
-        """A list reply; Foundry's omits ``first_id`` (its schema has ``last_id`` only)."""
-        return list_body(items, first, last, has_more, with_first_id=self.flavour != "foundry")
+        """A list reply in this prefix's shape (see :func:`list_body`)."""
+        return list_body(items, first, last, has_more, foundry=self.flavour == "foundry")
 
 
 Reply = tuple[int, bytes]
@@ -95,14 +95,22 @@ def list_body(
     last: str | None,
     has_more: bool,
     *,
-    with_first_id: bool = True,
+    foundry: bool = False,
 ) -> bytes:
-    """A ``list`` object built from pre-serialised items."""
+    """A list reply built from pre-serialised items.
+
+    OpenAI's: ``{object: "list", data, first_id, last_id, has_more}``.  Foundry's is its
+    schema's ``AgentsPagedResult`` (Azure.AI.Agents TypeSpec): ``{data, last_id,
+    has_more}``, with neither ``object`` nor ``first_id``.
+    """
+    head = b'{"data":[' if foundry else b'{"object":"list","data":['
+    first_id = b"" if foundry else b',"first_id":' + orjson.dumps(first)
     return b"".join(
         (
-            b'{"object":"list","data":[',
+            head,
             b",".join(items),
-            b'],"first_id":' + orjson.dumps(first) if with_first_id else b"]",
+            b"]",
+            first_id,
             b',"last_id":',
             orjson.dumps(last),
             b',"has_more":',
