@@ -2,7 +2,9 @@
 
 The first line of stdout is ``OPENAI_BASE_URL=http://HOST:PORT/v1``, the second
 ``OPENAI_API_KEY=...`` and the third ``OPENAI_THREAD_IDS=`` followed by the seeded
-thread ids, comma-separated.
+thread ids, comma-separated.  Stderr names the other prefixes (Azure, Azure v1,
+Foundry) and the token URL.  ``--loose-ids`` accepts path ids that do not begin with
+``thread``/``msg``; ``--entra`` is the Entra ID mode (see :class:`Emulator`).
 """
 
 from __future__ import annotations
