@@ -13,9 +13,14 @@ from .support import API_KEY, FAST_RETRIES
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    """A fresh emulator on an ephemeral loopback port."""
-    async with Emulator(api_key=API_KEY) as emulator:
+async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+    """A fresh emulator on an ephemeral loopback port.
+
+    A test module may set ``EMULATOR_OPTIONS = {...}`` (keyword arguments of
+    :class:`Emulator`, e.g. ``strict_ids=False, implicit_threads=True``) to loosen it.
+    """
+    options = getattr(request.module, "EMULATOR_OPTIONS", {})
+    async with Emulator(api_key=API_KEY, **options) as emulator:
         yield emulator
 
 

@@ -19,7 +19,7 @@ HEADERS = {"Authorization": f"Bearer {KEY}"}
 @pytest.fixture
 async def server() -> AsyncIterator[Emulator]:
     async with Emulator(api_key=KEY, seed=9) as emu:
-        emu.store.add_messages("t", 30)
+        emu.store.add_messages("thread_t", 30)
         yield emu
 
 
@@ -30,7 +30,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def list_url(server: Emulator) -> str:
-    return f"{server.url}/threads/t/messages"
+    return f"{server.url}/threads/thread_t/messages"
 
 
 async def get_status(http: aiohttp.ClientSession, url: str) -> int:
@@ -47,7 +47,7 @@ async def test_scripted_nth_request_of_a_route(
 ) -> None:
     rule = server.faults.add(Fault.error(503), route="list", nth=3)
     url = list_url(server)
-    mid = server.store.messages("t")[0]["id"]
+    mid = server.store.messages("thread_t")[0]["id"]
     statuses = []
     for _ in range(5):
         statuses.append(await get_status(http, url))
@@ -149,7 +149,24 @@ def test_chaos_mix_is_deterministic_and_close_to_the_rates() -> None:
     limited = [f for f in (faults.pick("list") for _ in range(400)) if f and f.status == 429]
     assert any(f.retry_after is not None for f in limited)
     assert any(f.retry_after_ms is not None and f.retry_after is None for f in limited)
-    assert all(f.retry_after is None or f.retry_after in (0.0, 1.0) for f in limited)
+    # the spec's 429 wants Retry-After as an integer of at least 1 (issue 14, item 20)
+    assert all(f.retry_after is None or f.retry_after == 1.0 for f in limited)
+
+
+async def test_chaos_429s_never_send_retry_after_zero() -> None:
+    faults = Faults(seed=3)
+    faults.add(Chaos(error_rate=1.0, drop_rate=0.0, truncate_rate=0.0))
+    async with Emulator(api_key=KEY, faults=faults) as emu:
+        emu.store.add_messages("thread_t", 1)
+        values: list[str] = []
+        async with aiohttp.ClientSession(headers=HEADERS) as http:
+            for _ in range(120):
+                async with http.get(f"{emu.url}/threads/thread_t/messages") as resp:
+                    await resp.read()
+                    if resp.status == 429 and "Retry-After" in resp.headers:
+                        values.append(resp.headers["Retry-After"])
+    assert len(values) > 5
+    assert all(v.isdigit() and int(v) >= 1 for v in values), sorted(set(values))
 
 
 # -- each fault kind over HTTP -------------------------------------------------------
@@ -209,10 +226,10 @@ async def test_drop_before_response(server: Emulator) -> None:
     async with aiohttp.ClientSession(headers=HEADERS) as http:
         with pytest.raises(aiohttp.ServerDisconnectedError):
             async with http.post(
-                f"{server.url}/threads/t/messages", json={"role": "user", "content": "lost"}
+                f"{server.url}/threads/thread_t/messages", json={"role": "user", "content": "lost"}
             ) as resp:
                 await resp.read()
-    assert server.store.count("t") == 30  # the handler never ran
+    assert server.store.count("thread_t") == 30  # the handler never ran
     record = server.log.filter("create")[0]
     assert record.status is None
     assert record.done
@@ -263,24 +280,24 @@ async def test_html_pages(server: Emulator, http: aiohttp.ClientSession, status:
 async def test_commit_then_error(server: Emulator, http: aiohttp.ClientSession) -> None:
     server.faults.add(Fault.commit_then_error(500), route="create", times=1)
     async with http.post(
-        f"{server.url}/threads/t/messages",
+        f"{server.url}/threads/thread_t/messages",
         json={"role": "user", "content": "stored anyway"},
         headers={"Idempotency-Key": "retry-me"},
     ) as resp:
         assert resp.status == 500
         await resp.read()
-    assert server.store.count("t") == 31
-    stored = server.store.messages("t")[-1]
+    assert server.store.count("thread_t") == 31
+    stored = server.store.messages("thread_t")[-1]
     assert stored["content"][0]["text"]["value"] == "stored anyway"
     # a retry with the same key gets the stored message, nothing new
     async with http.post(
-        f"{server.url}/threads/t/messages",
+        f"{server.url}/threads/thread_t/messages",
         json={"role": "user", "content": "stored anyway"},
         headers={"Idempotency-Key": "retry-me"},
     ) as resp:
         assert resp.status == 200
         assert (await resp.json())["id"] == stored["id"]
-    assert server.store.count("t") == 31
+    assert server.store.count("thread_t") == 31
 
 
 async def test_commit_then_drop(server: Emulator) -> None:
@@ -288,10 +305,10 @@ async def test_commit_then_drop(server: Emulator) -> None:
     async with aiohttp.ClientSession(headers=HEADERS) as http:
         with pytest.raises(aiohttp.ServerDisconnectedError):
             async with http.post(
-                f"{server.url}/threads/t/messages", json={"role": "user", "content": "c"}
+                f"{server.url}/threads/thread_t/messages", json={"role": "user", "content": "c"}
             ) as resp:
                 await resp.read()
-    assert server.store.count("t") == 31
+    assert server.store.count("thread_t") == 31
     assert server.log.filter("create")[0].status is None
 
 
@@ -301,16 +318,16 @@ async def test_commit_then_delay_makes_the_client_time_out(
     server.faults.add(Fault.commit_then_delay(0.5), route="create", times=1)
     with pytest.raises(asyncio.TimeoutError):
         async with http.post(
-            f"{server.url}/threads/t/messages",
+            f"{server.url}/threads/thread_t/messages",
             json={"role": "user", "content": "slow"},
             timeout=aiohttp.ClientTimeout(total=0.15),
         ) as resp:
             await resp.read()
-    assert server.store.count("t") == 31  # committed before the delay
+    assert server.store.count("thread_t") == 31  # committed before the delay
 
 
 async def test_redirect(server: Emulator, http: aiohttp.ClientSession) -> None:
-    target = server.root_url + "/threads/t/messages?limit=2"
+    target = server.root_url + "/threads/thread_t/messages?limit=2"
     server.faults.add(Fault.redirect(target, 307), route="list", times=1)
     async with http.get(list_url(server), allow_redirects=False) as resp:
         assert resp.status == 307
@@ -322,7 +339,9 @@ async def test_redirect(server: Emulator, http: aiohttp.ClientSession) -> None:
         assert len((await resp.json())["data"]) == 3
         assert len(resp.history) == 1
         assert resp.history[0].status == 308
-        assert resp.history[0].headers["Location"] == f"{server.url}/threads/t/messages?limit=3"
+        assert (
+            resp.history[0].headers["Location"] == f"{server.url}/threads/thread_t/messages?limit=3"
+        )
     assert server.log.statuses("list")[-2:] == [308, 200]
     assert server.log[-1].query == {"limit": "3"}
 
@@ -348,13 +367,13 @@ async def test_repeat_page(server: Emulator, http: aiohttp.ClientSession) -> Non
         second = await resp.json()
     assert second == first
     assert second["has_more"] is True
-    server.store.add_messages("small", 2)
-    async with http.get(f"{server.url}/threads/small/messages") as resp:
+    server.store.add_messages("thread_small", 2)
+    async with http.get(f"{server.url}/threads/thread_small/messages") as resp:
         assert (await resp.json())["has_more"] is True  # even when there is nothing more
 
 
 async def test_reverse_page(server: Emulator, http: aiohttp.ClientSession) -> None:
-    ids = [m["id"] for m in server.store.messages("t")]
+    ids = [m["id"] for m in server.store.messages("thread_t")]
     server.faults.add(Fault.reverse_page(), route="list", times=1)
     async with http.get(list_url(server), params={"limit": "4", "order": "asc"}) as resp:
         page = await resp.json()
@@ -364,8 +383,8 @@ async def test_reverse_page(server: Emulator, http: aiohttp.ClientSession) -> No
 
 
 async def test_anomalies_on_message_files(server: Emulator, http: aiohttp.ClientSession) -> None:
-    msg = server.store.add_message("t", content="f", file_ids=["file-a", "file-b", "file-c"])
-    url = f"{server.url}/threads/t/messages/{msg['id']}/files"
+    msg = server.store.add_message("thread_t", content="f", file_ids=["file-a", "file-b", "file-c"])
+    url = f"{server.url}/threads/thread_t/messages/{msg['id']}/files"
     server.faults.add(Fault.reverse_page(), route="list_files", nth=1)
     server.faults.add(Fault.empty_has_more(), route="list_files", nth=2)
     async with http.get(url, params={"order": "asc"}) as resp:
@@ -377,12 +396,12 @@ async def test_anomalies_on_message_files(server: Emulator, http: aiohttp.Client
 
 async def test_chaos_over_http_never_breaks_the_server() -> None:
     async with Emulator(api_key=KEY, faults=Faults.chaos(seed=1, error_rate=0.5)) as emu:
-        emu.store.add_messages("t", 10)
+        emu.store.add_messages("thread_t", 10)
         outcomes: Counter[str] = Counter()
         async with aiohttp.ClientSession(headers=HEADERS) as http:
             for _ in range(60):
                 try:
-                    async with http.get(f"{emu.url}/threads/t/messages") as resp:
+                    async with http.get(f"{emu.url}/threads/thread_t/messages") as resp:
                         body = await resp.read()
                         try:
                             orjson.loads(body)
@@ -396,6 +415,6 @@ async def test_chaos_over_http_never_breaks_the_server() -> None:
         emu.faults.clear()
         async with (
             aiohttp.ClientSession(headers=HEADERS) as http,
-            http.get(f"{emu.url}/threads/t/messages") as resp,
+            http.get(f"{emu.url}/threads/thread_t/messages") as resp,
         ):
             assert resp.status == 200

@@ -31,6 +31,7 @@ async def client(server: Emulator) -> AsyncIterator[Any]:
 
 async def test_crud(server: Emulator, client: Any) -> None:
     messages = client.beta.threads.messages
+    server.store.create_thread("thread_o")
     created = await messages.create("thread_o", role="user", content="Hello", metadata={"a": "1"})
     assert created.id.startswith("msg_")
     assert created.status == "completed"
@@ -88,3 +89,40 @@ async def test_azure_client(server: Emulator) -> None:
     last = server.log[-1]
     assert last.path == "/openai/threads/thread_az/messages"
     assert last.query["api-version"] == "2024-05-01-preview"
+
+
+async def test_threads_crud(server: Emulator, client: Any) -> None:
+    threads = client.beta.threads
+    created = await threads.create(
+        messages=[{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi"}],
+        metadata={"team": "a"},
+    )
+    assert created.id.startswith("thread_")
+    assert created.object == "thread"
+    assert created.metadata == {"team": "a"}
+    page = await threads.messages.list(created.id, order="asc")
+    assert [m.content[0].text.value for m in page.data] == ["Hello", "Hi"]
+    got = await threads.retrieve(created.id)
+    assert got == created
+    updated = await threads.update(created.id, metadata={"team": "b"})
+    assert updated.metadata == {"team": "b"}
+    gone = await threads.delete(created.id)
+    assert (gone.id, gone.deleted, gone.object) == (created.id, True, "thread.deleted")
+    with pytest.raises(openai.NotFoundError):
+        await threads.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError) as info:
+        await threads.messages.create(created.id, role="user", content="late")
+    assert f"No thread found with id '{created.id}'" in str(info.value)
+    with pytest.raises(openai.BadRequestError) as bad:
+        await threads.retrieve("undefined")
+    assert bad.value.param == "thread_id"
+    assert server.log.count("create_thread") == 1
+
+
+async def test_azure_v1_client_threads(server: Emulator) -> None:
+    async with openai.AsyncOpenAI(base_url=server.url_for("azure_v1"), api_key=KEY) as azure:
+        thread = await azure.beta.threads.create()
+        await azure.beta.threads.messages.create(thread.id, role="user", content="x")
+        page = await azure.beta.threads.messages.list(thread.id)
+    assert len(page.data) == 1
+    assert server.log[-1].path == f"/openai/v1/threads/{thread.id}/messages"

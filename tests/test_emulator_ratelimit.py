@@ -74,12 +74,12 @@ def test_bucket_validation() -> None:
 @pytest.fixture
 async def server() -> AsyncIterator[Emulator]:
     async with Emulator(api_key=KEY, rate_limit=RateLimit(rate=2, burst=3)) as emu:
-        emu.store.add_messages("t", 2)
+        emu.store.add_messages("thread_t", 2)
         yield emu
 
 
 async def test_limit_over_http(server: Emulator) -> None:
-    url = f"{server.url}/threads/t/messages"
+    url = f"{server.url}/threads/thread_t/messages"
     seen = []
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as http:
         for _ in range(4):
@@ -98,7 +98,7 @@ async def test_limit_over_http(server: Emulator) -> None:
 
 
 async def test_limit_is_settable_at_runtime(server: Emulator) -> None:
-    url = f"{server.url}/threads/t/messages"
+    url = f"{server.url}/threads/thread_t/messages"
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as http:
         server.rate_limit = None
         for _ in range(5):
@@ -113,7 +113,7 @@ async def test_limit_is_settable_at_runtime(server: Emulator) -> None:
 
 
 async def test_unauthenticated_requests_carry_headers_but_cost_nothing(server: Emulator) -> None:
-    url = f"{server.url}/threads/t/messages"
+    url = f"{server.url}/threads/thread_t/messages"
     async with aiohttp.ClientSession() as anon:
         for _ in range(5):
             async with anon.get(url) as resp:

@@ -96,6 +96,7 @@ def assert_error(body: Any, *, param: str | None = None, code: str | None = None
 async def test_create_string_content_v2_shape(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
+    server.store.create_thread("thread_a")
     status, msg, _ = await call(
         http,
         "POST",
@@ -121,6 +122,7 @@ async def test_create_string_content_v2_shape(
 async def test_create_content_parts_and_attachments(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
+    server.store.create_thread("thread_a")
     parts = [
         {"type": "text", "text": "look"},
         {"type": "image_file", "image_file": {"file_id": "file-abc", "detail": "low"}},
@@ -199,7 +201,7 @@ async def test_unknown_url_is_404_in_openai_shape(
     status, body, _ = await call(http, "GET", f"{server.url}/assistants")
     assert status == 404
     assert_error(body)
-    status, body, _ = await call(http, "PUT", f"{server.url}/threads/t/messages")
+    status, body, _ = await call(http, "PUT", f"{server.url}/threads/thread_t/messages")
     assert status == 404
     assert server.log[-1].route is None
     assert server.log[-1].status == 404
@@ -262,11 +264,12 @@ async def test_bad_create_bodies_are_400(
 async def test_metadata_at_the_limits_is_accepted(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
+    server.store.create_thread("thread_t")
     meta = {f"{i:064d}": "v" * 512 for i in range(16)}
     status, msg, _ = await call(
         http,
         "POST",
-        f"{server.url}/threads/t/messages",
+        f"{server.url}/threads/thread_t/messages",
         json={"role": "user", "content": "x", "metadata": meta},
     )
     assert status == 200
@@ -274,11 +277,11 @@ async def test_metadata_at_the_limits_is_accepted(
 
 
 async def test_invalid_json_and_modify_rules(server: Emulator, http: aiohttp.ClientSession) -> None:
-    url = f"{server.url}/threads/t/messages"
+    url = f"{server.url}/threads/thread_t/messages"
     status, err, _ = await call(http, "POST", url, data=b"{not json")
     assert status == 400
     assert_error(err)
-    msg = server.store.add_message("t", content="x")
+    msg = server.store.add_message("thread_t", content="x")
     murl = f"{url}/{msg['id']}"
     status, err, _ = await call(http, "POST", murl, json={"content": "new"})
     assert status == 400
@@ -298,8 +301,8 @@ async def test_invalid_ids_are_400(
         assert resp.status in (400, 404)  # %2F may not even route
         assert_error(await resp.json())
     assert server.store.thread_ids() == []
-    server.store.create_thread("t")
-    status, err, _ = await call(http, "GET", f"{server.url}/threads/t/messages/{'m' * 65}")
+    server.store.create_thread("thread_t")
+    status, err, _ = await call(http, "GET", f"{server.url}/threads/thread_t/messages/{'m' * 65}")
     assert status == 400
     assert_error(err, param="message_id")
 
@@ -320,8 +323,10 @@ async def test_invalid_ids_are_400(
 async def test_bad_list_parameters_are_400(
     server: Emulator, http: aiohttp.ClientSession, params: dict[str, str], param: str
 ) -> None:
-    server.store.add_messages("t", 3)
-    status, err, _ = await call(http, "GET", f"{server.url}/threads/t/messages", params=params)
+    server.store.add_messages("thread_t", 3)
+    status, err, _ = await call(
+        http, "GET", f"{server.url}/threads/thread_t/messages", params=params
+    )
     assert status == 400
     assert_error(err, param=param)
 
@@ -346,8 +351,8 @@ def _ids(page: Any) -> list[str]:
 
 
 async def test_list_defaults_desc_20(server: Emulator, http: aiohttp.ClientSession) -> None:
-    ids = server.store.add_messages("t", 25)
-    page = await list_page(server, http, "t")
+    ids = server.store.add_messages("thread_t", 25)
+    page = await list_page(server, http, "thread_t")
     assert _ids(page) == ids[::-1][:20]
     assert page["first_id"] == ids[-1]
     assert page["last_id"] == ids[5]
@@ -358,8 +363,8 @@ async def test_list_defaults_desc_20(server: Emulator, http: aiohttp.ClientSessi
 async def test_list_empty_thread_has_null_ids(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    server.store.create_thread("empty")
-    page = await list_page(server, http, "empty")
+    server.store.create_thread("thread_empty")
+    page = await list_page(server, http, "thread_empty")
     assert page == {
         "object": "list",
         "data": [],
@@ -373,36 +378,38 @@ async def test_list_empty_thread_has_null_ids(
 async def test_cursor_after_and_before(
     server: Emulator, http: aiohttp.ClientSession, order: str
 ) -> None:
-    ids = server.store.add_messages("t", 10)
+    ids = server.store.add_messages("thread_t", 10)
     seq = ids if order == "asc" else ids[::-1]
-    page = await list_page(server, http, "t", order=order, limit="3", after=seq[2])
+    page = await list_page(server, http, "thread_t", order=order, limit="3", after=seq[2])
     assert _ids(page) == seq[3:6]
     assert page["has_more"] is True
-    page = await list_page(server, http, "t", order=order, limit="3", before=seq[7])
+    page = await list_page(server, http, "thread_t", order=order, limit="3", before=seq[7])
     assert _ids(page) == seq[4:7]  # the 3 just before, still in the requested order
     assert page["has_more"] is True
-    page = await list_page(server, http, "t", order=order, limit="5", before=seq[3])
+    page = await list_page(server, http, "thread_t", order=order, limit="5", before=seq[3])
     assert _ids(page) == seq[0:3]
     assert page["has_more"] is False
-    page = await list_page(server, http, "t", order=order, limit="5", after=seq[1], before=seq[4])
+    page = await list_page(
+        server, http, "thread_t", order=order, limit="5", after=seq[1], before=seq[4]
+    )
     assert _ids(page) == seq[2:4]
 
 
 async def test_full_walks_both_directions_with_changes(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    ids = server.store.add_messages("t", 57)
+    ids = server.store.add_messages("thread_t", 57)
     # forward walk by last_id, deleting the message just served and adding new ones
     seen: list[str] = []
     after: dict[str, str] = {}
     added = 0
     while True:
-        page = await list_page(server, http, "t", order="asc", limit="10", **after)
+        page = await list_page(server, http, "thread_t", order="asc", limit="10", **after)
         seen += _ids(page)
         if not page["has_more"]:
             break
-        assert server.store.delete("t", page["last_id"])  # the cursor is now a tombstone
-        server.store.add_message("t", content="late")
+        assert server.store.delete("thread_t", page["last_id"])  # the cursor is now a tombstone
+        server.store.add_message("thread_t", content="late")
         added += 1
         after = {"after": page["last_id"]}
     assert len(seen) == len(set(seen))
@@ -410,11 +417,11 @@ async def test_full_walks_both_directions_with_changes(
     assert added == 6
     assert len(seen) == 57 + added  # those added during the walk, each once
     # backward walk by first_id from an anchor
-    live = [m["id"] for m in server.store.messages("t")]
+    live = [m["id"] for m in server.store.messages("thread_t")]
     back: list[str] = []
     before = live[-1]
     while True:
-        page = await list_page(server, http, "t", order="asc", limit="7", before=before)
+        page = await list_page(server, http, "thread_t", order="asc", limit="7", before=before)
         back = _ids(page) + back
         if not page["has_more"]:
             break
@@ -424,13 +431,15 @@ async def test_full_walks_both_directions_with_changes(
 
 async def test_list_run_id_filter(server: Emulator, http: aiohttp.ClientSession) -> None:
     wanted = [
-        server.store.add_message("t", content=str(i), run_id="run_x" if i % 3 == 0 else None)["id"]
+        server.store.add_message(
+            "thread_t", content=str(i), run_id="run_x" if i % 3 == 0 else None
+        )["id"]
         for i in range(12)
     ]
     expected = wanted[::3]
-    page = await list_page(server, http, "t", run_id="run_x", order="asc", limit="3")
+    page = await list_page(server, http, "thread_t", run_id="run_x", order="asc", limit="3")
     assert _ids(page) == expected[:3]
-    page = await list_page(server, http, "t", run_id="run_x", order="asc", after=expected[2])
+    page = await list_page(server, http, "thread_t", run_id="run_x", order="asc", after=expected[2])
     assert _ids(page) == expected[3:]
     assert all(m["run_id"] == "run_x" for m in page["data"])
 
@@ -439,7 +448,8 @@ async def test_list_run_id_filter(server: Emulator, http: aiohttp.ClientSession)
 
 
 async def test_v1_shape_file_ids_and_files(server: Emulator, http: aiohttp.ClientSession) -> None:
-    url = f"{server.url}/threads/t1/messages"
+    server.store.create_thread("thread_1")
+    url = f"{server.url}/threads/thread_1/messages"
     file_ids = [f"file-{i}" for i in range(4)]
     status, msg, _ = await call(
         http, "POST", url, json={"role": "user", "content": "x", "file_ids": file_ids}, headers=V1
@@ -488,7 +498,7 @@ async def test_v1_shape_file_ids_and_files(server: Emulator, http: aiohttp.Clien
 async def test_v1_rejects_attachments_and_too_many_files(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    url = f"{server.url}/threads/t1/messages"
+    url = f"{server.url}/threads/thread_1/messages"
     status, err, _ = await call(
         http,
         "POST",
@@ -512,8 +522,8 @@ async def test_v1_rejects_attachments_and_too_many_files(
 async def test_v2_header_explicit_and_v1_among_other_betas(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    msg = server.store.add_message("t", content="x")
-    url = f"{server.url}/threads/t/messages/{msg['id']}"
+    msg = server.store.add_message("thread_t", content="x")
+    url = f"{server.url}/threads/thread_t/messages/{msg['id']}"
     _, got, _ = await call(http, "GET", url, headers={"OpenAI-Beta": "assistants=v2"})
     assert set(got) == V2_FIELDS
     _, got, _ = await call(http, "GET", url, headers={"OpenAI-Beta": "foo=1, assistants=v1"})
@@ -528,10 +538,10 @@ async def test_v2_header_explicit_and_v1_among_other_betas(
     [{}, {"Authorization": "Bearer sk-wrong-PRESENTED"}, {"Authorization": "Basic abc"}],
 )
 async def test_auth_failures_are_401(server: Emulator, headers: dict[str, str]) -> None:
-    server.store.add_messages("t", 1)
+    server.store.add_messages("thread_t", 1)
     async with (
         aiohttp.ClientSession() as anon,
-        anon.get(f"{server.url}/threads/t/messages", headers=headers) as resp,
+        anon.get(f"{server.url}/threads/thread_t/messages", headers=headers) as resp,
     ):
         assert resp.status == 401
         assert resp.headers["x-request-id"].startswith("req_")
@@ -544,26 +554,25 @@ async def test_auth_failures_are_401(server: Emulator, headers: dict[str, str]) 
 
 
 async def test_no_api_key_accepts_anyone() -> None:
-    async with (
-        Emulator(api_key=None) as emu,
-        aiohttp.ClientSession() as anon,
-        anon.post(f"{emu.url}/threads/t/messages", json={"role": "user", "content": "x"}) as resp,
-    ):
-        assert resp.status == 200
+    async with Emulator(api_key=None) as emu, aiohttp.ClientSession() as anon:
+        emu.store.create_thread("thread_t")
+        body = {"role": "user", "content": "x"}
+        async with anon.post(f"{emu.url}/threads/thread_t/messages", json=body) as resp:
+            assert resp.status == 200
 
 
 async def test_prefixes_serve_the_same_data(server: Emulator, http: aiohttp.ClientSession) -> None:
-    msg = server.store.add_message("t", content="x")
-    _, a, _ = await call(http, "GET", f"{server.url}/threads/t/messages/{msg['id']}")
-    _, b, _ = await call(http, "GET", f"{server.root_url}/threads/t/messages/{msg['id']}")
+    msg = server.store.add_message("thread_t", content="x")
+    _, a, _ = await call(http, "GET", f"{server.url}/threads/thread_t/messages/{msg['id']}")
+    _, b, _ = await call(http, "GET", f"{server.root_url}/threads/thread_t/messages/{msg['id']}")
     assert a == b == msg
     assert server.url == server.root_url + "/v1"
     assert server.root_url.startswith("http://127.0.0.1:")
 
 
 async def test_azure_routes(server: Emulator) -> None:
-    msg = server.store.add_message("t", content="x")
-    url = f"{server.root_url}/openai/threads/t/messages"
+    msg = server.store.add_message("thread_t", content="x")
+    url = f"{server.root_url}/openai/threads/thread_t/messages"
     version = {"api-version": "2024-05-01-preview"}
     async with aiohttp.ClientSession() as anon:
         async with anon.get(url, params=version, headers={"api-key": KEY}) as resp:
@@ -578,7 +587,9 @@ async def test_azure_routes(server: Emulator) -> None:
             assert_error(await resp.json(), param="api-version")
         async with anon.get(url, params=version, headers={"api-key": "nope"}) as resp:
             assert resp.status == 401
-        async with anon.get(f"{server.url}/threads/t/messages", headers={"api-key": KEY}) as resp:
+        async with anon.get(
+            f"{server.url}/threads/thread_t/messages", headers={"api-key": KEY}
+        ) as resp:
             assert resp.status == 401  # api-key is only an Azure header
 
 
@@ -588,21 +599,23 @@ async def test_azure_routes(server: Emulator) -> None:
 async def test_idempotency_key_replays_the_first_message(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    url = f"{server.url}/threads/t/messages"
+    server.store.create_thread("thread_t")
+    url = f"{server.url}/threads/thread_t/messages"
     body = {"role": "user", "content": "once"}
     key = {"Idempotency-Key": "k-1"}
     s1, first, _ = await call(http, "POST", url, json=body, headers=key)
     s2, second, _ = await call(http, "POST", url, json=body, headers=key)
     assert s1 == s2 == 200
     assert first == second
-    assert server.store.count("t") == 1
+    assert server.store.count("thread_t") == 1
     _, third, _ = await call(http, "POST", url, json=body, headers={"Idempotency-Key": "k-2"})
     _, fourth, _ = await call(http, "POST", url, json=body)
     _, fifth, _ = await call(http, "POST", url, json=body)
     assert len({first["id"], third["id"], fourth["id"], fifth["id"]}) == 4
     # keys are per thread
+    server.store.create_thread("thread_2")
     _, other, _ = await call(
-        http, "POST", f"{server.url}/threads/t2/messages", json=body, headers=key
+        http, "POST", f"{server.url}/threads/thread_2/messages", json=body, headers=key
     )
     assert other["id"] != first["id"]
 
@@ -611,20 +624,20 @@ async def test_idempotency_key_replays_the_first_message(
 
 
 async def test_request_log(server: Emulator, http: aiohttp.ClientSession) -> None:
-    server.store.add_messages("t", 3)
-    await call(http, "GET", f"{server.url}/threads/t/messages", params={"limit": "2"})
+    server.store.add_messages("thread_t", 3)
+    await call(http, "GET", f"{server.url}/threads/thread_t/messages", params={"limit": "2"})
     await call(
         http,
         "POST",
-        f"{server.url}/threads/t/messages",
+        f"{server.url}/threads/thread_t/messages",
         json={"role": "user", "content": "x"},
         headers={"X-Custom": "yes"},
     )
-    await call(http, "GET", f"{server.url}/threads/nope/messages")
+    await call(http, "GET", f"{server.url}/threads/thread_nope/messages")
     assert len(server.log) == 3
     first, second, third = list(server.log)
     assert (first.method, first.route, first.status) == ("GET", "list", 200)
-    assert first.path == "/v1/threads/t/messages"
+    assert first.path == "/v1/threads/thread_t/messages"
     assert first.query == {"limit": "2"}
     assert first.headers["authorization"] == f"Bearer {KEY}"  # case-insensitive
     assert first.fault is None
@@ -647,10 +660,11 @@ async def test_request_log(server: Emulator, http: aiohttp.ClientSession) -> Non
 async def test_requests_are_logged_on_arrival_and_in_flight_is_counted(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    server.store.add_messages("t", 1)
+    server.store.add_messages("thread_t", 1)
     server.latency = 0.3
     tasks = [
-        asyncio.create_task(call(http, "GET", f"{server.url}/threads/t/messages")) for _ in range(3)
+        asyncio.create_task(call(http, "GET", f"{server.url}/threads/thread_t/messages"))
+        for _ in range(3)
     ]
     for _ in range(100):
         await asyncio.sleep(0.01)
@@ -673,7 +687,7 @@ async def test_global_latency_applies_to_every_request(
     server.latency = 0.15
     loop = asyncio.get_running_loop()
     started = loop.time()
-    status, _, _ = await call(http, "GET", f"{server.url}/threads/none/messages")
+    status, _, _ = await call(http, "GET", f"{server.url}/threads/thread_none/messages")
     assert status == 404
     assert loop.time() - started >= 0.14
 
@@ -682,7 +696,7 @@ async def test_oversized_body_is_413_in_openai_shape(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
     big = b'{"role": "user", "content": "' + b"x" * (5 * 1024 * 1024) + b'"}'
-    async with http.post(f"{server.url}/threads/t/messages", data=io.BytesIO(big)) as resp:
+    async with http.post(f"{server.url}/threads/thread_t/messages", data=io.BytesIO(big)) as resp:
         assert resp.status == 413
         err = await resp.json()
     assert set(err["error"]) == {"message", "type", "param", "code"}
@@ -695,9 +709,9 @@ async def test_an_internal_bug_is_a_500_not_a_traceback(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug")
 
-    server.store.add_messages("t", 1)
+    server.store.add_messages("thread_t", 1)
     monkeypatch.setattr(server.store, "page", boom)
-    status, err, _ = await call(http, "GET", f"{server.url}/threads/t/messages")
+    status, err, _ = await call(http, "GET", f"{server.url}/threads/thread_t/messages")
     assert status == 500
     assert err["error"]["type"] == "server_error"
     assert "Traceback" not in err["error"]["message"]

@@ -8,32 +8,52 @@ Example::
         emu.faults.add(Fault.rate_limited(1), probability=0.2)        # 20%, seeded
         emu.faults.add(Fault.commit_then_drop(), route="create", times=1)
         emu.rate_limit = RateLimit(rate=200, burst=20)
-        ...  # point a client at emu.url
+        emu.store.create_thread("thread_demo")                        # threads must exist
+        ...  # point a client at emu.url (or emu.url_for("azure" | "azure_v1" | "foundry"))
         assert emu.log.count("list", status=503) == 1
 
 It works with plain dicts and imports nothing from the rest of ``openai_messages``.
 """
 
+from .access import FLAVOURS, FOUNDRY_API_VERSIONS, Flavour
 from .app import EmulatorState, make_app
+from .entra import (
+    AI_AZURE_SCOPE,
+    COGNITIVE_SERVICES_SCOPE,
+    AsyncEmulatorCredential,
+    EmulatorCredential,
+    IssuedToken,
+    TokenIssuer,
+)
 from .faults import Chaos, Fault, FaultRule, Faults
 from .log import LoggedRequest, RequestLog
 from .ratelimit import RateDecision, RateLimit, format_duration
-from .server import DEFAULT_API_KEY, Emulator, serve
+from .server import DEFAULT_API_KEY, DEFAULT_PROJECT, Emulator, serve
 from .store import Store
 
 __all__ = [
+    "AI_AZURE_SCOPE",
+    "COGNITIVE_SERVICES_SCOPE",
     "DEFAULT_API_KEY",
+    "DEFAULT_PROJECT",
+    "FLAVOURS",
+    "FOUNDRY_API_VERSIONS",
+    "AsyncEmulatorCredential",
     "Chaos",
     "Emulator",
+    "EmulatorCredential",
     "EmulatorState",
     "Fault",
     "FaultRule",
     "Faults",
+    "Flavour",
+    "IssuedToken",
     "LoggedRequest",
     "RateDecision",
     "RateLimit",
     "RequestLog",
     "Store",
+    "TokenIssuer",
     "format_duration",
     "make_app",
     "serve",

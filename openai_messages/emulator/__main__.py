@@ -2,7 +2,9 @@
 
 The first line of stdout is ``OPENAI_BASE_URL=http://HOST:PORT/v1``, the second
 ``OPENAI_API_KEY=...`` and the third ``OPENAI_THREAD_IDS=`` followed by the seeded
-thread ids, comma-separated.
+thread ids, comma-separated.  Stderr names the other prefixes (Azure, Azure v1,
+Foundry) and the token URL.  ``--loose-ids`` accepts path ids that do not begin with
+``thread``/``msg``; ``--entra`` is the Entra ID mode (see :class:`Emulator`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit", type=float, default=None, metavar="RPS")
     parser.add_argument("--burst", type=int, default=None, metavar="N")
     parser.add_argument("--chaos", type=int, default=None, metavar="SEED", help="chaos faults")
+    parser.add_argument(
+        "--loose-ids",
+        action="store_true",
+        help="accept any well-formed path id (default: thread ids begin with 'thread', "
+        "message ids with 'msg', like the real API)",
+    )
+    parser.add_argument(
+        "--entra",
+        action="store_true",
+        help="Entra ID mode: the Foundry prefix wants tokens from GET /_emulator/token",
+    )
     return parser
 
 
@@ -44,7 +57,10 @@ def _ready(emulator: Emulator, thread_ids: list[str]) -> None:
     print(f"OPENAI_BASE_URL={emulator.url}")
     print(f"OPENAI_API_KEY={emulator.api_key or ''}")
     print(f"OPENAI_THREAD_IDS={','.join(thread_ids)}", flush=True)
-    print(f"emulator serving on {emulator.root_url}", file=sys.stderr, flush=True)
+    print(f"emulator serving on {emulator.root_url}", file=sys.stderr)
+    for flavour in ("azure", "azure_v1", "foundry"):
+        print(f"  {flavour}: {emulator.url_for(flavour)}", file=sys.stderr)
+    print(f"  tokens: {emulator.token_url}", file=sys.stderr, flush=True)
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -69,6 +85,8 @@ async def _main(args: argparse.Namespace) -> None:
         ready=_ready,
         stop=stop,
         freeze_gc=True,
+        strict_ids=not args.loose_ids,
+        entra=args.entra,
     )
 
 

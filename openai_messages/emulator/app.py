@@ -1,35 +1,34 @@
-"""The aiohttp application: routes, auth, validation, rendering and fault application."""
+"""The aiohttp application: dispatch (auth, rate limit, faults, logging) around the routes,
+and the loopback token endpoint."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import math
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
-from typing import Any, NoReturn
 
 import attrs
 import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from .faults import PAGE_KINDS, POST_KINDS, Fault, Faults
+from .access import PREFIXES, Flavour, check_access
+from .entra import TokenIssuer
+from .errors import ApiError, status_error
+from .faults import POST_KINDS, Fault, Faults
 from .log import LoggedRequest, RequestLog
 from .ratelimit import RateLimit
-from .store import JSON, MessageRecord, Store, Thread, select_page, text_content
+from .routes import ROUTE_TABLE, Ctx, Route
+from .store import Store
 
 __all__ = ["STATE", "ApiError", "EmulatorState", "make_app"]
 
 logger = logging.getLogger(__name__)
 
-PREFIXES = {"/v1": False, "": False, "/openai": True}  # prefix -> Azure flavour
-_ID = re.compile(r"[A-Za-z0-9_\-]+")
-_MAX_ID = 64
 _JSON_CT = "application/json"
 
 
@@ -43,6 +42,10 @@ class EmulatorState:
     api_key: str | None = None
     rate_limit: RateLimit | None = None
     latency: float = 0.0
+    strict_ids: bool = True
+    implicit_threads: bool = False
+    entra: bool = False
+    tokens: TokenIssuer = attrs.field(factory=TokenIssuer)
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -60,607 +63,12 @@ class EmulatorState:
 STATE = web.AppKey("openai_messages_emulator_state", EmulatorState)
 
 
-class ApiError(Exception):
-    """An error answered in the OpenAI shape."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.param = param
-        self.code = code
-
-    def body(self) -> bytes:
-        """The JSON error body."""
-        return error_body(self.message, self.type, self.param, self.code)
-
-
-def error_body(message: str, type: str, param: str | None, code: str | None) -> bytes:
-    """``{"error": {"message", "type", "param", "code"}}`` as bytes."""
-    return orjson.dumps({"error": {"message": message, "type": type, "param": param, "code": code}})
-
-
-_STATUS_ERRORS: dict[int, tuple[str, str, str | None]] = {
-    408: ("Request timed out.", "timeout", None),
-    409: ("The request conflicts with another request.", "invalid_request_error", "conflict"),
-    429: (
-        "Rate limit reached for requests. Please try again later.",
-        "requests",
-        "rate_limit_exceeded",
-    ),
-    500: (
-        "The server had an error while processing your request. Sorry about that!",
-        "server_error",
-        None,
-    ),
-    502: ("Bad gateway.", "server_error", None),
-    503: ("The server is overloaded or not ready yet.", "server_error", None),
-}
-
-
-def status_error(status: int, message: str | None = None) -> ApiError:
-    """A plausible OpenAI error for an arbitrary HTTP status."""
-    default = _STATUS_ERRORS.get(status)
-    if default is None:
-        kind = "server_error" if status >= 500 else "invalid_request_error"
-        default = (f"HTTP {status}.", kind, None)
-    return ApiError(status, message or default[0], type=default[1], code=default[2])
-
-
-# -- validation helpers ------------------------------------------------------------
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def _bad_type(param: str, expected: str, value: object) -> NoReturn:
-    raise ApiError(
-        400,
-        f"Invalid type for '{param}': expected {expected}, but got {_describe(value)} instead.",
-        param=param,
-        code="invalid_type",
-    )
-
-
-def _bad_value(param: str, message: str, code: str = "invalid_value") -> NoReturn:
-    raise ApiError(400, f"Invalid '{param}': {message}", param=param, code=code)
-
-
-def _unknown(param: str) -> NoReturn:
-    raise ApiError(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
-
-
-def _missing(param: str) -> NoReturn:
-    raise ApiError(
-        400,
-        f"Missing required parameter: '{param}'.",
-        param=param,
-        code="missing_required_parameter",
-    )
-
-
-def check_id(param: str, value: str) -> str:
-    """Validate an id taken from the path or the query."""
-    if len(value) > _MAX_ID:
-        _bad_value(
-            param,
-            f"string too long. Expected a string with maximum length {_MAX_ID}, "
-            f"but got a string with length {len(value)} instead.",
-            "string_above_max_length",
-        )
-    if not _ID.fullmatch(value):
-        _bad_value(param, "expected an ID made of letters, digits, underscores or dashes.")
-    return value
-
-
-def _string(param: str, value: object, *, non_empty: bool = False) -> str:
-    if not isinstance(value, str):
-        _bad_type(param, "a string", value)
-    if non_empty and not value:
-        _bad_value(
-            param,
-            "empty string. Expected a string with minimum length 1, but got an empty string.",
-            "empty_string",
-        )
-    return value
-
-
-def _object(param: str, value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        _bad_type(param, "an object", value)
-    return value
-
-
-def _only(param: str, obj: dict[str, Any], allowed: frozenset[str]) -> None:
-    for key in obj:
-        if key not in allowed:
-            _unknown(f"{param}.{key}" if param else key)
-
-
-def check_metadata(value: object) -> dict[str, str]:
-    """Validate metadata: at most 16 string keys <= 64 chars, string values <= 512."""
-    if value is None:
-        return {}
-    meta = _object("metadata", value)
-    if len(meta) > 16:
-        _bad_value(
-            "metadata",
-            "too many properties. Expected an object with at most 16 properties, "
-            f"but got an object with {len(meta)} properties instead.",
-            "object_above_max_properties",
-        )
-    for key, val in meta.items():
-        if len(key) > 64:
-            _bad_value(
-                "metadata",
-                f"key too long. Expected keys of at most 64 characters, but got {len(key)}.",
-                "string_above_max_length",
-            )
-        _string(f"metadata.{key}", val)
-        if len(val) > 512:
-            _bad_value(
-                f"metadata.{key}",
-                "string too long. Expected a string with maximum length 512, "
-                f"but got a string with length {len(val)} instead.",
-                "string_above_max_length",
-            )
-    return dict(meta)
-
-
-_DETAILS = frozenset({"auto", "low", "high"})
-
-
-def _image(param: str, value: object, key: str) -> dict[str, Any]:
-    obj = _object(param, value)
-    _only(param, obj, frozenset({key, "detail"}))
-    if key not in obj:
-        _missing(f"{param}.{key}")
-    out = {key: _string(f"{param}.{key}", obj[key], non_empty=True)}
-    if "detail" in obj:
-        detail = _string(f"{param}.detail", obj["detail"])
-        if detail not in _DETAILS:
-            _bad_value(f"{param}.detail", "expected one of 'auto', 'low' or 'high'.")
-        out["detail"] = detail
-    return out
-
-
-def check_content(value: object) -> list[JSON]:
-    """Validate request content and return it in its stored form."""
-    if isinstance(value, str):
-        _string("content", value, non_empty=True)
-        return text_content(value)
-    if not isinstance(value, list):
-        _bad_type("content", "a string or an array of content parts", value)
-    if not value:
-        _bad_value(
-            "content",
-            "empty array. Expected an array with minimum length 1.",
-            "empty_array",
-        )
-    out: list[JSON] = []
-    for i, raw in enumerate(value):
-        param = f"content[{i}]"
-        part = _object(param, raw)
-        kind = part.get("type")
-        if kind == "text":
-            _only(param, part, frozenset({"type", "text"}))
-            if "text" not in part:
-                _missing(f"{param}.text")
-            out.extend(text_content(_string(f"{param}.text", part["text"])))
-        elif kind == "image_file":
-            _only(param, part, frozenset({"type", "image_file"}))
-            if "image_file" not in part:
-                _missing(f"{param}.image_file")
-            image = _image(f"{param}.image_file", part["image_file"], "file_id")
-            out.append({"type": "image_file", "image_file": image})
-        elif kind == "image_url":
-            _only(param, part, frozenset({"type", "image_url"}))
-            if "image_url" not in part:
-                _missing(f"{param}.image_url")
-            image = _image(f"{param}.image_url", part["image_url"], "url")
-            out.append({"type": "image_url", "image_url": image})
-        elif kind is None:
-            _missing(f"{param}.type")
-        else:
-            _bad_value(
-                f"{param}.type",
-                f"{kind!r}. Expected one of 'text', 'image_file' or 'image_url'.",
-            )
-    return out
-
-
-_TOOLS = frozenset({"code_interpreter", "file_search"})
-
-
-def check_attachments(value: object) -> list[JSON]:
-    """Validate ``attachments`` (a list of ``{file_id, tools}`` or null)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        _bad_type("attachments", "an array", value)
-    out: list[JSON] = []
-    for i, raw in enumerate(value):
-        param = f"attachments[{i}]"
-        att = _object(param, raw)
-        _only(param, att, frozenset({"file_id", "tools"}))
-        if "file_id" not in att:
-            _missing(f"{param}.file_id")
-        file_id = check_id(f"{param}.file_id", _string(f"{param}.file_id", att["file_id"]))
-        tools_raw = att.get("tools", [])
-        if not isinstance(tools_raw, list):
-            _bad_type(f"{param}.tools", "an array", tools_raw)
-        tools: list[JSON] = []
-        for j, tool_raw in enumerate(tools_raw):
-            tparam = f"{param}.tools[{j}]"
-            tool = _object(tparam, tool_raw)
-            _only(tparam, tool, frozenset({"type"}))
-            if tool.get("type") not in _TOOLS:
-                _bad_value(f"{tparam}.type", "expected 'code_interpreter' or 'file_search'.")
-            tools.append({"type": tool["type"]})
-        out.append({"file_id": file_id, "tools": tools})
-    return out
-
-
-def check_file_ids(value: object) -> list[str]:
-    """Validate v1 ``file_ids`` (at most 10 file ids)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        _bad_type("file_ids", "an array", value)
-    if len(value) > 10:
-        _bad_value(
-            "file_ids",
-            "array too long. Expected an array with maximum length 10, "
-            f"but got an array with length {len(value)} instead.",
-            "array_above_max_length",
-        )
-    return [check_id(f"file_ids[{i}]", _string(f"file_ids[{i}]", v)) for i, v in enumerate(value)]
-
-
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """Decode a JSON object body (an empty body counts as ``{}``)."""
-    if not raw.strip():
-        return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise ApiError(
-            400,
-            "We could not parse the JSON body of your request. (HINT: This likely means you "
-            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
-        ) from None
-    if not isinstance(value, dict):
-        raise ApiError(400, f"Invalid body: expected a JSON object, got {_describe(value)}.")
-    return value
-
-
-def parse_limit(raw: str | None) -> int:
-    """Validate the ``limit`` query parameter (1..100, default 20)."""
-    if raw is None or raw == "":
-        return 20
-    try:
-        limit = int(raw)
-    except ValueError:
-        _bad_value("limit", f"expected an integer, but got {raw[:32]!r} instead.", "invalid_type")
-    if limit < 1:
-        _bad_value(
-            "limit",
-            f"integer below minimum value. Expected a value >= 1, but got {limit} instead.",
-            "integer_below_min_value",
-        )
-    if limit > 100:
-        _bad_value(
-            "limit",
-            f"integer above maximum value. Expected a value <= 100, but got {limit} instead.",
-            "integer_above_max_value",
-        )
-    return limit
-
-
-def parse_order(raw: str | None) -> bool:
-    """Validate ``order``; True for ascending (default descending)."""
-    if raw is None or raw == "" or raw == "desc":
-        return False
-    if raw == "asc":
-        return True
-    _bad_value("order", f"{raw[:32]!r}. Expected one of 'asc' or 'desc'.")
-
-
-# -- request context and replies ---------------------------------------------------
-
-
-@attrs.define
-class Ctx:
-    """What a route implementation needs."""
-
-    request: web.Request
-    store: Store
-    version: int
-    body: bytes
-    fault: Fault | None
-
-    def path_id(self, name: str) -> str:
-        return check_id(name, self.request.match_info[name])
-
-    def query_id(self, name: str) -> str | None:
-        value = self.request.query.get(name)
-        return None if not value else check_id(name, value)
-
-    def thread(self) -> Thread:
-        thread_id = self.path_id("thread_id")
-        thread = self.store.thread(thread_id)
-        if thread is None:
-            raise ApiError(404, f"No thread found with id '{thread_id}'.")
-        return thread
-
-    def message(self, thread: Thread) -> MessageRecord:
-        message_id = self.path_id("message_id")
-        record = thread.find(message_id)
-        if record is None or record.deleted:
-            raise ApiError(404, f"No message found with id '{message_id}'.")
-        return record
-
-    def page_fault(self) -> str | None:
-        fault = self.fault
-        return fault.kind if fault is not None and fault.kind in PAGE_KINDS else None
-
-
-Reply = tuple[int, bytes]
-
-
-def list_body(items: list[bytes], first: str | None, last: str | None, has_more: bool) -> bytes:
-    """A ``list`` object built from pre-serialised items."""
-    return b"".join(
-        (
-            b'{"object":"list","data":[',
-            b",".join(items),
-            b'],"first_id":',
-            orjson.dumps(first),
-            b',"last_id":',
-            orjson.dumps(last),
-            b',"has_more":',
-            b"true" if has_more else b"false",
-            b"}",
-        )
-    )
-
-
-_CREATE_V2 = frozenset({"role", "content", "attachments", "metadata"})
-_CREATE_V1 = frozenset({"role", "content", "file_ids", "metadata"})
-_MODIFY = frozenset({"metadata"})
-
-
-def route_create(ctx: Ctx) -> Reply:
-    """POST /threads/{thread_id}/messages"""
-    thread_id = ctx.path_id("thread_id")
-    body = parse_body(ctx.body)
-    _only("", body, _CREATE_V1 if ctx.version == 1 else _CREATE_V2)
-    if "role" not in body:
-        _missing("role")
-    if "content" not in body:
-        _missing("content")
-    role = _string("role", body["role"])
-    if role not in ("user", "assistant"):
-        _bad_value("role", f"{role[:32]!r}. Expected one of 'user' or 'assistant'.")
-    content = check_content(body["content"])
-    metadata = check_metadata(body.get("metadata"))
-    attachments = check_attachments(body.get("attachments"))
-    file_ids = check_file_ids(body.get("file_ids"))
-    store = ctx.store
-    thread = store.thread(thread_id) or store.thread(store.create_thread(thread_id))
-    assert thread is not None
-    key = ctx.request.headers.get("Idempotency-Key")
-    if key:
-        known = thread.idempotency.get(key)
-        if known is not None:
-            record = thread.find(known)
-            assert record is not None
-            return 200, record.json(ctx.version)
-    record = store.new_record(
-        thread, role, content, metadata=metadata, file_ids=file_ids, attachments=attachments
-    )
-    if key:
-        thread.idempotency[key] = record.id
-    return 200, record.json(ctx.version)
-
-
-def route_list(ctx: Ctx) -> Reply:
-    """GET /threads/{thread_id}/messages"""
-    query = ctx.request.query
-    limit = parse_limit(query.get("limit"))
-    ascending = parse_order(query.get("order"))
-    after = ctx.query_id("after")
-    before = ctx.query_id("before")
-    run_id = query.get("run_id") or None
-    thread = ctx.thread()
-    anomaly = ctx.page_fault()
-    if anomaly == "empty_has_more":
-        return 200, list_body([], None, None, True)
-    if anomaly == "repeat_page":
-        after = before = None
-    after_pos = before_pos = None
-    if after is not None:
-        after_pos = thread.positions.get(after)
-        if after_pos is None:
-            _bad_value("after", f"no message with id '{after}' in this thread.")
-    if before is not None:
-        before_pos = thread.positions.get(before)
-        if before_pos is None:
-            _bad_value("before", f"no message with id '{before}' in this thread.")
-    records, has_more = ctx.store.page(
-        thread,
-        limit=limit,
-        ascending=ascending,
-        after=after_pos,
-        before=before_pos,
-        run_id=run_id,
-    )
-    if anomaly == "repeat_page":
-        has_more = True
-    elif anomaly == "reverse_page":
-        records.reverse()
-    version = ctx.version
-    items = [r.json(version) for r in records]
-    if not records:
-        return 200, list_body(items, None, None, has_more)
-    return 200, list_body(items, records[0].id, records[-1].id, has_more)
-
-
-def route_retrieve(ctx: Ctx) -> Reply:
-    """GET /threads/{thread_id}/messages/{message_id}"""
-    return 200, ctx.message(ctx.thread()).json(ctx.version)
-
-
-def route_modify(ctx: Ctx) -> Reply:
-    """POST /threads/{thread_id}/messages/{message_id} (metadata only)"""
-    thread = ctx.thread()
-    record = ctx.message(thread)
-    body = parse_body(ctx.body)
-    _only("", body, _MODIFY)
-    if "metadata" in body and body["metadata"] is not None:
-        record.set_metadata(check_metadata(body["metadata"]))
-    return 200, record.json(ctx.version)
-
-
-def route_delete(ctx: Ctx) -> Reply:
-    """DELETE /threads/{thread_id}/messages/{message_id}"""
-    thread = ctx.thread()
-    record = ctx.message(thread)
-    ctx.store.delete(thread.id, record.id)
-    return 200, orjson.dumps({"id": record.id, "object": "thread.message.deleted", "deleted": True})
-
-
-def route_list_files(ctx: Ctx) -> Reply:
-    """GET /threads/{thread_id}/messages/{message_id}/files (v1)"""
-    query = ctx.request.query
-    limit = parse_limit(query.get("limit"))
-    ascending = parse_order(query.get("order"))
-    after = ctx.query_id("after")
-    before = ctx.query_id("before")
-    record = ctx.message(ctx.thread())
-    anomaly = ctx.page_fault()
-    if anomaly == "empty_has_more":
-        return 200, list_body([], None, None, True)
-    if anomaly == "repeat_page":
-        after = before = None
-    file_ids = record.all_file_ids()
-    index = {fid: i for i, fid in enumerate(file_ids)}
-    cursors: dict[str, int | None] = {}
-    for name, value in (("after", after), ("before", before)):
-        cursors[name] = None
-        if value is not None:
-            if value not in index:
-                _bad_value(name, f"no file with id '{value}' on this message.")
-            cursors[name] = index[value]
-    positions, has_more = select_page(
-        range(len(file_ids)),
-        lambda _: True,
-        limit=limit,
-        ascending=ascending,
-        after=cursors["after"],
-        before=cursors["before"],
-    )
-    if anomaly == "repeat_page":
-        has_more = True
-    elif anomaly == "reverse_page":
-        positions.reverse()
-    ids = [file_ids[p] for p in positions]
-    items = [orjson.dumps(record.file_object(fid)) for fid in ids]
-    return 200, list_body(items, ids[0] if ids else None, ids[-1] if ids else None, has_more)
-
-
-def route_retrieve_file(ctx: Ctx) -> Reply:
-    """GET /threads/{thread_id}/messages/{message_id}/files/{file_id} (v1)"""
-    record = ctx.message(ctx.thread())
-    file_id = ctx.path_id("file_id")
-    if file_id not in record.all_file_ids():
-        raise ApiError(404, f"No file found with id '{file_id}'.")
-    return 200, orjson.dumps(record.file_object(file_id))
-
-
-Route = Callable[[Ctx], Reply]
-_M = "/threads/{thread_id}/messages"
-ROUTE_TABLE: list[tuple[str, str, str, Route]] = [
-    ("POST", _M, "create", route_create),
-    ("GET", _M, "list", route_list),
-    ("GET", _M + "/{message_id}", "retrieve", route_retrieve),
-    ("POST", _M + "/{message_id}", "modify", route_modify),
-    ("DELETE", _M + "/{message_id}", "delete", route_delete),
-    ("GET", _M + "/{message_id}/files", "list_files", route_list_files),
-    ("GET", _M + "/{message_id}/files/{file_id}", "retrieve_file", route_retrieve_file),
-]
-
-
 # -- dispatch ----------------------------------------------------------------------
 
 
 def _api_version(headers: Mapping[str, str]) -> int:
     beta = headers.get("OpenAI-Beta")
     return 1 if beta and "assistants=v1" in beta.replace(" ", "") else 2
-
-
-def _bearer(headers: Mapping[str, str]) -> str | None:
-    value = headers.get("Authorization")
-    if not value:
-        return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
-def _same(presented: str | None, expected: str) -> bool:
-    return presented is not None and hmac.compare_digest(
-        presented.encode("utf-8", "surrogateescape"), expected.encode()
-    )
-
-
-def check_access(request: web.Request, api_key: str | None, azure: bool) -> ApiError | None:
-    """Auth (and, on Azure routes, the ``api-version`` query parameter)."""
-    if api_key is not None:
-        token = _bearer(request.headers)
-        ok = _same(token, api_key)
-        if azure and not ok:
-            token = request.headers.get("api-key") or token
-            ok = _same(token, api_key)
-        if not ok:
-            if token is None:
-                return ApiError(
-                    401,
-                    "You didn't provide an API key. You need to provide your API key in an "
-                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)"
-                    + (" or in an api-key header." if azure else "."),
-                    code="invalid_api_key",
-                )
-            return ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
-    if azure and not request.query.get("api-version"):
-        return ApiError(
-            400,
-            "Missing required query parameter: 'api-version'.",
-            param="api-version",
-            code="missing_required_parameter",
-        )
-    return None
 
 
 def _fmt_number(value: float) -> str:
@@ -721,10 +129,10 @@ def _arrival(request: web.Request, route: str | None) -> LoggedRequest:
 class Dispatcher:
     """Wraps a route implementation with auth, rate limiting, faults and logging."""
 
-    def __init__(self, name: str, route: Route, azure: bool) -> None:
+    def __init__(self, name: str, route: Route, flavour: Flavour) -> None:
         self.name = name
         self.route = route
-        self.azure = azure
+        self.flavour = flavour
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The aiohttp handler."""
@@ -751,11 +159,14 @@ class Dispatcher:
     ) -> web.StreamResponse:
         if state.latency > 0:
             await asyncio.sleep(state.latency)
-        denied = check_access(request, state.api_key, self.azure)
+        denied = check_access(
+            request, self.flavour, api_key=state.api_key, tokens=state.tokens, entra=state.entra
+        )
         limiter = state.rate_limit
         if denied is not None:
             if limiter is not None:
                 headers.update(limiter.peek().headers())
+            headers.update(denied.headers)
             return _json(rec, denied.status, denied.body(), headers)
         if limiter is not None:
             decision = limiter.acquire()
@@ -770,7 +181,16 @@ class Dispatcher:
         try:
             if request.can_read_body:
                 rec.body = await request.read()
-            ctx = Ctx(request, state.store, _api_version(request.headers), rec.body, fault)
+            ctx = Ctx(
+                request,
+                state.store,
+                _api_version(request.headers),
+                rec.body,
+                fault,
+                self.flavour,
+                state.strict_ids,
+                state.implicit_threads,
+            )
             status, payload = self.route(ctx)
         except ApiError as exc:
             status, payload = exc.status, exc.body()
@@ -860,6 +280,38 @@ async def not_found(request: web.Request) -> web.StreamResponse:
         state.leave()
 
 
+TOKEN_PATH = "/_emulator/token"
+
+
+async def token_endpoint(request: web.Request) -> web.StreamResponse:
+    """Issue an Entra-like token on loopback (for token commands in tests).
+
+    Query ``lifetime`` (seconds, default 3600) and ``scope`` (repeatable).
+    Replies ``{"access_token", "token_type", "expires_in", "expires_on"}``, or the bare
+    token with ``format=text`` (like ``az account get-access-token -o tsv``).
+    """
+    state = request.app[STATE]
+    params = request.query
+    try:
+        lifetime = float(params.get("lifetime", "3600"))
+    except ValueError:
+        lifetime = math.nan
+    if not math.isfinite(lifetime):
+        err = ApiError(400, "Invalid 'lifetime': expected a number of seconds.", param="lifetime")
+        return web.Response(status=400, body=err.body(), content_type=_JSON_CT)
+    scopes = tuple(dict.fromkeys(s for s in params.getall("scope", []) if s))
+    issued = state.tokens.issue(lifetime, scopes)
+    if params.get("format") == "text":
+        return web.Response(text=issued.token + "\n")
+    body = {
+        "access_token": issued.token,
+        "token_type": "Bearer",
+        "expires_in": max(0, issued.expires_on - int(state.tokens.clock())),
+        "expires_on": issued.expires_on,
+    }
+    return web.Response(body=orjson.dumps(body), content_type=_JSON_CT)
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -867,9 +319,10 @@ def make_app(state: EmulatorState, *, client_max_size: int = 4 * 1024 * 1024) ->
     """Build the aiohttp application serving ``state``."""
     app = web.Application(client_max_size=client_max_size)
     app[STATE] = state
-    for prefix, azure in PREFIXES.items():
+    app.router.add_route("*", TOKEN_PATH, token_endpoint)
+    for prefix, flavour in PREFIXES:
         for method, path, name, route in ROUTE_TABLE:
-            handler: Handler = Dispatcher(name, route, azure).handle
+            handler: Handler = Dispatcher(name, route, flavour).handle
             app.router.add_route(method, prefix + path, handler)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

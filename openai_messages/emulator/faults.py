@@ -12,7 +12,19 @@ import attrs
 __all__ = ["KINDS", "LIST_ROUTES", "ROUTES", "Chaos", "Fault", "FaultRule", "Faults"]
 
 ROUTES: Final = frozenset(
-    {"create", "list", "retrieve", "modify", "delete", "list_files", "retrieve_file"}
+    {
+        "create",
+        "list",
+        "retrieve",
+        "modify",
+        "delete",
+        "list_files",
+        "retrieve_file",
+        "create_thread",
+        "retrieve_thread",
+        "modify_thread",
+        "delete_thread",
+    }
 )
 LIST_ROUTES: Final = frozenset({"list", "list_files"})
 
@@ -160,7 +172,9 @@ class Fault:
 
 @attrs.frozen
 class Chaos:
-    """A random mix of faults: errors (429/500/502/503), mid-body drops, truncations."""
+    """A random mix of faults: errors (429/500/502/503), mid-body drops, truncations.
+
+    A 429 asks for ``Retry-After: 1`` or for ``retry-after-ms`` up to 1000."""
 
     error_rate: float = 0.30
     drop_rate: float = 0.05
@@ -174,7 +188,9 @@ class Chaos:
             if status != 429:
                 return Fault.error(status)
             if rng.random() < 0.5:
-                return Fault.rate_limited(float(rng.randint(0, 1)))
+                # Draw as before (same sequence for a seed), but the spec's 429 wants
+                # Retry-After as an integer of at least 1: never send 0.
+                return Fault.rate_limited(float(max(1, rng.randint(0, 1))))
             return Fault.rate_limited(None, retry_after_ms=float(rng.randint(0, 1000)))
         u -= self.error_rate
         if u < self.drop_rate:

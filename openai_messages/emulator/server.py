@@ -6,27 +6,43 @@ import asyncio
 import gc
 from collections.abc import Callable
 from types import TracebackType
+from typing import Final
 
 from aiohttp import web
 
+from .access import FLAVOURS, Flavour
 from .app import EmulatorState, make_app
+from .entra import AsyncEmulatorCredential, EmulatorCredential, IssuedToken, TokenIssuer
 from .faults import Faults
 from .log import RequestLog
 from .ratelimit import RateLimit
 from .store import Store
 
-__all__ = ["DEFAULT_API_KEY", "Emulator", "serve"]
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_PROJECT", "Emulator", "serve"]
 
 DEFAULT_API_KEY = "sk-emu-test"
+DEFAULT_PROJECT: Final = "emulator"
+"""The Foundry project name in :meth:`Emulator.url_for` (any name is served)."""
 
 
 class Emulator:
     """An in-memory Messages API server on a real loopback socket.
 
     ``async with Emulator() as emu:`` starts it on a free port; point clients at
-    ``emu.url`` (``http://127.0.0.1:PORT/v1``) or, for Azure, ``emu.root_url``.
+    ``emu.url`` (``http://127.0.0.1:PORT/v1``) or any prefix with :meth:`url_for`
+    (``"openai"``, ``"azure"``, ``"azure_v1"``, ``"foundry"``).
     ``faults``, ``rate_limit`` and ``latency`` can be changed while it runs.
     ``api_key=None`` accepts any key (or none).
+
+    Like the real API, a message is created only in a thread that exists (create it
+    with ``POST /threads`` or ``emu.store.create_thread(...)``) and path ids must begin
+    with ``thread`` / ``msg``; ``strict_ids=False`` accepts any well-formed id, and
+    ``implicit_threads=True`` creates a missing thread on its first message (the
+    emulator's behaviour before threads existed; the real API answers 404).
+    ``entra=True`` is the Entra ID mode: the Foundry prefix wants a bearer token from
+    :meth:`issue_token` (or :meth:`credential`), and any other Bearer value must be the
+    key or such a token.  Tokens issued are judged in every mode: an expired one gets
+    401 with ``WWW-Authenticate: Bearer error="invalid_token", ...``.
     """
 
     def __init__(
@@ -41,6 +57,10 @@ class Emulator:
         seed: int | None = None,
         store: Store | None = None,
         log_size: int | None = 100_000,
+        strict_ids: bool = True,
+        implicit_threads: bool = False,
+        entra: bool = False,
+        tokens: TokenIssuer | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -51,6 +71,10 @@ class Emulator:
             api_key=api_key,
             rate_limit=rate_limit,
             latency=latency,
+            strict_ids=strict_ids,
+            implicit_threads=implicit_threads,
+            entra=entra,
+            tokens=tokens if tokens is not None else TokenIssuer(),
         )
         self.app = make_app(self._state)
         self._runner: web.AppRunner | None = None
@@ -98,6 +122,51 @@ class Emulator:
         self._state.latency = value
 
     @property
+    def strict_ids(self) -> bool:
+        """Whether path ids must begin with ``thread`` / ``msg`` (400 otherwise)."""
+        return self._state.strict_ids
+
+    @strict_ids.setter
+    def strict_ids(self, value: bool) -> None:
+        self._state.strict_ids = value
+
+    @property
+    def implicit_threads(self) -> bool:
+        """Whether a message create makes a missing thread (the real API answers 404)."""
+        return self._state.implicit_threads
+
+    @implicit_threads.setter
+    def implicit_threads(self, value: bool) -> None:
+        self._state.implicit_threads = value
+
+    @property
+    def entra(self) -> bool:
+        """The Entra ID mode (see the class docstring)."""
+        return self._state.entra
+
+    @entra.setter
+    def entra(self, value: bool) -> None:
+        self._state.entra = value
+
+    # -- Entra ID tokens ---------------------------------------------------------------
+    @property
+    def tokens(self) -> TokenIssuer:
+        """The issuer of bearer tokens (``tokens.expire_all()``, ``tokens.issued``)."""
+        return self._state.tokens
+
+    def issue_token(self, lifetime: float = 3600.0, *scopes: str) -> IssuedToken:
+        """A bearer token valid for ``lifetime`` seconds (``.token``, ``.expires_on``)."""
+        return self._state.tokens.issue(lifetime, scopes)
+
+    def credential(self, lifetime: float = 3600.0) -> EmulatorCredential:
+        """An azure-identity-like credential whose ``get_token`` issues tokens here."""
+        return EmulatorCredential(self._state.tokens, lifetime)
+
+    def async_credential(self, lifetime: float = 3600.0) -> AsyncEmulatorCredential:
+        """The asynchronous variant of :meth:`credential`."""
+        return AsyncEmulatorCredential(self._state.tokens, lifetime)
+
+    @property
     def log(self) -> RequestLog:
         """The requests received so far."""
         return self._state.log
@@ -129,6 +198,30 @@ class Emulator:
     def url(self) -> str:
         """``http://HOST:PORT/v1``, the OpenAI base URL."""
         return self.root_url + "/v1"
+
+    def url_for(self, flavour: Flavour, project: str = DEFAULT_PROJECT) -> str:
+        """The base URL (or endpoint) a client of ``flavour`` is given.
+
+        ``openai``: ``.../v1``; ``azure``: the resource endpoint ``http://HOST:PORT``
+        (clients add ``/openai`` and ``?api-version=``); ``azure_v1``: ``.../openai/v1``;
+        ``foundry``: the project endpoint ``.../api/projects/{project}``.
+        """
+        if flavour not in FLAVOURS:
+            raise ValueError(f"unknown flavour {flavour!r}; expected one of {FLAVOURS}")
+        return (
+            self.root_url
+            + {
+                "openai": "/v1",
+                "azure": "",
+                "azure_v1": "/openai/v1",
+                "foundry": f"/api/projects/{project}",
+            }[flavour]
+        )
+
+    @property
+    def token_url(self) -> str:
+        """``.../_emulator/token``: ``GET ?lifetime=S&scope=...[&format=text]`` issues a token."""
+        return self.root_url + "/_emulator/token"
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -189,6 +282,8 @@ async def serve(
     stop: asyncio.Event | None = None,
     freeze_gc: bool = False,
     log_size: int | None = 1000,
+    strict_ids: bool = True,
+    entra: bool = False,
 ) -> None:
     """Run an emulator until ``stop`` is set (or the task is cancelled).
 
@@ -206,6 +301,8 @@ async def serve(
         port=port,
         seed=seed,
         log_size=log_size,
+        strict_ids=strict_ids,
+        entra=entra,
     )
     thread_ids = emulator.store.seed(seed_threads, seed_messages) if seed_threads else []
     if freeze_gc:

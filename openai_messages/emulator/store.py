@@ -190,18 +190,44 @@ class Thread:
         "positions",
         "records",
         "runs",
+        "tool_resources",
     )
 
-    def __init__(self, thread_id: str, metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        thread_id: str,
+        metadata: dict[str, str] | None = None,
+        tool_resources: JSON | None = None,
+    ) -> None:
         self.id = thread_id
         self.created_at = int(time.time())
         self.metadata = dict(metadata or {})
+        self.tool_resources: JSON = dict(tool_resources or {})
         self.records: list[MessageRecord] = []
         self.positions: dict[str, int] = {}
         self.runs: dict[str, list[int]] = {}
         self.idempotency: dict[str, str] = {}
         self.live = 0
         self.last_created_at = 0
+
+    def v2(self) -> JSON:
+        """The thread object in the Assistants v2 shape."""
+        return {
+            "id": self.id,
+            "object": "thread",
+            "created_at": self.created_at,
+            "metadata": self.metadata,
+            "tool_resources": self.tool_resources,
+        }
+
+    def v1(self) -> JSON:
+        """The thread object in the legacy v1 shape (no ``tool_resources``)."""
+        return {
+            "id": self.id,
+            "object": "thread",
+            "created_at": self.created_at,
+            "metadata": self.metadata,
+        }
 
     def append(self, record: MessageRecord) -> None:
         """Add ``record`` at the end of the sequence (its ``pos`` must be ``len(records)``)."""
@@ -287,17 +313,26 @@ class Store:
     def __init__(self, seed: int | None = None) -> None:
         self.ids = IdFactory(seed)
         self._threads: dict[str, Thread] = {}
+        self.thread_idempotency: dict[str, str] = {}
+        """``Idempotency-Key`` of a thread create -> the id of the thread it created."""
 
     # -- threads -------------------------------------------------------------------
     def create_thread(
-        self, thread_id: str | None = None, metadata: dict[str, str] | None = None
+        self,
+        thread_id: str | None = None,
+        metadata: dict[str, str] | None = None,
+        tool_resources: JSON | None = None,
     ) -> str:
         """Create a thread (or return ``thread_id`` unchanged if it exists already)."""
         if thread_id is None:
             thread_id = self.ids.new("thread_")
         if thread_id not in self._threads:
-            self._threads[thread_id] = Thread(thread_id, metadata)
+            self._threads[thread_id] = Thread(thread_id, metadata, tool_resources)
         return thread_id
+
+    def delete_thread(self, thread_id: str) -> bool:
+        """Delete a thread and every message in it; False if it was not there."""
+        return self._threads.pop(thread_id, None) is not None
 
     def thread(self, thread_id: str) -> Thread | None:
         """The internal thread object, or None."""
