@@ -20,7 +20,7 @@ import pytest
 
 import openai_messages as om
 from openai_messages.emulator import Emulator, Fault
-from openai_messages.export import ExportStats, JsonlSink, export_threads
+from openai_messages.cli.export import ExportStats, JsonlSink, export_threads
 
 from .support import API_KEY
 
