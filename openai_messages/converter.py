@@ -35,7 +35,6 @@ __all__ = [
 T = TypeVar("T")
 
 
-
 def _format(exc: BaseException, _type: Any) -> str:
     if isinstance(exc, structuring.WrongType):
         return str(exc)
@@ -77,7 +76,7 @@ class Converter(cattrs.Converter):
                 pass
         try:
             return super().structure(obj, cl)
-        except Exception as exc:  # noqa: BLE001 - every failure is the server's data
+        except Exception as exc:
             problem = _problem(exc)
         raise APIResponseValidationError(problem)
 
@@ -111,7 +110,7 @@ def decode(body: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
     if consume is not None:
         try:
             return consume(data)  # type: ignore[no-any-return]
-        except Exception:  # noqa: BLE001 - a miss, or a page item cattrs refused
+        except Exception:
             data = orjson.loads(body)  # the page's list may be emptied: read it afresh
     try:
         return converter.structure(data, cls)  # type: ignore[no-any-return]

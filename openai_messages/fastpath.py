@@ -30,14 +30,14 @@ from typing import Any, Final
 import attrs
 
 from . import models as m
-from .structuring import Models, is_nullable, shared_absent, zero_value
+from .structuring import Models, is_mapping, is_nullable, shared_absent, zero_value
 
 __all__ = ["Miss", "Readers", "make_readers"]
 
 Reader = Callable[[Any], Any]
 
 
-class Miss(Exception):  # noqa: N818 - a control-flow signal, not an error
+class Miss(Exception):
     """The payload needs the general (cattrs) path."""
 
 
@@ -54,6 +54,21 @@ def _as_int(value: Any) -> int:
     raise Miss
 
 
+_PLAIN: Final = {str: "str", bool: "bool", dict: "dict"}
+
+
+def _missing_on_error(read: Reader) -> Reader:
+    """``read``, raising :class:`Miss` instead of its errors (cattrs then reports them)."""
+
+    def checked(value: Any) -> Any:
+        try:
+            return read(value)
+        except Exception:
+            raise Miss from None
+
+    return checked
+
+
 @attrs.frozen
 class Readers:
     """The fast readers by class; ``consuming`` ones free a page's items as they read them."""
@@ -65,8 +80,9 @@ class Readers:
 class _Gen:
     """Generates one reader per model and union; readers call each other by name."""
 
-    def __init__(self, models: Models) -> None:
+    def __init__(self, models: Models, general: Callable[[Any], Reader]) -> None:
         self.models = models
+        self.general = general
         self.ns: dict[str, Any] = {
             "_Miss": Miss,
             "_M": _M,
@@ -83,29 +99,45 @@ class _Gen:
             label = target.__name__ if isinstance(target, type) else f"union{i}"
             self.names[target] = f"read_{label}"
 
+    def _general(self, hint: Any) -> str:
+        """The namespace name of cattrs' reader of ``hint`` (a type with no inline check)."""
+        name = f"_general_{len(self.ns)}"
+        self.ns[name] = _missing_on_error(self.general(hint))
+        return name
+
     def _exec(self, name: str, lines: list[str]) -> Reader:
         source = "\n".join(lines) + "\n"
         filename = f"<openai_messages.fastpath {name}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        exec(compile(source, filename, "exec"), self.ns)  # noqa: S102 - our own source
+        exec(compile(source, filename, "exec"), self.ns)
         fn: Reader = self.ns[name]
         return fn
 
     def _convert(self, hint: Any, var: str, indent: str, consume: bool = False) -> list[str]:
         """Lines that check ``var`` (present, not None) and replace it by its model value."""
-        scalar = {str: "str", bool: "bool", dict: "dict"}
         if hint is int:
             return [f"{indent}if type({var}) is not int:", f"{indent}    {var} = _as_int({var})"]
-        if hint in scalar or hint is Mapping or typing.get_origin(hint) is Mapping:
-            pytype = scalar.get(hint, "dict")
+        pytype = _PLAIN.get(hint, "dict" if is_mapping(hint) else None)
+        if pytype is not None:
             return [f"{indent}if type({var}) is not {pytype}:", f"{indent}    raise _Miss"]
         if hint in self.names:
             return [f"{indent}{var} = {self.names[hint]}({var})"]
-        item = typing.get_args(hint)[0]  # tuple[X, ...]
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) is not tuple or len(args) != 2 or args[1] is not Ellipsis:
+            return [f"{indent}{var} = {self._general(hint)}({var})"]
+        item = args[0]
         lines = [f"{indent}if type({var}) is not list:", f"{indent}    raise _Miss"]
+        pytype = _PLAIN.get(item, "dict" if is_mapping(item) else None)
+        if pytype is not None:
+            return [
+                *lines,
+                f"{indent}for _x in {var}:",
+                f"{indent}    if type(_x) is not {pytype}:",
+                f"{indent}        raise _Miss",
+                f"{indent}{var} = tuple({var})",
+            ]
         if item not in self.names:
-            check = self._convert(item, "_x", indent + "    ")
-            return [*lines, f"{indent}for _x in {var}:", *check, f"{indent}{var} = tuple({var})"]
+            return [*lines, f"{indent}{var} = tuple(_map({self._general(item)}, {var}))"]
         fn = self.names[item]
         if not consume:
             # most lists hold one item (a message's content) or none (its attachments)
@@ -130,7 +162,7 @@ class _Gen:
             f"{indent}    try:",
             f"{indent}        _out.append({fn}(_x))",
             f"{indent}    except _Miss:",
-            f"{indent}        _out.append(_general_{fn}(_x))",
+            f"{indent}        _out.append(_cattrs_{fn}(_x))",
             f"{indent}_x = None",
             f"{indent}{var} = tuple(_out)",
         ]
@@ -272,13 +304,13 @@ class _Gen:
         )
 
 
-def make_readers(models: Models, general: Callable[[type], Reader]) -> Readers:
+def make_readers(models: Models, general: Callable[[Any], Reader]) -> Readers:
     """The fast readers of every response model; ``general(cls)`` is cattrs' reader of ``cls``.
 
     A consuming page reader hands an item it cannot read to ``general`` (the item's dict is
     intact: only the page's list is emptied).
     """
-    gen = _Gen(models)
+    gen = _Gen(models, general)
     plain: dict[Any, Reader] = {}
     for cls in models.responses:
         plain[cls] = gen.model(cls, consume=False)
@@ -287,6 +319,6 @@ def make_readers(models: Models, general: Callable[[type], Reader]) -> Readers:
     consuming: dict[Any, Reader] = {}
     for page in models.pages:
         item = typing.get_args(attrs.fields_dict(page)["data"].type)[0]
-        gen.ns[f"_general_{gen.names[item]}"] = general(item)
+        gen.ns[f"_cattrs_{gen.names[item]}"] = general(item)
         consuming[page] = gen.model(page, consume=True)
     return Readers(plain, consuming)

@@ -33,13 +33,13 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 import cattrs
 from attrs import NOTHING
-from cattrs.errors import AttributeValidationNote, ClassValidationError
 from cattrs.cols import homogenous_tuple_structure_factory, is_sequence
+from cattrs.errors import AttributeValidationNote, ClassValidationError
 from cattrs.gen import make_dict_structure_fn_from_attrs, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_tagged_union
 
@@ -52,6 +52,7 @@ __all__ = [
     "configure",
     "find_models",
     "got",
+    "is_mapping",
     "is_nullable",
     "shared_absent",
     "zero_value",
@@ -87,6 +88,8 @@ class WrongType(TypeError):
 
 class Missing(KeyError):
     """A required key is not in the payload."""
+
+    __notes__: list[str]
 
     def __str__(self) -> str:
         return "missing required field"
@@ -163,8 +166,19 @@ def _object(value: Any, _: Any) -> Any:
     raise WrongType("object", value)
 
 
-def _is_mapping(t: Any) -> bool:
-    return t is Mapping or typing.get_origin(t) is Mapping
+def is_mapping(t: Any) -> bool:
+    """Whether ``t`` is a JSON object field (``Mapping[str, Any]``, ``dict[str, Any]``)."""
+    return t in (Mapping, dict) or typing.get_origin(t) in (Mapping, dict)
+
+
+def _float(value: Any, _: Any) -> float:
+    if type(value) is float or type(value) is int:
+        return float(value)
+    raise WrongType("number", value)
+
+
+def _is_tuple(t: Any) -> bool:
+    return bool(is_sequence(t)) and typing.get_origin(t) is tuple
 
 
 def _array_factory(t: Any, conv: cattrs.Converter) -> StructureHook:
@@ -243,7 +257,7 @@ def model_structure_hook(
             if zero is not NOTHING:
                 fill[a.name] = zero
         adapted.append(a)
-    base = make_dict_structure_fn_from_attrs(
+    base: Callable[[Any], Any] = make_dict_structure_fn_from_attrs(
         adapted,
         cls,
         conv,
@@ -280,14 +294,18 @@ def model_structure_hook(
 def _missing(cls: type, name: str) -> ClassValidationError:
     """The error cattrs raises for a missing required key, noted with its attribute name."""
     exc = Missing(name)
-    note = AttributeValidationNote(f"Structuring class {cls.__qualname__} @ attribute {name}", name, Any)
-    exc.__notes__ = [note]
+    note = AttributeValidationNote(
+        f"Structuring class {cls.__qualname__} @ attribute {name}", name, Any
+    )
+    exc.__notes__ = [note]  # cattrs reads the path from this note
     return ClassValidationError(f"While structuring {cls.__name__}", [exc], cls)
 
 
 def model_unstructure_hook(cls: type, conv: cattrs.Converter) -> UnstructureHook:
     """The unstructure hook of a response model: cattrs' own, absent left out, extra added."""
-    base = make_dict_unstructure_fn(cls, conv, extra=override(omit=True), _absent=override(omit=True))
+    base: UnstructureHook = make_dict_unstructure_fn(
+        cls, conv, extra=override(omit=True), _absent=override(omit=True)
+    )
     tag = _tag(cls)
 
     def unstructure_model(obj: Any) -> dict[str, Any]:
@@ -306,7 +324,7 @@ def model_unstructure_hook(cls: type, conv: cattrs.Converter) -> UnstructureHook
 
 def _unknown_structure_hook(cls: type, conv: cattrs.Converter) -> StructureHook:
     """An ``Unknown*`` holder: its ``type`` read by cattrs, the whole dict kept as ``raw``."""
-    base = make_dict_structure_fn_from_attrs(
+    base: Callable[[Any], Any] = make_dict_structure_fn_from_attrs(
         list(attrs.fields(cls)), cls, conv, raw=override(omit=True)
     )
 
@@ -326,7 +344,7 @@ def _configure_union(
     conv: cattrs.Converter, alias: Any, members: tuple[type, ...], unknown: type
 ) -> None:
     """A tagged union on ``"type"``: cattrs' strategy for the known members, else ``unknown``."""
-    known_union = typing.Union[members]  # noqa: UP007
+    known_union = cast(Any, typing.Union)[members]
     configure_tagged_union(known_union, conv, tag_generator=_tag_of, tag_name="type")
     tagged = conv.get_structure_hook(known_union)
     untagged = conv.get_structure_hook(unknown)
@@ -380,13 +398,11 @@ def _unstructure_part(part: m.TextPart | m.ImageFilePart | m.ImageUrlPart) -> di
 
 def configure(conv: cattrs.Converter, models: Models) -> None:
     """Register the hooks of every class in ``models`` on ``conv``."""
-    for scalar, hook in ((str, _str), (int, _int), (bool, _bool)):
+    for scalar, hook in ((str, _str), (int, _int), (bool, _bool), (float, _float)):
         conv.register_structure_hook(scalar, hook)
-    conv.register_structure_hook_func(_is_mapping, _object)
-    conv.register_unstructure_hook_func(_is_mapping, dict)
-    conv.register_structure_hook_factory(
-        lambda t: is_sequence(t) and typing.get_origin(t) is tuple, _array_factory
-    )
+    conv.register_structure_hook_func(is_mapping, _object)
+    conv.register_unstructure_hook_func(is_mapping, dict)
+    conv.register_structure_hook_factory(_is_tuple, _array_factory)
     for cls in models.unknowns:
         conv.register_structure_hook(cls, _unknown_structure_hook(cls, conv))
         conv.register_unstructure_hook(cls, _unstructure_unknown)

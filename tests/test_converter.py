@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
+
+import openai_messages as om
 
 from openai_messages import converter
 from openai_messages.errors import APIResponseValidationError
@@ -774,3 +779,142 @@ def test_decode_and_structure_read_pages_alike_and_structure_leaves_its_input_al
     assert decoded == structured
     assert [m.id for m in decoded.data] == [f"msg_{i}" for i in range(5)]
     assert converter.unstructure(decoded) == before
+
+
+# ----------------------------------------------------------------------------- over HTTP
+
+
+class _Replies:
+    """A tiny server on loopback: each GET takes the next body of a route's list (the last
+    one repeats), counting hits per route."""
+
+    def __init__(self, routes: dict[str, list[bytes]]) -> None:
+        self.routes = routes
+        self.hits: dict[str, int] = dict.fromkeys(routes, 0)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        key = request.match_info.route.resource.canonical  # type: ignore[union-attr]
+        bodies = self.routes[key]
+        body = bodies[min(self.hits[key], len(bodies) - 1)]
+        self.hits[key] += 1
+        return web.Response(body=body, content_type="application/json")
+
+
+@contextlib.asynccontextmanager
+async def _serving(routes: dict[str, list[bytes]]) -> AsyncIterator[tuple[str, _Replies]]:
+    replies = _Replies(routes)
+    app = web.Application()
+    for route in routes:
+        app.router.add_get(route, replies.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
+    try:
+        yield f"http://127.0.0.1:{port}/v1", replies
+    finally:
+        await runner.cleanup()
+
+
+MESSAGE_ROUTE = "/v1/threads/{thread_id}/messages/{message_id}"
+LIST_ROUTE = "/v1/threads/{thread_id}/messages"
+FILES_ROUTE = "/v1/threads/{thread_id}/messages/{message_id}/files"
+
+
+def _message(created_at: Any, i: int = 1) -> dict[str, Any]:
+    return {**orjson.loads(SEED_MESSAGE), "id": f"msg_{i}", "created_at": created_at}
+
+
+async def test_integral_float_timestamps_are_read_as_ints_over_http() -> None:
+    # open-assistant-api sends "created_at": 1796155404.0; issue 14, item 17
+    page = {"object": "list", "data": [_message(1796155404.0, 2)], "has_more": False}
+    routes = {
+        MESSAGE_ROUTE: [orjson.dumps(_message(1796155404.0))],
+        LIST_ROUTE: [orjson.dumps(page)],
+    }
+    async with (
+        _serving(routes) as (url, _),
+        om.Client(api_key="sk-test", base_url=url, max_retries=0) as client,
+    ):
+        msg = await client.retrieve("thread_1", "msg_1")
+        listed = await client.list("thread_1").collect()
+    for got in (msg, listed[0]):
+        assert got.created_at == 1796155404
+        assert type(got.created_at) is int
+        # documented: the round trip gives the int the float stood for
+        assert type(converter.unstructure(got)["created_at"]) is int
+    assert converter.encode(msg).count(b'"created_at":1796155404,') == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "got"), [(1.5, "number"), (True, "boolean"), (1e300, "number"), ("1", "string")]
+)
+async def test_other_non_integers_stay_refused_over_http(value: Any, got: str) -> None:
+    routes = {MESSAGE_ROUTE: [orjson.dumps(_message(value))]}
+    async with (
+        _serving(routes) as (url, _),
+        om.Client(api_key="sk-test", base_url=url, max_retries=0) as client,
+    ):
+        with pytest.raises(APIResponseValidationError) as info:
+            await client.retrieve("thread_1", "msg_1")
+    assert f"created_at: expected integer, got {got}" in str(info.value)
+
+
+PAGE_1 = {
+    "object": "list",
+    "data": [_message(1, i) for i in (1, 2)],
+    "first_id": "msg_1",
+    "last_id": "msg_2",
+    "has_more": True,
+}
+NOT_PAGES = [b"{}", b'{"error": {"message": "upstream hiccup", "type": "server_error"}}']
+
+
+@pytest.mark.parametrize("bad", NOT_PAGES, ids=["empty", "error"])
+async def test_a_list_reply_without_data_fails_the_walk_over_http(bad: bytes) -> None:
+    # issue 14, item 4: page 2 answered 200 {} (or an error object) used to end the walk
+    routes = {LIST_ROUTE: [orjson.dumps(PAGE_1), bad]}
+    async with (
+        _serving(routes) as (url, replies),
+        om.Client(api_key="sk-test", base_url=url, max_retries=1) as client,
+    ):
+        with pytest.raises(APIResponseValidationError, match=r"data: missing required field"):
+            await client.list("thread_1").collect()
+    assert replies.hits[LIST_ROUTE] == 3, "the unreadable page is retried like a truncated body"
+
+
+@pytest.mark.parametrize("bad", NOT_PAGES, ids=["empty", "error"])
+async def test_a_file_list_reply_without_data_is_unreadable_over_http(bad: bytes) -> None:
+    async with (
+        _serving({FILES_ROUTE: [bad]}) as (url, _),
+        om.Client(api_key="sk-test", base_url=url, max_retries=0) as client,
+    ):
+        with pytest.raises(APIResponseValidationError, match=r"data: missing required field"):
+            await client.list_files("thread_1", "msg_1").first_page()
+
+
+async def test_a_page_without_has_more_is_read_with_has_more_absent_over_http() -> None:
+    page = {"object": "list", "data": [_message(1, 1)], "first_id": "msg_1", "last_id": "msg_1"}
+    async with (
+        _serving({LIST_ROUTE: [orjson.dumps(page)]}) as (url, _),
+        om.Client(api_key="sk-test", base_url=url, max_retries=0) as client,
+    ):
+        first = await client.list("thread_1").first_page()
+    assert [m.id for m in first] == ["msg_1"]
+    assert first.has_more is False
+    assert "has_more" in first.absent_fields
+    assert converter.unstructure(first) == page
+
+
+@pytest.mark.parametrize("cls", [MessagePage, MessageFilePage])
+@pytest.mark.parametrize("read", ["structure", "decode"])
+def test_every_page_model_needs_its_data(cls: type[Any], read: str) -> None:
+    for body in NOT_PAGES:
+        with pytest.raises(APIResponseValidationError, match=r"^unexpected response shape: data:"):
+            if read == "decode":
+                converter.decode(body, cls)
+            else:
+                converter.structure(orjson.loads(body), cls)
+    # objects inside stay lenient: only ``data`` is required of a page
+    assert len(converter.decode(b'{"data": [{"id": "x"}]}', cls)) == 1

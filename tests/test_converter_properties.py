@@ -333,7 +333,7 @@ def _both_paths(payload: Json, cls: type[Any]) -> None:
         fast = None
     try:
         general = cattrs.Converter.structure(conv, copy.deepcopy(payload), cls)
-    except Exception:  # noqa: BLE001 - cattrs' detailed errors
+    except Exception:
         assert fast is None, "the fast path accepted what cattrs refuses"
         return
     if fast is not None:
