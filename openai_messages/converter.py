@@ -16,12 +16,13 @@ got number``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any, TypeVar
 
 import cattrs
 import orjson
 
-from . import fastpath, structuring
+from . import fastpath, models, structuring
 from .errors import APIResponseValidationError
 
 __all__ = [
@@ -56,9 +57,9 @@ class Converter(cattrs.Converter):
     """A cattrs converter whose ``structure`` takes the fast path first, and raises only
     :class:`APIResponseValidationError` (naming the path of the bad value)."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: ModuleType = models) -> None:
         super().__init__(detailed_validation=True)
-        self.models = structuring.find_models()
+        self.models = structuring.find_models(module)
         structuring.configure(self, self.models)
         self.readers = fastpath.make_readers(self.models, self._general)
 

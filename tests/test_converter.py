@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import sys
+import types
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 from aiohttp import web
 
 import openai_messages as om
-
 from openai_messages import converter
 from openai_messages.errors import APIResponseValidationError
 from openai_messages.models import (
@@ -918,3 +920,91 @@ def test_every_page_model_needs_its_data(cls: type[Any], read: str) -> None:
                 converter.structure(orjson.loads(body), cls)
     # objects inside stay lenient: only ``data`` is required of a page
     assert len(converter.decode(b'{"data": [{"id": "x"}]}', cls)) == 1
+
+
+# ----------------------------------------------------------------------------- derived models
+
+
+def test_every_model_of_the_models_module_is_covered() -> None:
+    from openai_messages import models, structuring
+
+    found = structuring.find_models(models)
+    classes = {getattr(models, n) for n in models.__all__ if attrs.has(getattr(models, n))}
+    assert classes == {*found.responses, *found.unknowns, *found.requests}
+    assert set(found.unions) == {models.Annotation, models.MessageContent, models.Tool}
+    assert set(found.pages) == {MessagePage, MessageFilePage}
+    assert set(converter.converter.readers.plain) >= set(found.responses)
+
+
+NEW_MODELS = """
+from __future__ import annotations
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, Union
+import attrs
+from openai_messages.models import _Model, _PageMixin, _extra, _absent, NO_EXTRA
+
+@attrs.frozen(repr=False)
+class Note(_Model):
+    type: ClassVar[Literal["note"]] = "note"
+    body: str
+    extra: Mapping[str, Any] = _extra()
+    _absent: frozenset[str] = _absent()
+
+@attrs.frozen
+class UnknownPart:
+    type: str
+    raw: Mapping[str, Any] = attrs.field(default=NO_EXTRA)
+
+Part = Union[Note, UnknownPart]
+
+@attrs.frozen(repr=False)
+class Thread(_Model):
+    id: str
+    object: str = "thread"
+    created_at: int | None = None
+    score: float | None = None
+    parts: tuple[Part, ...] = ()
+    tool_resources: dict[str, Any] | None = None
+    extra: Mapping[str, Any] = _extra()
+    _absent: frozenset[str] = _absent()
+
+@attrs.frozen(repr=False)
+class ThreadPage(_Model, _PageMixin[Thread]):
+    object: str = "list"
+    data: tuple[Thread, ...] = ()
+    has_more: bool = False
+    extra: Mapping[str, Any] = _extra()
+    _absent: frozenset[str] = _absent()
+"""
+
+
+def test_a_new_models_module_is_covered_without_edits(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("new_models")
+    monkeypatch.setitem(sys.modules, "new_models", module)
+    exec(compile(NEW_MODELS, "<new_models>", "exec"), vars(module))
+    conv = converter.Converter(module)
+    payload = {
+        "id": "thread_1",
+        "created_at": 7.0,
+        "score": 1,
+        "parts": [{"type": "note", "body": "b", "x": 1}, {"type": "video", "v": 2}],
+        "tool_resources": {"code_interpreter": {"file_ids": []}},
+        "x_new": True,
+    }
+    thread_cls, page_cls = module.Thread, module.ThreadPage
+    thread = conv.structure(copy.deepcopy(payload), thread_cls)
+    assert thread.created_at == 7
+    assert type(thread.created_at) is int
+    assert thread.extra == {"x_new": True}
+    assert "object" in thread.absent_fields
+    assert type(thread.parts[1]) is module.UnknownPart
+    assert thread.parts[0].extra == {"x": 1}
+    assert conv.unstructure(thread) == payload
+    page = conv.structure({"data": [payload]}, page_cls)
+    assert page.data == (thread,)
+    with pytest.raises(APIResponseValidationError, match=r"data: missing required field"):
+        conv.structure({"has_more": True}, page_cls)
+    with pytest.raises(APIResponseValidationError, match=r"parts\[0\]\.body: expected string"):
+        conv.structure({"id": "t", "parts": [{"type": "note", "body": 1}]}, thread_cls)
+    with pytest.raises(APIResponseValidationError, match=r"score: expected number, got string"):
+        conv.structure({"id": "t", "score": "1"}, thread_cls)

@@ -277,7 +277,8 @@ def test_random_bytes_parse_or_raise_only_the_validation_error(body: bytes) -> N
         snippet = exc.body_snippet
     else:
         return
-    assert snippet or not body.strip()
+    # the snippet drops whitespace as str.split sees it (\x1c too, which bytes.strip keeps)
+    assert snippet or not body.decode("utf-8", "replace").split()
 
 
 WRONG_FOR_STRING = st.none() | st.booleans() | ints | st.lists(text, max_size=1)
