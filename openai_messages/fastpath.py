@@ -175,7 +175,7 @@ class _Gen:
             if a.name in ("extra", "_absent"):
                 continue
             hint, nullable = is_nullable(a.type)
-            fallback = a.default if a.default is not attrs.NOTHING else zero_value(hint)
+            fallback = a.default if a.default is not attrs.NOTHING else zero_value(a.type)
             out.append((a.name, hint, nullable, attrs.NOTHING if a.name in must else fallback))
         return out
 

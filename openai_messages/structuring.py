@@ -41,7 +41,7 @@ from attrs import NOTHING
 from cattrs.cols import homogenous_tuple_structure_factory, is_sequence
 from cattrs.errors import AttributeValidationNote, ClassValidationError
 from cattrs.fns import identity
-from cattrs.gen import make_dict_structure_fn_from_attrs, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_tagged_union
 
 from . import models as m
@@ -243,10 +243,12 @@ def _tag(cls: type) -> str | None:
 
 
 def zero_value(hint: Any) -> Any:
-    """The value of a default-less lenient field whose key is absent (``NOTHING``: none)."""
+    """The value of a default-less field whose key is absent; ``NOTHING``: it is required."""
+    if is_nullable(hint)[1]:
+        return None
     if typing.get_origin(hint) is tuple:
         return ()
-    return {str: "", int: 0, bool: False}.get(hint, NOTHING)
+    return {str: "", int: 0, float: 0.0, bool: False}.get(hint, NOTHING)
 
 
 _SHARED_ABSENT: dict[Any, frozenset[str]] = {}
@@ -267,7 +269,7 @@ _set = object.__setattr__
 
 
 def model_structure_hook(
-    cls: type, conv: cattrs.Converter, *, required: frozenset[str] | None = None, **over: Any
+    cls: type, conv: cattrs.Converter, *, required: frozenset[str] | None = None
 ) -> StructureHook:
     """The structure hook of a response model: cattrs' own, plus ``extra`` and absent keys.
 
@@ -281,21 +283,13 @@ def model_structure_hook(
     tag = _tag(cls)
     known = names | ({"type"} if tag is not None else set())
     fill: dict[str, Any] = {}
-    adapted = []
-    for a in attrs.fields(cls):
-        if a.default is NOTHING and a.name != "id" and a.name in names:
+    for a in fields:
+        if a.default is NOTHING and a.name != "id":
             zero = zero_value(a.type)
             if zero is not NOTHING:
                 fill[a.name] = zero
-        adapted.append(a)
-    base: Callable[[Any], Any] = make_dict_structure_fn_from_attrs(
-        adapted,
-        cls,
-        conv,
-        _cattrs_detailed_validation=conv.detailed_validation,
-        extra=override(omit=True),
-        _absent=override(omit=True),
-        **over,
+    base: Callable[[Any], Any] = make_dict_structure_fn(
+        cls, conv, extra=override(omit=True), _absent=override(omit=True)
     )
     fill_names = frozenset(fill)
     n_known = len(known)
@@ -355,9 +349,7 @@ def model_unstructure_hook(cls: type, conv: cattrs.Converter) -> UnstructureHook
 
 def _unknown_structure_hook(cls: type, conv: cattrs.Converter) -> StructureHook:
     """An ``Unknown*`` holder: its ``type`` read by cattrs, the whole dict kept as ``raw``."""
-    base: Callable[[Any], Any] = make_dict_structure_fn_from_attrs(
-        list(attrs.fields(cls)), cls, conv, raw=override(omit=True)
-    )
+    base: Callable[[Any], Any] = make_dict_structure_fn(cls, conv, raw=override(omit=True))
 
     def structure_unknown(d: Any, _: Any) -> Any:
         obj = base(d)
