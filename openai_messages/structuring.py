@@ -141,10 +141,18 @@ def find_models(module: Any = m) -> Models:
 # --------------------------------------------------------------------------- JSON scalars
 
 
-def _str(value: Any, _: Any) -> str:
-    if type(value) is str:
-        return value
-    raise WrongType("string", value)
+def _exactly(pytype: type, name: str) -> StructureHook:
+    """A hook passing values of exactly ``pytype`` (no coercion, no subclass) through."""
+
+    def check(value: Any, _: Any) -> Any:
+        if type(value) is pytype:
+            return value
+        raise WrongType(name, value)
+
+    return check
+
+
+_str, _bool, _object = _exactly(str, "string"), _exactly(bool, "boolean"), _exactly(dict, "object")
 
 
 def _int(value: Any, _: Any) -> int:
@@ -153,18 +161,6 @@ def _int(value: Any, _: Any) -> int:
     if type(value) is float and value.is_integer() and -_INT64 <= value < _INT64:
         return int(value)  # compatible servers send timestamps as 1796155404.0
     raise WrongType("integer", value)
-
-
-def _bool(value: Any, _: Any) -> bool:
-    if type(value) is bool:
-        return value
-    raise WrongType("boolean", value)
-
-
-def _object(value: Any, _: Any) -> Any:
-    if type(value) is dict:
-        return value
-    raise WrongType("object", value)
 
 
 def is_mapping(t: Any) -> bool:
