@@ -189,6 +189,9 @@ class _Gen:
         known = {f[0] for f in fields} | ({"type"} if isinstance(tag, str) else set())
         self.ns[f"_known_{cname}"] = known
         lines = [f"def {name}(d):", "    if type(d) is not dict:", "        raise _Miss"]
+        if not fields:  # a tool: one shared instance for the plain payload
+            self.ns[f"_single_{cname}"] = cls()
+            lines += [f"    if len(d) == {len(known)}:", f"        return _single_{cname}"]
         shaped = not consume and len(fields) >= SHAPED_MIN_FIELDS
         if shaped:
             self.ns[f"_shapes_{cname}"] = {}

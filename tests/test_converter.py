@@ -1008,3 +1008,14 @@ def test_a_new_models_module_is_covered_without_edits(monkeypatch: pytest.Monkey
         conv.structure({"id": "t", "parts": [{"type": "note", "body": 1}]}, thread_cls)
     with pytest.raises(APIResponseValidationError, match=r"score: expected number, got string"):
         conv.structure({"id": "t", "score": "1"}, thread_cls)
+
+
+def test_generated_source_is_in_linecache() -> None:
+    import inspect
+    import linecache
+
+    reader = converter.converter.readers.consuming[MessagePage]
+    assert "_Miss" in inspect.getsource(reader)
+    converter.converter.get_structure_hook(Message)  # cattrs generates it on first use
+    cattrs_made = [k for k in linecache.cache if "cattrs generated structure" in k]
+    assert any(k.endswith("openai_messages.models.Message>") for k in cattrs_made)
