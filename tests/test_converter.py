@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import sys
+import types
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 import pytest
+from aiohttp import web
 
+import openai_messages as om
 from openai_messages import converter
 from openai_messages.errors import APIResponseValidationError
 from openai_messages.models import (
@@ -556,7 +563,7 @@ BAD_BODIES: list[tuple[bytes, type[Any], str]] = [
         r"attachments\[0\]\.tools\[0\]\.type: expected string, got array",
     ),
     (b'{"id": "m", "deleted": "yes"}', DeletedMessage, r"deleted: expected boolean, got string"),
-    (b'{"has_more": null}', MessagePage, r"has_more: expected boolean, got null"),
+    (b'{"data": [], "has_more": null}', MessagePage, r"has_more: expected boolean, got null"),
     (b'{"data": [{"id": "f", "created_at": []}]}', MessageFilePage, r"data\[0\]\.created_at"),
 ]
 
@@ -706,7 +713,8 @@ def test_the_module_examples_run() -> None:
 
 def _shapes() -> dict[int, Any]:
     """The fast paths learned so far for Message, by number of keys."""
-    shapes: dict[int, Any] = converter._structure_fns[Message].__globals__["_shapes_Message"]
+    reader = converter.converter.readers.plain[Message]
+    shapes: dict[int, Any] = reader.__globals__["_shapes_Message"]
     return shapes
 
 
@@ -773,3 +781,241 @@ def test_decode_and_structure_read_pages_alike_and_structure_leaves_its_input_al
     assert decoded == structured
     assert [m.id for m in decoded.data] == [f"msg_{i}" for i in range(5)]
     assert converter.unstructure(decoded) == before
+
+
+# ----------------------------------------------------------------------------- over HTTP
+
+
+class _Replies:
+    """A tiny server on loopback: each GET takes the next body of a route's list (the last
+    one repeats), counting hits per route."""
+
+    def __init__(self, routes: dict[str, list[bytes]]) -> None:
+        self.routes = routes
+        self.hits: dict[str, int] = dict.fromkeys(routes, 0)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        key = request.match_info.route.resource.canonical  # type: ignore[union-attr]
+        bodies = self.routes[key]
+        body = bodies[min(self.hits[key], len(bodies) - 1)]
+        self.hits[key] += 1
+        return web.Response(body=body, content_type="application/json")
+
+
+@contextlib.asynccontextmanager
+async def _serving(routes: dict[str, list[bytes]]) -> AsyncIterator[tuple[str, _Replies]]:
+    replies = _Replies(routes)
+    app = web.Application()
+    for route in routes:
+        app.router.add_get(route, replies.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
+    try:
+        yield f"http://127.0.0.1:{port}/v1", replies
+    finally:
+        await runner.cleanup()
+
+
+MESSAGE_ROUTE = "/v1/threads/{thread_id}/messages/{message_id}"
+LIST_ROUTE = "/v1/threads/{thread_id}/messages"
+FILES_ROUTE = "/v1/threads/{thread_id}/messages/{message_id}/files"
+
+
+def _message(created_at: Any, i: int = 1) -> dict[str, Any]:
+    return {**orjson.loads(SEED_MESSAGE), "id": f"msg_{i}", "created_at": created_at}
+
+
+async def test_integral_float_timestamps_are_read_as_ints_over_http() -> None:
+    # open-assistant-api sends "created_at": 1796155404.0; issue 14, item 17
+    page = {"object": "list", "data": [_message(1796155404.0, 2)], "has_more": False}
+    routes = {
+        MESSAGE_ROUTE: [orjson.dumps(_message(1796155404.0))],
+        LIST_ROUTE: [orjson.dumps(page)],
+    }
+    async with (
+        _serving(routes) as (url, _),
+        om.Client(api_key="sk-test", base_url=url, max_retries=0) as client,
+    ):
+        msg = await client.retrieve("thread_1", "msg_1")
+        listed = await client.list("thread_1").collect()
+    for got in (msg, listed[0]):
+        assert got.created_at == 1796155404
+        assert type(got.created_at) is int
+        # documented: the round trip gives the int the float stood for
+        assert type(converter.unstructure(got)["created_at"]) is int
+    assert converter.encode(msg).count(b'"created_at":1796155404,') == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "got"), [(1.5, "number"), (True, "boolean"), (1e300, "number"), ("1", "string")]
+)
+async def test_other_non_integers_stay_refused_over_http(value: Any, got: str) -> None:
+    routes = {MESSAGE_ROUTE: [orjson.dumps(_message(value))]}
+    async with (
+        _serving(routes) as (url, _),
+        om.Client(api_key="sk-test", base_url=url, max_retries=0) as client,
+    ):
+        with pytest.raises(APIResponseValidationError) as info:
+            await client.retrieve("thread_1", "msg_1")
+    assert f"created_at: expected integer, got {got}" in str(info.value)
+
+
+PAGE_1 = {
+    "object": "list",
+    "data": [_message(1, i) for i in (1, 2)],
+    "first_id": "msg_1",
+    "last_id": "msg_2",
+    "has_more": True,
+}
+NOT_PAGES = [b"{}", b'{"error": {"message": "upstream hiccup", "type": "server_error"}}']
+
+
+@pytest.mark.parametrize("bad", NOT_PAGES, ids=["empty", "error"])
+async def test_a_list_reply_without_data_fails_the_walk_over_http(bad: bytes) -> None:
+    # issue 14, item 4: page 2 answered 200 {} (or an error object) used to end the walk
+    routes = {LIST_ROUTE: [orjson.dumps(PAGE_1), bad]}
+    async with (
+        _serving(routes) as (url, replies),
+        om.Client(api_key="sk-test", base_url=url, max_retries=1) as client,
+    ):
+        with pytest.raises(APIResponseValidationError, match=r"data: missing required field"):
+            await client.list("thread_1").collect()
+    assert replies.hits[LIST_ROUTE] == 3, "the unreadable page is retried like a truncated body"
+
+
+@pytest.mark.parametrize("bad", NOT_PAGES, ids=["empty", "error"])
+async def test_a_file_list_reply_without_data_is_unreadable_over_http(bad: bytes) -> None:
+    async with (
+        _serving({FILES_ROUTE: [bad]}) as (url, _),
+        om.Client(api_key="sk-test", base_url=url, max_retries=0) as client,
+    ):
+        with pytest.raises(APIResponseValidationError, match=r"data: missing required field"):
+            await client.list_files("thread_1", "msg_1").first_page()
+
+
+async def test_a_page_without_has_more_is_read_with_has_more_absent_over_http() -> None:
+    page = {"object": "list", "data": [_message(1, 1)], "first_id": "msg_1", "last_id": "msg_1"}
+    async with (
+        _serving({LIST_ROUTE: [orjson.dumps(page)]}) as (url, _),
+        om.Client(api_key="sk-test", base_url=url, max_retries=0) as client,
+    ):
+        first = await client.list("thread_1").first_page()
+    assert [m.id for m in first] == ["msg_1"]
+    assert first.has_more is False
+    assert "has_more" in first.absent_fields
+    assert converter.unstructure(first) == page
+
+
+@pytest.mark.parametrize("cls", [MessagePage, MessageFilePage])
+@pytest.mark.parametrize("read", ["structure", "decode"])
+def test_every_page_model_needs_its_data(cls: type[Any], read: str) -> None:
+    for body in NOT_PAGES:
+        with pytest.raises(APIResponseValidationError, match=r"^unexpected response shape: data:"):
+            if read == "decode":
+                converter.decode(body, cls)
+            else:
+                converter.structure(orjson.loads(body), cls)
+    # objects inside stay lenient: only ``data`` is required of a page
+    assert len(converter.decode(b'{"data": [{"id": "x"}]}', cls)) == 1
+
+
+# ----------------------------------------------------------------------------- derived models
+
+
+def test_every_model_of_the_models_module_is_covered() -> None:
+    from openai_messages import models, structuring
+
+    found = structuring.find_models(models)
+    classes = {getattr(models, n) for n in models.__all__ if attrs.has(getattr(models, n))}
+    assert classes == {*found.responses, *found.unknowns, *found.requests}
+    assert set(found.unions) == {models.Annotation, models.MessageContent, models.Tool}
+    assert set(found.pages) == {MessagePage, MessageFilePage}
+    assert set(converter.converter.readers.plain) >= set(found.responses)
+
+
+NEW_MODELS = """
+from __future__ import annotations
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, Union
+import attrs
+from openai_messages.models import _Model, _PageMixin, _extra, _absent, NO_EXTRA
+
+@attrs.frozen(repr=False)
+class Note(_Model):
+    type: ClassVar[Literal["note"]] = "note"
+    body: str
+    extra: Mapping[str, Any] = _extra()
+    _absent: frozenset[str] = _absent()
+
+@attrs.frozen
+class UnknownPart:
+    type: str
+    raw: Mapping[str, Any] = attrs.field(default=NO_EXTRA)
+
+Part = Union[Note, UnknownPart]
+
+@attrs.frozen(repr=False)
+class Thread(_Model):
+    id: str
+    object: str = "thread"
+    created_at: int | None = None
+    score: float | None = None
+    parts: tuple[Part, ...] = ()
+    tool_resources: dict[str, Any] | None = None
+    extra: Mapping[str, Any] = _extra()
+    _absent: frozenset[str] = _absent()
+
+@attrs.frozen(repr=False)
+class ThreadPage(_Model, _PageMixin[Thread]):
+    object: str = "list"
+    data: tuple[Thread, ...] = ()
+    has_more: bool = False
+    extra: Mapping[str, Any] = _extra()
+    _absent: frozenset[str] = _absent()
+"""
+
+
+def test_a_new_models_module_is_covered_without_edits(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("new_models")
+    monkeypatch.setitem(sys.modules, "new_models", module)
+    exec(compile(NEW_MODELS, "<new_models>", "exec"), vars(module))
+    conv = converter.Converter(module)
+    payload = {
+        "id": "thread_1",
+        "created_at": 7.0,
+        "score": 1,
+        "parts": [{"type": "note", "body": "b", "x": 1}, {"type": "video", "v": 2}],
+        "tool_resources": {"code_interpreter": {"file_ids": []}},
+        "x_new": True,
+    }
+    thread_cls, page_cls = module.Thread, module.ThreadPage
+    thread = conv.structure(copy.deepcopy(payload), thread_cls)
+    assert thread.created_at == 7
+    assert type(thread.created_at) is int
+    assert thread.extra == {"x_new": True}
+    assert "object" in thread.absent_fields
+    assert type(thread.parts[1]) is module.UnknownPart
+    assert thread.parts[0].extra == {"x": 1}
+    assert conv.unstructure(thread) == payload
+    page = conv.structure({"data": [payload]}, page_cls)
+    assert page.data == (thread,)
+    with pytest.raises(APIResponseValidationError, match=r"data: missing required field"):
+        conv.structure({"has_more": True}, page_cls)
+    with pytest.raises(APIResponseValidationError, match=r"parts\[0\]\.body: expected string"):
+        conv.structure({"id": "t", "parts": [{"type": "note", "body": 1}]}, thread_cls)
+    with pytest.raises(APIResponseValidationError, match=r"score: expected number, got string"):
+        conv.structure({"id": "t", "score": "1"}, thread_cls)
+
+
+def test_generated_source_is_in_linecache() -> None:
+    import inspect
+    import linecache
+
+    reader = converter.converter.readers.consuming[MessagePage]
+    assert "_Miss" in inspect.getsource(reader)
+    converter.converter.get_structure_hook(Message)  # cattrs generates it on first use
+    cattrs_made = [k for k in linecache.cache if "cattrs generated structure" in k]
+    assert any(k.endswith("openai_messages.models.Message>") for k in cattrs_made)
