@@ -103,7 +103,7 @@ def parse(ctx: Context, emu: RunningEmulator, results: Results) -> None:
         "openai_messages / orjson.loads",
         om,
         figures["orjson.loads (floor)"],
-        Target("<=", 6, "parsing within 6x of orjson.loads"),
+        Target("<=", 3.5, "parsing within 3.5x of orjson.loads"),
     )
 
 
@@ -127,7 +127,7 @@ def full_walk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     # The floor runs right after openai_messages in every run: the CPU ratio is paired
     # run by run, and neighbours in time share the machine's mood.
     om_seq = OM.with_(prefetch=0)
-    officials = ctx.officials("walk", HTTPX, AIOHTTP, extra=(HTTPX_100, AIOHTTP_100))
+    officials = ctx.officials("walk", HTTPX_100, HTTPX, extra=(AIOHTTP_100, AIOHTTP))
     specs = [OM, FLOOR, om_seq, *officials]
     thread = emu.thread_ids[0]
     size = f"{ctx.mode.walk_messages:,}-msg thread"
@@ -156,14 +156,16 @@ def full_walk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
 
     asyncio.run(main())
     if ctx.official:
+        # The headline compares at the same page size (limit 100); the official
+        # package's default page size of 20 is a second row.
         results.ratio(
             "full walk",
-            "openai (httpx) / openai_messages",
-            cpu[HTTPX],
+            f"{HTTPX_100.label} / openai_messages",
+            cpu[HTTPX_100],
             cpu[OM],
-            Target(">=", 6, "client CPU/msg >= 6x less than openai (default transport)"),
+            Target(">=", 8, "client CPU/msg >= 8x less than openai at the same page size"),
         )
-        for spec in (AIOHTTP, HTTPX_100, AIOHTTP_100):
+        for spec in (HTTPX, AIOHTTP_100, AIOHTTP):
             if spec in cpu:
                 results.ratio("full walk", f"{spec.label} / openai_messages", cpu[spec], cpu[OM])
     results.ratio(
