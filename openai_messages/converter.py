@@ -585,6 +585,8 @@ def _build() -> tuple[cattrs.Converter, _Fns, _Fns, dict[type, Any]]:
         m.DeletedMessage,
         m.MessageFile,
         m.MessageFilePage,
+        m.Thread,
+        m.DeletedThread,
     ]
     # functions refer to each other by name in the shared namespace: any order works
     for cls in tagged:
