@@ -97,10 +97,11 @@ class AiohttpSeam(Seam):
         limit = BodyLimit(self.max_response_bytes, resp.status, resp.headers)
         declared = resp.content_length
         encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
-        if not encoded:
-            limit.check_declared(declared)
-            if declared is not None:
+        if not encoded and declared is not None:
+            if declared <= limit.cap:
                 return await resp.read()  # at most the cap: the common, fast path
+            limit.add(await resp.content.read(4096))  # its start, for what it can tell
+            limit.check_declared(declared)
         async for chunk in resp.content.iter_chunked(_CHUNK):
             limit.add(chunk)
         return limit.body()
