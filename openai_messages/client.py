@@ -6,8 +6,10 @@ Every call is written once, in :class:`WithResponse` (returning a :class:`Respon
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import re
 import time
 import uuid
 import warnings
@@ -20,7 +22,17 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any, Concatenate, Final, Generic, ParamSpec, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Final,
+    Generic,
+    ParamSpec,
+    TypedDict,
+    TypeVar,
+    overload,
+)
 
 import aiohttp
 import attrs
@@ -47,7 +59,7 @@ from .transport import CallOptions, Response, Timeout, Transport
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "WalkOptions", "WithResponse"]
+__all__ = ["DEFAULT_BASE_URL", "Client", "ClientOptions", "WalkOptions", "WithResponse"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -57,6 +69,24 @@ logger = logging.getLogger("openai_messages")
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT: Final = Timeout(total=60.0, connect=10.0)
 _DEFAULT_BUDGET: Final = object()
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`Client` that :meth:`Client.azure` passes on."""
+
+    organization: str | None
+    project: str | None
+    default_headers: Mapping[str, str] | None
+    default_query: Mapping[str, str] | None
+    timeout: float | Timeout | None
+    max_retries: int | None
+    retry_policy: RetryPolicy | None
+    retry_budget: RetryBudget | None
+    rate_limits: RateLimits | None
+    session: aiohttp.ClientSession | None
+    connection_limit: int
+    max_response_bytes: int
+    trust_idempotency_key: bool
 
 
 class WalkOptions(CallOptions, total=False):
@@ -271,6 +301,9 @@ async def _responses(pager: Pager[Any, _Paged[PageT]]) -> AsyncGenerator[Respons
         yield response
 
 
+_VALUE_OF: Final = re.compile(r"^Response\[|\]$")
+
+
 class _ValueOf(Generic[P, T]):
     """A :class:`Client` call: the :class:`WithResponse` call of the same name, its value."""
 
@@ -278,6 +311,14 @@ class _ValueOf(Generic[P, T]):
         self._call = call
         self.__doc__ = call.__doc__
         self.__name__ = call.__name__
+        signature = inspect.signature(call)
+        signature = signature.replace(
+            return_annotation=_VALUE_OF.sub("", str(signature.return_annotation))
+        )
+        self.__signature__ = signature
+        self._bound_signature = signature.replace(
+            parameters=list(signature.parameters.values())[1:]
+        )
 
     @overload
     def __get__(self, client: None, owner: type[Any]) -> Self: ...
@@ -292,7 +333,12 @@ class _ValueOf(Generic[P, T]):
             return (await call(calls, *args, **kwargs)).value
 
         value.__doc__ = self.__doc__
+        value.__signature__ = self._bound_signature  # type: ignore[attr-defined]
         return value
+
+    async def __call__(self, client: Client, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``Client.<call>(client, ...)``, as for any method."""
+        return (await self._call(client.with_response, *args, **kwargs)).value
 
 
 def _value_of(
@@ -391,7 +437,7 @@ class Client:
         api_version: str = "2024-05-01-preview",
         api_key: str | None = None,
         azure_ad_token: str | None = None,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> Client:
         """A client of Azure OpenAI: ``{endpoint}/openai/threads/...?api-version=...``.
 

@@ -94,6 +94,8 @@ class Reconcile:
                     complete = self._collect(response.value, not_before, recent)
                     if complete or len(recent) >= RECONCILE_MAX_ITEMS:
                         break
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise self.unknown("the call's timeout ran out while checking")
                 else:
                     complete = True
         except errors.NotFoundError:
