@@ -226,8 +226,7 @@ class Transport:
         self.timeout = timeout
         self.policy = policy
         self.budget = budget
-        self.limiter = limiter if limiter is not None and limiter.enabled else None
-        self._limiter = limiter
+        self.limiter = limiter
         self.trust_idempotency_key = trust_idempotency_key
         self._rng = rng
         name, credential = protocol.auth_header(endpoint, secret)
@@ -345,8 +344,8 @@ class Transport:
         if reply.status == 429:
             self.throttled += 1
             wait = error.retry_after if isinstance(error, errors.RateLimitError) else None
-            if wait is not None and self._limiter is not None:
-                self._limiter.pause(min(wait, self.policy.retry_after_cap))
+            if wait is not None and self.limiter is not None:
+                self.limiter.pause(min(wait, self.policy.retry_after_cap))
         return error
 
     def _failed(self, call: _Call[T], failure: errors.APIError) -> errors.APIError:
@@ -407,7 +406,8 @@ class Transport:
                 call.unsettled = None
                 found = await call.settle(cause, call.deadline)
                 if found is not None:
-                    return Response(found, 200, {}, cause.request_id, call.attempts, 0.0)
+                    elapsed = time.monotonic() - call.started
+                    return Response(found, 200, {}, cause.request_id, call.attempts, elapsed)
             return await self._once(call)
 
         retrying = AsyncRetrying(
@@ -420,7 +420,7 @@ class Transport:
             return await retrying(attempt)
         except errors.APIError as exc:
             final = exc
-        if call.op.creates and call.unsettled is not None:
+        if call.op.creates and is_ambiguous(final):  # no retry left to settle it
             raise self._unknown(call, final) from None
         raise final
 
@@ -463,4 +463,5 @@ class Transport:
 
 
 def _what(op: Operation[Any]) -> str:
-    return "thread" if op.name == "create_thread" else "message"
+    """What ``op`` creates, in a word ("message", "thread")."""
+    return op.response.__name__.lower()

@@ -326,3 +326,18 @@ async def test_a_create_reply_over_the_cap_says_it_is_stored() -> None:
 def test_prepared_requests_are_plain_data() -> None:
     request = PreparedRequest("GET", "https://a.test/", {"A": "b"})
     assert request.timeout is None
+
+
+async def test_a_create_out_of_retries_after_an_ambiguous_failure_is_unknown() -> None:
+    for trust in (False, True):
+        seam = FakeSeam(script(Scripted(500, b"{}")))
+        transport = fake_transport(seam, max_retries=1, trust_idempotency_key=trust)
+        create = protocol.build_create("thread_1", role="user", content="x", idempotency_key="k")
+
+        async def settle(cause: om.APIError, deadline: float | None) -> om.Message | None:
+            return None
+
+        with pytest.raises(om.CreateOutcomeUnknownError) as info:
+            await transport.call(create, {}, settle)
+        assert info.value.idempotency_key == "k"
+        assert len(seam.sent) == 2
