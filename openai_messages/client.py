@@ -6,6 +6,7 @@ Every call is written once, in :class:`WithResponse` (returning a :class:`Respon
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
@@ -535,53 +536,34 @@ class Client:
         self, thread_id: str, run_id: str | None, options: WalkOptions, *, keep: bool
     ) -> Pager[Any, Any]:
         protocol.build_list(thread_id, run_id=run_id)  # validates the ids now
-        order = options.get("order", "desc")
-
-        def build(
-            limit: int, after: str | None, before: str | None
-        ) -> protocol.Request[MessagePage]:
-            return protocol.build_list(
-                thread_id,
-                limit=limit,
-                order=order,
-                after=after,
-                before=before,
-                run_id=run_id,
-                check_cursors=False,  # the caller's cursor is checked by the Pager
-            )
-
+        build = functools.partial(protocol.build_list, thread_id, run_id=run_id)
         return self._pager(build, options, keep)
 
     def _files_pager(
         self, thread_id: str, message_id: str, options: WalkOptions, *, keep: bool
     ) -> Pager[Any, Any]:
-        protocol.build_list_files(thread_id, message_id)
-        order = options.get("order", "desc")
-
-        def build(
-            limit: int, after: str | None, before: str | None
-        ) -> protocol.Request[MessageFilePage]:
-            return protocol.build_list_files(
-                thread_id,
-                message_id,
-                limit=limit,
-                order=order,
-                after=after,
-                before=before,
-                check_cursors=False,
-            )
-
+        protocol.build_list_files(thread_id, message_id)  # validates the ids now
+        build = functools.partial(protocol.build_list_files, thread_id, message_id)
         return self._pager(build, options, keep)
 
     def _pager(
-        self,
-        build: Callable[[int, str | None, str | None], protocol.Request[PageT]],
-        options: WalkOptions,
-        keep: bool,
+        self, page_request: Callable[..., protocol.Request[PageT]], options: WalkOptions, keep: bool
     ) -> Pager[Any, Any]:
-        """A Pager of pages (``keep=False``) or of pages with their response (``keep=True``)."""
+        """A Pager of pages (``keep=False``) or of pages with their response (``keep=True``).
+
+        ``page_request(limit=, order=, after=, before=, check_cursors=)`` is one page's
+        request. The caller's cursor is checked by the Pager; the next ones are the
+        server's ids, sent quoted whatever they hold (``check_cursors=False``).
+        """
         walk, call_options = _split(options)
         call = self._transport.call
+        order = walk.get("order", "desc")
+
+        def build(limit: int, after: str | None, before: str | None) -> protocol.Request[PageT]:
+            return page_request(
+                limit=limit, order=order, after=after, before=before, check_cursors=False
+            )
+
         fetch: Callable[[int, str | None, str | None], Awaitable[Any]]
         if keep:
 
