@@ -24,6 +24,7 @@ from multidict import CIMultiDict
 from tenacity import AsyncRetrying, RetryCallState
 
 from . import errors, protocol, validation
+from .headers import parse_retry_after
 from .operations import Ambiguity, Operation, Request
 from .ratelimit import RateLimiter
 from .replies import Scrubber, decode_reply, error_from_reply, stored_but_unreadable
@@ -97,16 +98,28 @@ Settle = Callable[[errors.APIError, "float | None"], Awaitable["T | None"]]
 
 
 class _Slot:
-    """Today's limiter behind the ticket interface the split limiter will give."""
+    """One attempt's hold on today's limiter, shaped like the ticket of the split limiter.
 
-    __slots__ = ("_limiter",)
+    Merging that limiter: ``_acquire`` returns ``await limiter.acquire(deadline)`` (the
+    ticket: ``observe``, ``release``) and this adapter goes, keeping the capped
+    ``pause`` on a 429 if the ticket does not do it.
+    """
 
-    def __init__(self, limiter: RateLimiter | None) -> None:
+    __slots__ = ("_limiter", "_pause_cap")
+
+    def __init__(self, limiter: RateLimiter | None, pause_cap: float = 0.0) -> None:
         self._limiter = limiter
+        self._pause_cap = pause_cap
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        if self._limiter is not None:
-            self._limiter.observe(status, headers)
+        limiter = self._limiter
+        if limiter is None:
+            return
+        limiter.observe(status, headers)
+        if status == 429:
+            wait = parse_retry_after(headers)
+            if wait is not None:
+                limiter.pause(min(wait, self._pause_cap))  # every caller waits, capped
 
     def release(self) -> None:
         if self._limiter is not None:
@@ -281,9 +294,10 @@ class Transport:
         limiter = self.limiter
         if limiter is None:
             return _NO_SLOT
+        slot = _Slot(limiter, self.policy.retry_after_cap)
         if deadline is None:
             await limiter.acquire()
-            return _Slot(limiter)
+            return slot
         try:
             loop_deadline = deadline - time.monotonic() + asyncio.get_running_loop().time()
             async with _time_limit_at(loop_deadline):
@@ -293,7 +307,7 @@ class Transport:
                 "the call's timeout ran out waiting for the client's rate limiter",
                 maybe_delivered=False,
             ) from None
-        return _Slot(limiter)
+        return slot
 
     # -- one attempt -----------------------------------------------------------------------
 
@@ -340,13 +354,9 @@ class Transport:
         return exc
 
     def _status_error(self, reply: Reply) -> errors.APIStatusError:
-        error = error_from_reply(reply.status, reply.headers, reply.body, self.scrubber)
         if reply.status == 429:
             self.throttled += 1
-            wait = error.retry_after if isinstance(error, errors.RateLimitError) else None
-            if wait is not None and self.limiter is not None:
-                self.limiter.pause(min(wait, self.policy.retry_after_cap))
-        return error
+        return error_from_reply(reply.status, reply.headers, reply.body, self.scrubber)
 
     def _failed(self, call: _Call[T], failure: errors.APIError) -> errors.APIError:
         """Note an attempt's failure on ``call``; the error to raise for it."""

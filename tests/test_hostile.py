@@ -48,6 +48,21 @@ async def test_item10_gzip_body_is_capped_decompressed() -> None:
     assert len(seen) == 1  # too large: not retried
 
 
+async def test_item10_chunked_gzip_body_is_capped_decompressed() -> None:
+    bomb = gzip_bomb(8 * 1024 * 1024)
+    head = (
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
+    raw = head + f"{len(bomb):x}\r\n".encode() + bomb + b"\r\n0\r\n\r\n"
+    async with (
+        serve(lambda _: raw) as (url, _),
+        _client(url, max_response_bytes=1024 * 1024) as client,
+    ):
+        with pytest.raises(om.ResponseTooLargeError):
+            await client.retrieve("thread_1", "msg_1")
+
+
 async def test_item10_small_gzip_body_is_read() -> None:
     raw = response(200, gzip_bomb(1000), {"Content-Encoding": "gzip"})
     async with serve(lambda _: raw) as (url, _), _client(url) as client:
