@@ -1,9 +1,11 @@
-"""The I/O-free protocol core: requests out of call arguments, models or errors out of replies.
+"""The I/O-free protocol core: the arguments of each call, checked, made into a request.
 
-Nothing here touches the network. :func:`build_*` functions validate arguments and
-return a :class:`Request`; :func:`prepare` places it under a client's base URL with its
-headers; :func:`parse_reply` turns a status, headers and body into a model or a typed
-error.
+Nothing here touches the network. Each :func:`build_*` function validates a call's
+arguments and returns the typed :class:`Request` of its declaration in
+:mod:`openai_messages.operations`; :class:`Endpoint` is where a client talks (its
+``base_url`` checked at construction); :func:`prepare` places a request under it.
+:func:`parse_reply` and :func:`error_from_reply` are kept here for callers of the
+earlier layout; the one place a reply becomes a result is :mod:`openai_messages.replies`.
 """
 
 from __future__ import annotations
