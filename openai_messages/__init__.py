@@ -7,7 +7,7 @@
 
 from ._version import __version__
 from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
-from .client import Client
+from .client import Client, WalkOptions, WithResponse
 from .errors import (
     APIConnectionError,
     APIError,
@@ -26,7 +26,9 @@ from .errors import (
     PaginationError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     ResponseTooLargeError,
+    StoredButUnreadableError,
     UnprocessableEntityError,
 )
 from .models import *  # noqa: F403
@@ -34,7 +36,7 @@ from .models import __all__ as _model_names
 from .pagination import Pager
 from .ratelimit import RateLimiter, RateLimits
 from .retry import RetryBudget, RetryPolicy
-from .transport import Response, Timeout
+from .transport import CallOptions, Response, Timeout
 
 __all__ = [
     "APIConnectionError",
@@ -44,6 +46,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CallOptions",
     "Client",
     "ClientClosedError",
     "ConflictError",
@@ -59,16 +62,20 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RateLimits",
+    "RedirectError",
     "Response",
     "ResponseTooLargeError",
     "RetryBudget",
     "RetryPolicy",
+    "StoredButUnreadableError",
     "ThreadChunk",
     "ThreadResult",
     "ThreadResults",
     "ThreadStream",
     "Timeout",
     "UnprocessableEntityError",
+    "WalkOptions",
+    "WithResponse",
     "__version__",
     *_model_names,
 ]

@@ -1,49 +1,352 @@
-"""The public client: a thin composition of the protocol core, the transport and the pager."""
+"""The public client: the calls of :mod:`openai_messages.operations` over a transport.
+
+Every call is written once, in :class:`WithResponse` (returning a :class:`Response`);
+:class:`Client` exposes each of them returning the value alone.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import inspect
 import logging
 import os
+import re
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Final,
+    Generic,
+    ParamSpec,
+    TypedDict,
+    TypeVar,
+    overload,
+)
 
 import aiohttp
 import attrs
-import orjson
 
 from . import errors, protocol
 from .background import FeedRegistry
 from .bulk import FetchProgress, ThreadResults, ThreadStream
-from .idempotency import find_created
-from .models import DeletedMessage, Message, MessageFile, MessageFilePage, MessagePage
+from .http import AiohttpSeam
+from .models import (
+    DeletedMessage,
+    DeletedThread,
+    Message,
+    MessageFile,
+    MessageFilePage,
+    MessagePage,
+    Thread,
+)
 from .pagination import Pager
 from .ratelimit import RateLimiter, RateLimits
+from .reconcile import Reconcile
 from .retry import RetryBudget, RetryPolicy
-from .transport import AmbiguousOutcome, CallOptions, Reply, Response, Timeout, Transport
+from .transport import CallOptions, Response, Timeout, Transport
 
-__all__ = ["DEFAULT_BASE_URL", "Client"]
+if TYPE_CHECKING:
+    from typing_extensions import Self, Unpack
+
+__all__ = ["DEFAULT_BASE_URL", "Client", "ClientOptions", "WalkOptions", "WithResponse"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 PageT = TypeVar("PageT", MessagePage, MessageFilePage)
 logger = logging.getLogger("openai_messages")
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT: Final = Timeout(total=60.0, connect=10.0)
-RECONCILE_MAX_ITEMS: Final = 1000
-CLOCK_SKEW_ALLOWANCE: Final = 300.0
-
 _DEFAULT_BUDGET: Final = object()
 
 
-def _decoder(cls: type[T]) -> Callable[[Reply], T]:
-    def decode(reply: Reply) -> T:
-        return protocol.parse_reply(reply.status, reply.headers, reply.body, cls)
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`Client` that :meth:`Client.azure` passes on."""
 
-    return decode
+    organization: str | None
+    project: str | None
+    default_headers: Mapping[str, str] | None
+    default_query: Mapping[str, str] | None
+    timeout: float | Timeout | None
+    max_retries: int | None
+    retry_policy: RetryPolicy | None
+    retry_budget: RetryBudget | None
+    rate_limits: RateLimits | None
+    session: aiohttp.ClientSession | None
+    connection_limit: int
+    max_response_bytes: int
+    trust_idempotency_key: bool
+
+
+class WalkOptions(CallOptions, total=False):
+    """The options of a walk (:meth:`Client.list`, :meth:`Client.list_files`).
+
+    ``order`` ("desc" by default), ``after``/``before`` (a starting cursor: ``before``
+    walks backward), ``page_size`` (the API's ``limit``, 1-100, default 100),
+    ``max_items`` (the most items the walk yields), ``prefetch`` (pages fetched ahead,
+    default 1), and the per-call options, applied to each page's request.
+    """
+
+    order: str
+    after: str | None
+    before: str | None
+    page_size: int
+    max_items: int | None
+    prefetch: int
+
+
+_CALL_KEYS: Final = frozenset(CallOptions.__annotations__)
+
+
+def _split(options: WalkOptions) -> tuple[dict[str, Any], CallOptions]:
+    walk = {k: v for k, v in options.items() if k not in _CALL_KEYS}
+    call: Any = {k: v for k, v in options.items() if k in _CALL_KEYS}
+    return walk, call
+
+
+@attrs.frozen
+class _Paged(Generic[PageT]):
+    """A page as the pager walks it, with the response it came in."""
+
+    data: tuple[Any, ...]
+    has_more: bool
+    response: Response[PageT]
+
+
+class WithResponse:
+    """``client.with_response.X(...)``: the call X, returning a :class:`Response`.
+
+    For the walks, ``with_response.list`` and ``with_response.list_files`` yield one
+    :class:`Response` per page (its ``value`` the page, trimmed to ``max_items``).
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._transport = client._transport
+
+    # -- messages --------------------------------------------------------------------------
+
+    async def create(
+        self,
+        thread_id: str,
+        *,
+        role: str,
+        content: str | Sequence[Any],
+        attachments: Sequence[Any] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        file_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> Response[Message]:
+        """Add a message to a thread, sent with an ``Idempotency-Key``.
+
+        When an attempt fails after the server may have stored the message, the client
+        looks for it among the thread's newest messages (by the key it put in the
+        metadata, else by content) before re-sending; if it cannot tell it raises
+        :class:`CreateOutcomeUnknownError`. With ``trust_idempotency_key=True`` it
+        re-sends with the same key instead. See the README, "Errors and retries".
+        """
+        key = idempotency_key or f"om-{uuid.uuid4().hex}"
+        reconcile = not self._transport.trust_idempotency_key
+        request = protocol.build_create(
+            thread_id,
+            role=role,
+            content=content,
+            attachments=attachments,
+            metadata=metadata,
+            file_ids=file_ids,
+            api_version=self._client.endpoint.api_version,
+            idempotency_key=key,
+            marker=reconcile,
+        )
+        started = time.time()
+
+        def pages(timeout: float | None) -> AsyncGenerator[Response[MessagePage], None]:
+            if timeout is None:
+                return self.list(thread_id, order="desc", prefetch=0)
+            return self.list(thread_id, order="desc", prefetch=0, timeout=timeout)
+
+        async def settle(cause: errors.APIError, deadline: float | None) -> Message | None:
+            reconcile = Reconcile(
+                pages,
+                thread_id=thread_id,
+                body=request.body or b"{}",
+                key=key,
+                started=started,
+                cause=cause,
+                recheck_delay=self._transport.policy.backoff_max,
+            )
+            return await reconcile.run(deadline)
+
+        return await self._transport.call(request, options, settle)
+
+    async def retrieve(
+        self, thread_id: str, message_id: str, **options: Unpack[CallOptions]
+    ) -> Response[Message]:
+        """One message."""
+        return await self._transport.call(protocol.build_retrieve(thread_id, message_id), options)
+
+    async def modify(
+        self,
+        thread_id: str,
+        message_id: str,
+        *,
+        metadata: Mapping[str, str] | None,
+        **options: Unpack[CallOptions],
+    ) -> Response[Message]:
+        """Replace a message's metadata (safe to retry: the same metadata twice is one result)."""
+        return await self._transport.call(
+            protocol.build_modify(thread_id, message_id, metadata=metadata), options
+        )
+
+    async def delete(
+        self, thread_id: str, message_id: str, **options: Unpack[CallOptions]
+    ) -> Response[DeletedMessage]:
+        """Delete a message. A 404 on a re-send after a failed attempt means it is deleted."""
+        return await self._transport.call(protocol.build_delete(thread_id, message_id), options)
+
+    async def retrieve_file(
+        self, thread_id: str, message_id: str, file_id: str, **options: Unpack[CallOptions]
+    ) -> Response[MessageFile]:
+        """v1: one file of a message."""
+        return await self._transport.call(
+            protocol.build_retrieve_file(thread_id, message_id, file_id), options
+        )
+
+    def list(
+        self, thread_id: str, *, run_id: str | None = None, **options: Unpack[WalkOptions]
+    ) -> AsyncGenerator[Response[MessagePage], None]:
+        """Every page of a thread's messages, each as a :class:`Response`."""
+        return _responses(self._client._list_pager(thread_id, run_id, options, keep=True))
+
+    def list_files(
+        self, thread_id: str, message_id: str, **options: Unpack[WalkOptions]
+    ) -> AsyncGenerator[Response[MessageFilePage], None]:
+        """v1: every page of a message's files, each as a :class:`Response`."""
+        return _responses(self._client._files_pager(thread_id, message_id, options, keep=True))
+
+    # -- threads ---------------------------------------------------------------------------
+
+    async def create_thread(
+        self,
+        *,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        tool_resources: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> Response[Thread]:
+        """A new thread, with its first ``messages`` (dicts of create's arguments) if any.
+
+        Sent with an ``Idempotency-Key``. Threads cannot be listed, so a failure after
+        which the thread may exist raises :class:`CreateOutcomeUnknownError`, unless the
+        client has ``trust_idempotency_key=True`` (it then re-sends with the same key).
+        """
+        return await self._transport.call(
+            protocol.build_create_thread(
+                messages=messages,
+                metadata=metadata,
+                tool_resources=tool_resources,
+                api_version=self._client.endpoint.api_version,
+                idempotency_key=idempotency_key or f"om-{uuid.uuid4().hex}",
+            ),
+            options,
+        )
+
+    async def retrieve_thread(
+        self, thread_id: str, **options: Unpack[CallOptions]
+    ) -> Response[Thread]:
+        """One thread."""
+        return await self._transport.call(protocol.build_retrieve_thread(thread_id), options)
+
+    async def modify_thread(
+        self,
+        thread_id: str,
+        *,
+        metadata: Mapping[str, str] | None,
+        tool_resources: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
+    ) -> Response[Thread]:
+        """Replace a thread's metadata (and its tool resources, when given)."""
+        return await self._transport.call(
+            protocol.build_modify_thread(
+                thread_id, metadata=metadata, tool_resources=tool_resources
+            ),
+            options,
+        )
+
+    async def delete_thread(
+        self, thread_id: str, **options: Unpack[CallOptions]
+    ) -> Response[DeletedThread]:
+        """Delete a thread. A 404 on a re-send after a failed attempt means it is deleted."""
+        return await self._transport.call(protocol.build_delete_thread(thread_id), options)
+
+
+async def _responses(pager: Pager[Any, _Paged[PageT]]) -> AsyncGenerator[Response[PageT], None]:
+    async for paged in pager.pages():
+        response = paged.response
+        if len(paged.data) != len(response.value.data):  # trimmed to max_items
+            response = attrs.evolve(response, value=attrs.evolve(response.value, data=paged.data))
+        yield response
+
+
+_VALUE_OF: Final = re.compile(r"^Response\[|\]$")
+
+
+class _ValueOf(Generic[P, T]):
+    """A :class:`Client` call: the :class:`WithResponse` call of the same name, its value."""
+
+    def __init__(self, call: Callable[..., Awaitable[Response[T]]]) -> None:
+        self._call = call
+        self.__doc__ = call.__doc__
+        self.__name__ = call.__name__
+        signature = inspect.signature(call)
+        signature = signature.replace(
+            return_annotation=_VALUE_OF.sub("", str(signature.return_annotation))
+        )
+        self.__signature__ = signature
+        self._bound_signature = signature.replace(
+            parameters=list(signature.parameters.values())[1:]
+        )
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
+    def __get__(self, client: Client | None, owner: type[Any]) -> Self | Callable[P, Awaitable[T]]:
+        if client is None:
+            return self
+        call, calls = self._call, client.with_response
+
+        async def value(*args: P.args, **kwargs: P.kwargs) -> T:
+            return (await call(calls, *args, **kwargs)).value
+
+        value.__doc__ = self.__doc__
+        value.__signature__ = self._bound_signature  # type: ignore[attr-defined]
+        return value
+
+    async def __call__(self, client: Client, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``Client.<call>(client, ...)``, as for any method."""
+        return (await self._call(client.with_response, *args, **kwargs)).value
+
+
+def _value_of(
+    call: Callable[Concatenate[WithResponse, P], Awaitable[Response[T]]],
+) -> _ValueOf[P, T]:
+    return _ValueOf(call)
 
 
 class Client:
@@ -51,13 +354,15 @@ class Client:
 
     Use it as ``async with Client(...) as client:``, or call :meth:`close` yourself.
     ``api_key`` defaults to ``OPENAI_API_KEY``; ``base_url`` to ``OPENAI_BASE_URL``, then
-    ``https://api.openai.com/v1``. ``api_version`` is ``"v2"`` (current) or ``"v1"``
-    (legacy ``file_ids`` and message files). ``max_retries`` is the number of re-sends
-    after a transient failure (default 2; ``retry_policy`` sets the backoff too);
+    ``https://api.openai.com/v1`` (no credentials, query or fragment in it: use
+    ``default_query=``). ``api_version`` is ``"v2"`` (current) or ``"v1"`` (legacy
+    ``file_ids`` and message files). ``max_retries`` is the number of re-sends after a
+    transient failure (default 2; ``retry_policy`` sets the backoff too);
     ``retry_budget`` caps retries to a share of recent requests (None: no cap);
     ``rate_limits`` paces every call of this client (default: adaptive, learning from
     429s and the ``x-ratelimit-*`` headers). Pass ``session`` to use your own aiohttp
-    session, which the client then never closes.
+    session, which the client then never closes. Every call takes the per-call options
+    ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_query``.
     """
 
     def __init__(
@@ -86,6 +391,7 @@ class Client:
             raise errors.InvalidArgumentError(
                 "no API key: pass api_key= or set the OPENAI_API_KEY environment variable"
             )
+        protocol.check_secret(key)
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.endpoint = protocol.Endpoint(
             base_url=url,
@@ -104,19 +410,25 @@ class Client:
             raise errors.InvalidArgumentError("retry_budget must be a RetryBudget or None")
         self.limiter = RateLimiter(rate_limits or RateLimits())
         self.trust_idempotency_key = trust_idempotency_key
+        secret = protocol.Secret(key)
+        self._seam = AiohttpSeam(
+            session=session,
+            max_response_bytes=max_response_bytes,
+            connection_limit=connection_limit,
+            scrub=lambda text: text.replace(secret.reveal(), "***"),
+        )
         self._transport = Transport(
             self.endpoint,
-            protocol.Secret(key),
-            session=session,
+            secret,
+            seam=self._seam,
             timeout=Timeout.of(timeout),
             policy=policy,
             budget=budget,
             limiter=self.limiter,
-            max_response_bytes=max_response_bytes,
-            connection_limit=connection_limit,
+            trust_idempotency_key=trust_idempotency_key,
         )
         self._feeds: FeedRegistry = FeedRegistry()
-        self.with_response = _WithResponse(self)
+        self.with_response = WithResponse(self)
         """The same calls, returning :class:`Response` (value, status, headers, request id)."""
 
     @classmethod
@@ -127,12 +439,13 @@ class Client:
         api_version: str = "2024-05-01-preview",
         api_key: str | None = None,
         azure_ad_token: str | None = None,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> Client:
         """A client of Azure OpenAI: ``{endpoint}/openai/threads/...?api-version=...``.
 
         Authenticates with ``api_key`` (default ``AZURE_OPENAI_API_KEY``) sent as the
         ``api-key`` header, or with an Entra ID ``azure_ad_token`` sent as a Bearer token.
+        ``options`` are the keyword arguments of :class:`Client`.
         """
         if api_key is not None and azure_ad_token is not None:
             raise errors.InvalidArgumentError("pass api_key= or azure_ad_token=, not both")
@@ -149,7 +462,7 @@ class Client:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Client:
-        self._transport.session()
+        self._seam.session()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -159,15 +472,15 @@ class Client:
         """Stop every walk in progress and close the session this client opened."""
         for feed in list(self._feeds):
             await feed.aclose(errors.ClientClosedError("the client was closed during this walk"))
-        await self._transport.close()
+        await self._seam.close()
 
     @property
     def closed(self) -> bool:
-        return self._transport.closed
+        return self._seam.closed
 
     def __del__(self) -> None:
-        transport = getattr(self, "_transport", None)
-        if transport is not None and transport.owns_open_session:
+        seam = getattr(self, "_seam", None)
+        if seam is not None and seam.owns_open_session:
             warnings.warn(
                 f"unclosed {type(self).__name__}; use 'async with' or await close()",
                 ResourceWarning,
@@ -190,306 +503,81 @@ class Client:
             "throttled": self._transport.throttled,
         }
 
-    # -- calls -----------------------------------------------------------------------------
+    # -- calls (each written once, in WithResponse) ----------------------------------------
 
-    async def _send(
-        self, request: protocol.Request, cls: type[T], options: CallOptions
-    ) -> Response[T]:
-        return await self._transport.send(request, _decoder(cls), options)
-
-    async def create(
-        self,
-        thread_id: str,
-        *,
-        role: str,
-        content: str | Sequence[Any],
-        attachments: Sequence[Any] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        file_ids: Sequence[str] | None = None,
-        idempotency_key: str | None = None,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, str] | None = None,
-    ) -> Message:
-        """Add a message to a thread. Never stores it twice; see :meth:`_create`."""
-        response = await self._create(
-            thread_id,
-            role=role,
-            content=content,
-            attachments=attachments,
-            metadata=metadata,
-            file_ids=file_ids,
-            idempotency_key=idempotency_key,
-            options=CallOptions(timeout, max_retries, extra_headers, extra_query),
-        )
-        return response.value
-
-    async def _create(
-        self,
-        thread_id: str,
-        *,
-        role: str,
-        content: str | Sequence[Any],
-        attachments: Sequence[Any] | None,
-        metadata: Mapping[str, str] | None,
-        file_ids: Sequence[str] | None,
-        idempotency_key: str | None,
-        options: CallOptions,
-    ) -> Response[Message]:
-        """Create with an ``Idempotency-Key``; an ambiguous failure is reconciled, not re-sent.
-
-        When an attempt fails after the server may have stored the message, the client
-        lists the thread's newest messages: if it finds the message it returns it; if it
-        finds none it re-sends (same key); if it cannot tell, it raises
-        :class:`CreateOutcomeUnknownError`. With ``trust_idempotency_key=True`` (servers
-        that honour the header) it re-sends with the same key instead of reconciling.
-        """
-        key = idempotency_key or f"om-{uuid.uuid4().hex}"
-        request = protocol.build_create(
-            thread_id,
-            role=role,
-            content=content,
-            attachments=attachments,
-            metadata=metadata,
-            file_ids=file_ids,
-            api_version=self.endpoint.api_version,
-            idempotency_key=key,
-        )
-        max_retries = (
-            self._transport.policy.max_retries
-            if options.max_retries is None
-            else options.max_retries
-        )
-        not_before = time.time() - CLOCK_SKEW_ALLOWANCE
-        last: errors.APIError | None = None
-        for attempt in range(max_retries + 1):
-            try:
-                return await self._send(request, Message, options)
-            except AmbiguousOutcome as ambiguous:
-                last = ambiguous.cause
-                logger.info(
-                    "create in %s may or may not have been stored (%s); checking",
-                    thread_id,
-                    type(last).__name__,
-                )
-            if attempt == max_retries:
-                break
-            await asyncio.sleep(self._transport.policy.backoff(attempt + 1))
-            if self.trust_idempotency_key:
-                continue
-            # the body as sent, read back only on this rare path, to match stored messages
-            body = orjson.loads(request.body or b"{}")
-            found = await self._reconcile(thread_id, body, not_before, key, last)
-            if found is not None:
-                return Response(found, 200, {}, last.request_id, attempt + 1, 0.0)
-        raise errors.CreateOutcomeUnknownError(
-            f"the create in thread {thread_id!r} failed in a way that may have stored the "
-            f"message ({last}); list the thread's newest messages before creating it again",
-            thread_id=thread_id,
-            idempotency_key=key,
-            request_id=last.request_id if last else None,
-        )
-
-    async def _reconcile(
-        self,
-        thread_id: str,
-        body: Mapping[str, Any],
-        not_before: float,
-        key: str,
-        cause: errors.APIError,
-    ) -> Message | None:
-        """The message an ambiguous create stored, None if it stored none; raises if unsure.
-
-        Walks the thread from the newest message back to the first one created before the
-        attempt (less the clock-skew allowance), at most ``RECONCILE_MAX_ITEMS`` messages.
-        """
-
-        def unknown(reason: str) -> errors.CreateOutcomeUnknownError:
-            return errors.CreateOutcomeUnknownError(
-                f"the create in thread {thread_id!r} may have been stored ({cause}), and "
-                f"{reason}; list the thread's newest messages before creating it again",
-                thread_id=thread_id,
-                idempotency_key=key,
-                request_id=cause.request_id,
-            )
-
-        recent: list[Message] = []
-        complete = False
-        try:
-            async for message in self.list(thread_id, order="desc", prefetch=0):
-                if message.created_at is not None and message.created_at < not_before:
-                    complete = True
-                    break
-                recent.append(message)
-                if len(recent) >= RECONCILE_MAX_ITEMS:
-                    break
-            else:
-                complete = True
-        except errors.NotFoundError:
-            return None  # no such thread: nothing was stored in it
-        except errors.OpenAIMessagesError as exc:
-            raise unknown(f"checking failed too ({type(exc).__name__})") from None
-        found = find_created(recent, body, not_before=not_before)
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise unknown(f"{len(found)} identical recent messages exist; check which is yours")
-        if not complete:
-            raise unknown(f"it is not among the newest {RECONCILE_MAX_ITEMS} messages")
-        return None
-
-    async def retrieve(
-        self,
-        thread_id: str,
-        message_id: str,
-        *,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, str] | None = None,
-    ) -> Message:
-        """One message."""
-        options = CallOptions(timeout, max_retries, extra_headers, extra_query)
-        request = protocol.build_retrieve(thread_id, message_id)
-        return (await self._send(request, Message, options)).value
-
-    async def modify(
-        self,
-        thread_id: str,
-        message_id: str,
-        *,
-        metadata: Mapping[str, str] | None,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, str] | None = None,
-    ) -> Message:
-        """Replace a message's metadata (safe to retry: the same metadata twice is one result)."""
-        options = CallOptions(timeout, max_retries, extra_headers, extra_query)
-        request = protocol.build_modify(thread_id, message_id, metadata=metadata)
-        return (await self._send(request, Message, options)).value
-
-    async def delete(
-        self,
-        thread_id: str,
-        message_id: str,
-        *,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, str] | None = None,
-    ) -> DeletedMessage:
-        """Delete a message. A 404 on a re-send after a failed attempt means it is deleted."""
-        options = CallOptions(timeout, max_retries, extra_headers, extra_query)
-        return (await self._delete(thread_id, message_id, options)).value
-
-    async def _delete(
-        self, thread_id: str, message_id: str, options: CallOptions
-    ) -> Response[DeletedMessage]:
-        request = protocol.build_delete(thread_id, message_id)
-
-        def recover(error: errors.APIStatusError, after_ambiguous: bool) -> DeletedMessage | None:
-            # An earlier attempt failed in flight, then the message was gone: that earlier
-            # attempt deleted it.
-            if error.status_code == 404 and after_ambiguous:
-                return DeletedMessage(id=message_id, object="thread.message.deleted", deleted=True)
-            return None
-
-        return await self._transport.send(request, _decoder(DeletedMessage), options, recover)
+    create = _value_of(WithResponse.create)
+    retrieve = _value_of(WithResponse.retrieve)
+    modify = _value_of(WithResponse.modify)
+    delete = _value_of(WithResponse.delete)
+    retrieve_file = _value_of(WithResponse.retrieve_file)
+    create_thread = _value_of(WithResponse.create_thread)
+    retrieve_thread = _value_of(WithResponse.retrieve_thread)
+    modify_thread = _value_of(WithResponse.modify_thread)
+    delete_thread = _value_of(WithResponse.delete_thread)
 
     def list(
-        self,
-        thread_id: str,
-        *,
-        order: str = "desc",
-        after: str | None = None,
-        before: str | None = None,
-        run_id: str | None = None,
-        page_size: int = 100,
-        max_items: int | None = None,
-        prefetch: int = 1,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
+        self, thread_id: str, *, run_id: str | None = None, **options: Unpack[WalkOptions]
     ) -> Pager[Message, MessagePage]:
         """Every message of a thread, page after page, as you iterate.
 
         ``page_size`` is the API's ``limit``: how many messages one request asks for
         (1-100, default the maximum 100). ``max_items`` is how many messages the whole
         walk yields at most. ``prefetch`` pages are fetched ahead while you work (0: none).
-        With ``before=`` the walk goes backward; see :class:`Pager`.
+        With ``before=`` the walk goes backward; see :class:`Pager` and :class:`WalkOptions`.
         """
-        protocol.build_list(thread_id, run_id=run_id)  # validates the ids now
-
-        def build(limit: int, after: str | None, before: str | None) -> protocol.Request:
-            return protocol.build_list(
-                thread_id, limit=limit, order=order, after=after, before=before, run_id=run_id
-            )
-
-        walk = _Walk(order, after, before, page_size, max_items, prefetch)
-        return self._pager(build, MessagePage, CallOptions(timeout, max_retries), walk)
-
-    def _pager(
-        self,
-        build: Callable[[int, str | None, str | None], protocol.Request],
-        cls: type[PageT],
-        options: CallOptions,
-        walk: _Walk,
-    ) -> Pager[Any, PageT]:
-        async def fetch(limit: int, after: str | None, before: str | None) -> PageT:
-            return (await self._send(build(limit, after, before), cls, options)).value
-
-        return Pager(
-            fetch,
-            order=walk.order,
-            after=walk.after,
-            before=walk.before,
-            page_size=walk.page_size,
-            max_items=walk.max_items,
-            prefetch=walk.prefetch,
-            registry=self._feeds,
-        )
+        return self._list_pager(thread_id, run_id, options, keep=False)
 
     def list_files(
-        self,
-        thread_id: str,
-        message_id: str,
-        *,
-        order: str = "desc",
-        after: str | None = None,
-        before: str | None = None,
-        page_size: int = 100,
-        max_items: int | None = None,
-        prefetch: int = 1,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
+        self, thread_id: str, message_id: str, **options: Unpack[WalkOptions]
     ) -> Pager[MessageFile, MessageFilePage]:
         """v1: every file of a message, walked like :meth:`list`."""
-        protocol.build_list_files(thread_id, message_id)
+        return self._files_pager(thread_id, message_id, options, keep=False)
 
-        def build(limit: int, after: str | None, before: str | None) -> protocol.Request:
-            return protocol.build_list_files(
-                thread_id, message_id, limit=limit, order=order, after=after, before=before
+    def _list_pager(
+        self, thread_id: str, run_id: str | None, options: WalkOptions, *, keep: bool
+    ) -> Pager[Any, Any]:
+        protocol.build_list(thread_id, run_id=run_id)  # validates the ids now
+        build = functools.partial(protocol.build_list, thread_id, run_id=run_id)
+        return self._pager(build, options, keep)
+
+    def _files_pager(
+        self, thread_id: str, message_id: str, options: WalkOptions, *, keep: bool
+    ) -> Pager[Any, Any]:
+        protocol.build_list_files(thread_id, message_id)  # validates the ids now
+        build = functools.partial(protocol.build_list_files, thread_id, message_id)
+        return self._pager(build, options, keep)
+
+    def _pager(
+        self, page_request: Callable[..., protocol.Request[PageT]], options: WalkOptions, keep: bool
+    ) -> Pager[Any, Any]:
+        """A Pager of pages (``keep=False``) or of pages with their response (``keep=True``).
+
+        ``page_request(limit=, order=, after=, before=, check_cursors=)`` is one page's
+        request. The caller's cursor is checked by the Pager; the next ones are the
+        server's ids, sent quoted whatever they hold (``check_cursors=False``).
+        """
+        walk, call_options = _split(options)
+        call = self._transport.call
+        order = walk.get("order", "desc")
+
+        def build(limit: int, after: str | None, before: str | None) -> protocol.Request[PageT]:
+            return page_request(
+                limit=limit, order=order, after=after, before=before, check_cursors=False
             )
 
-        walk = _Walk(order, after, before, page_size, max_items, prefetch)
-        return self._pager(build, MessageFilePage, CallOptions(timeout, max_retries), walk)
+        fetch: Callable[[int, str | None, str | None], Awaitable[Any]]
+        if keep:
 
-    async def retrieve_file(
-        self,
-        thread_id: str,
-        message_id: str,
-        file_id: str,
-        *,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, str] | None = None,
-    ) -> MessageFile:
-        """v1: one file of a message."""
-        options = CallOptions(timeout, max_retries, extra_headers, extra_query)
-        request = protocol.build_retrieve_file(thread_id, message_id, file_id)
-        return (await self._send(request, MessageFile, options)).value
+            async def fetch(limit: int, after: str | None, before: str | None) -> Any:
+                response = await call(build(limit, after, before), call_options)
+                return _Paged(response.value.data, response.value.has_more, response)
+
+        else:
+
+            async def fetch(limit: int, after: str | None, before: str | None) -> Any:
+                return (await call(build(limit, after, before), call_options)).value
+
+        return Pager(fetch, registry=self._feeds, **walk)
 
     # -- many threads ----------------------------------------------------------------------
 
@@ -556,54 +644,3 @@ class Client:
             page_size=page_size,
             prefetch=0,
         ).stream
-
-
-@attrs.frozen
-class _Walk:
-    """The walk arguments of :meth:`Client.list` and :meth:`Client.list_files`."""
-
-    order: str
-    after: str | None
-    before: str | None
-    page_size: int
-    max_items: int | None
-    prefetch: int
-
-
-class _WithResponse:
-    """``client.with_response.X(...)``: the call X, returning a :class:`Response`."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    async def create(self, thread_id: str, **kwargs: Any) -> Response[Message]:
-        options = CallOptions(
-            kwargs.pop("timeout", None),
-            kwargs.pop("max_retries", None),
-            kwargs.pop("extra_headers", None),
-            kwargs.pop("extra_query", None),
-        )
-        kwargs.setdefault("attachments", None)
-        kwargs.setdefault("metadata", None)
-        kwargs.setdefault("file_ids", None)
-        kwargs.setdefault("idempotency_key", None)
-        return await self._client._create(thread_id, options=options, **kwargs)
-
-    async def retrieve(self, thread_id: str, message_id: str, **kw: Any) -> Response[Message]:
-        request = protocol.build_retrieve(thread_id, message_id)
-        return await self._client._send(request, Message, CallOptions(**kw))
-
-    async def modify(
-        self, thread_id: str, message_id: str, *, metadata: Mapping[str, str] | None, **kw: Any
-    ) -> Response[Message]:
-        request = protocol.build_modify(thread_id, message_id, metadata=metadata)
-        return await self._client._send(request, Message, CallOptions(**kw))
-
-    async def delete(self, thread_id: str, message_id: str, **kw: Any) -> Response[DeletedMessage]:
-        return await self._client._delete(thread_id, message_id, CallOptions(**kw))
-
-    async def retrieve_file(
-        self, thread_id: str, message_id: str, file_id: str, **kw: Any
-    ) -> Response[MessageFile]:
-        request = protocol.build_retrieve_file(thread_id, message_id, file_id)
-        return await self._client._send(request, MessageFile, CallOptions(**kw))

@@ -27,7 +27,9 @@ __all__ = [
     "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
     "ResponseTooLargeError",
+    "StoredButUnreadableError",
     "UnprocessableEntityError",
     "snippet",
 ]
@@ -74,7 +76,23 @@ class APIError(OpenAIMessagesError):
 
 
 class APIConnectionError(APIError):
-    """The server could not be reached, or the connection broke mid-reply."""
+    """The server could not be reached, or the connection broke mid-reply.
+
+    ``maybe_delivered`` is False when the request surely never reached the server
+    (the connection could not be opened), True when it may have been applied.
+    """
+
+    maybe_delivered: bool
+
+    def __init__(
+        self, message: str, *, request_id: str | None = None, maybe_delivered: bool = True
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.maybe_delivered = maybe_delivered
+
+
+class RedirectError(APIConnectionError):
+    """The server redirected somewhere the client will not follow (never retried)."""
 
 
 class APITimeoutError(APIConnectionError):
@@ -108,7 +126,27 @@ class APIResponseValidationError(APIError):
 
 
 class ResponseTooLargeError(APIResponseValidationError):
-    """The reply body was larger than the client's cap and was not read."""
+    """The reply body was larger than the client's cap and was not read (counted decompressed)."""
+
+    head: bytes
+    """The first bytes of the body, as far as they were read (never shown)."""
+
+    def __init__(self, message: str, *, head: bytes = b"", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.head = head
+
+
+class StoredButUnreadableError(APIResponseValidationError):
+    """A create's 2xx reply could not be read: the object IS stored; do not create it again.
+
+    ``object_id`` is its id when it could be read from the start of the body.
+    """
+
+    object_id: str | None
+
+    def __init__(self, message: str, *, object_id: str | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.object_id = object_id
 
 
 class APIStatusError(APIError):
@@ -192,18 +230,20 @@ class PaginationError(OpenAIMessagesError):
 class CreateOutcomeUnknownError(APIError):
     """A create may or may not have stored the message, and the client could not find out.
 
-    The thread holds at most one copy. ``idempotency_key`` is the key sent with every
-    attempt; list the thread's newest messages to check before creating again.
+    ``idempotency_key`` is the key sent with every attempt (a message create also puts it
+    in the message's metadata when there is room); list the thread's newest messages to
+    check before creating again.
     """
 
-    thread_id: str
+    thread_id: str | None
+    """The thread of a message create; None for a thread create."""
     idempotency_key: str
 
     def __init__(
         self,
         message: str,
         *,
-        thread_id: str,
+        thread_id: str | None,
         idempotency_key: str,
         request_id: str | None = None,
     ) -> None:

@@ -2,9 +2,10 @@
 
 A create that failed after the server may have applied it (a 5xx, a read timeout, a
 connection dropped after sending) is never re-sent blindly. The client first lists the
-thread's newest messages and looks for the one it sent: same role, same content, same
-attachments or file ids, same metadata, created no earlier than the first attempt
-(less a clock-skew allowance).
+thread's newest messages and looks for the one it sent: the one whose metadata holds
+its idempotency key (:func:`find_marked`), or, when the metadata had no room for the
+key, the one with the same role, content, attachments or file ids and metadata,
+created no earlier than the first attempt by the server's clock (:func:`find_created`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from typing import Any
 
 from .models import Message
 
-__all__ = ["content_signature", "find_created", "message_signature"]
+__all__ = [
+    "content_signature",
+    "find_created",
+    "find_marked",
+    "message_signature",
+    "without_marker",
+]
 
 
 def content_signature(content: str | Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
@@ -82,3 +89,19 @@ def find_created(
             continue
         found.append(message)
     return found
+
+
+def find_marked(candidates: Sequence[Message], marker: str, key: str) -> list[Message]:
+    """The messages among ``candidates`` whose metadata holds ``marker: key`` exactly."""
+    return [m for m in candidates if m.metadata is not None and m.metadata.get(marker) == key]
+
+
+def without_marker(body: Mapping[str, Any], marker: str) -> dict[str, Any]:
+    """The create ``body`` as it would be without the marker in its metadata."""
+    out = dict(body)
+    metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k != marker}
+    if metadata:
+        out["metadata"] = metadata
+    else:
+        out.pop("metadata", None)
+    return out

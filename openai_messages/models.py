@@ -29,6 +29,7 @@ __all__ = [
     "ContentPart",
     "CreateMessageRequest",
     "DeletedMessage",
+    "DeletedThread",
     "FileCitation",
     "FileCitationAnnotation",
     "FilePath",
@@ -51,6 +52,7 @@ __all__ = [
     "Text",
     "TextContent",
     "TextPart",
+    "Thread",
     "Tool",
     "UnknownAnnotation",
     "UnknownContent",
@@ -431,6 +433,33 @@ class MessageFilePage(_Model, _PageMixin[MessageFile]):
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool = False
+    extra: Mapping[str, Any] = _extra()
+    _absent: frozenset[str] = _absent()
+
+
+# --------------------------------------------------------------------------- threads
+
+
+@attrs.frozen(repr=False)
+class Thread(_Model):
+    """A thread: its id, creation time, metadata and tool resources (kept as raw JSON)."""
+
+    id: str
+    object: str = "thread"
+    created_at: int | None = None
+    metadata: Mapping[str, Any] | None = _json_map()
+    tool_resources: Mapping[str, Any] | None = _json_map()
+    extra: Mapping[str, Any] = _extra()
+    _absent: frozenset[str] = _absent()
+
+
+@attrs.frozen(repr=False)
+class DeletedThread(_Model):
+    """The answer to a thread delete."""
+
+    id: str
+    object: str = "thread.deleted"
+    deleted: bool = False
     extra: Mapping[str, Any] = _extra()
     _absent: frozenset[str] = _absent()
 

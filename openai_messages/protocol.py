@@ -1,9 +1,11 @@
-"""The I/O-free protocol core: requests out of call arguments, models or errors out of replies.
+"""The I/O-free protocol core: the arguments of each call, checked, made into a request.
 
-Nothing here touches the network. :func:`build_*` functions validate arguments and
-return a :class:`Request`; :func:`prepare` places it under a client's base URL with its
-headers; :func:`parse_reply` turns a status, headers and body into a model or a typed
-error.
+Nothing here touches the network. Each :func:`build_*` function validates a call's
+arguments and returns the typed :class:`Request` of its declaration in
+:mod:`openai_messages.operations`; :class:`Endpoint` is where a client talks (its
+``base_url`` checked at construction); :func:`prepare` places a request under it.
+:func:`parse_reply` and :func:`error_from_reply` are kept here for callers of the
+earlier layout; the one place a reply becomes a result is :mod:`openai_messages.replies`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from urllib.parse import quote, urlencode, urlsplit
 import attrs
 import orjson
 
-from . import converter, errors, validation
+from . import converter, errors, models, replies, validation
+from . import operations as ops
 from ._version import __version__
+from .headers import parse_request_id
+from .operations import Request
+from .seam import Reply, same_origin
 
 __all__ = [
     "AzureSettings",
@@ -25,12 +31,16 @@ __all__ = [
     "Request",
     "Secret",
     "build_create",
+    "build_create_thread",
     "build_delete",
+    "build_delete_thread",
     "build_list",
     "build_list_files",
     "build_modify",
+    "build_modify_thread",
     "build_retrieve",
     "build_retrieve_file",
+    "build_retrieve_thread",
     "auth_header",
     "endpoint_headers",
     "error_from_reply",
@@ -41,11 +51,12 @@ __all__ = [
 
 T = TypeVar("T")
 ApiVersion = Literal["v1", "v2"]
-Operation = Literal["create", "retrieve", "modify", "delete", "list", "list_files", "retrieve_file"]
 
 USER_AGENT: Final = (
     f"openai_messages/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
 )
+IDEMPOTENCY_MARKER: Final = "om_idempotency_key"
+"""The metadata key under which a message create stores its idempotency key (see README)."""
 
 
 class Secret:
@@ -70,21 +81,6 @@ class Secret:
 
 
 @attrs.frozen
-class Request:
-    """One API call, before it is placed under a base URL."""
-
-    operation: Operation
-    method: str
-    path: str
-    """Relative path, ids already percent-quoted, e.g. ``threads/thread_1/messages``."""
-    query: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict)
-    idempotent: bool = True
-    """Whether a blind re-send can never change the outcome."""
-
-
-@attrs.frozen
 class AzureSettings:
     """Azure OpenAI: ``/openai/...`` paths, the ``api-version`` query, the ``api-key`` header."""
 
@@ -106,30 +102,62 @@ class Endpoint:
     default_query: Mapping[str, str] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise errors.InvalidArgumentError(
-                f"base_url must be an absolute http(s) URL, got {self.base_url!r}"
-            )
+        check_base_url(self.base_url)
+        validation.check_headers("default_headers", self.default_headers)
+        validation.check_query("default_query", self.default_query)
+        for name in ("organization", "project"):
+            value = getattr(self, name)
+            if value is not None:
+                validation.check_header_value(name, value)
         if self.api_version not in ("v1", "v2"):
             raise errors.InvalidArgumentError(
                 f"api_version must be 'v1' or 'v2', got {self.api_version!r}"
             )
 
 
-def _messages_path(thread_id: str) -> str:
-    return f"threads/{validation.quote_id('thread_id', thread_id)}/messages"
+def _shown(url: str) -> str:
+    """``url`` without what may be credentials (for error messages)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "<unparsable>"
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
-def _message_path(thread_id: str, message_id: str) -> str:
-    return f"{_messages_path(thread_id)}/{validation.quote_id('message_id', message_id)}"
+def check_base_url(url: object) -> str:
+    """An absolute http(s) URL without credentials, query or fragment, with a valid host."""
+    if not isinstance(url, str):
+        raise errors.InvalidArgumentError(f"base_url must be a str, not {type(url).__name__}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port out of range
+    except ValueError as exc:
+        reason = "port out of range" if "port" in str(exc).lower() else "malformed host"
+        raise errors.InvalidArgumentError(
+            f"base_url {_shown(url)!r} is not a valid URL ({reason})"
+        ) from None
+    if "@" in parts.netloc:
+        raise errors.InvalidArgumentError(
+            f"base_url {_shown(url)!r} holds credentials (user:password@); pass the key as "
+            "api_key= instead (the credentials are not repeated here)"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise errors.InvalidArgumentError(
+            f"base_url must be an absolute http(s) URL, got {_shown(url)!r}"
+        )
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        raise errors.InvalidArgumentError(
+            f"base_url {_shown(url)!r} must not hold a ?query or #fragment; "
+            "pass query parameters as default_query="
+        )
+    if any(c in url for c in "\r\n\t \x00"):
+        raise errors.InvalidArgumentError("base_url must not hold whitespace or control characters")
+    return url
 
 
 def _json(body: Mapping[str, Any]) -> bytes:
     return orjson.dumps(body)
-
-
-_JSON_HEADERS: Final[Mapping[str, str]] = {"Content-Type": "application/json"}
 
 
 def _content_part(part: object, index: int) -> Any:
@@ -172,9 +200,13 @@ def build_create(
     file_ids: object = None,
     api_version: ApiVersion = "v2",
     idempotency_key: str | None = None,
-) -> Request:
-    """``POST threads/{thread_id}/messages``. Not idempotent unless the server honours the key."""
-    path = _messages_path(thread_id)
+    marker: bool = False,
+) -> Request[models.Message]:
+    """``POST threads/{thread_id}/messages``. Not idempotent unless the server honours the key.
+
+    With ``marker=True`` the idempotency key also goes into the metadata (see
+    :func:`with_marker`), so that a reconcile can recognise exactly this create.
+    """
     body: dict[str, Any] = {"role": validation.check_role(role)}
     checked = validation.check_content(content)
     body["content"] = (
@@ -197,41 +229,70 @@ def build_create(
         if parts is not None:
             body["attachments"] = parts
     meta = validation.check_metadata(metadata)
+    if idempotency_key is not None and marker:
+        meta = with_marker(meta, idempotency_key)
     if meta is not None:
         body["metadata"] = meta
-    headers = dict(_JSON_HEADERS)
-    if idempotency_key is not None:
-        headers["Idempotency-Key"] = idempotency_key
-    return Request("create", "POST", path, body=_json(body), headers=headers, idempotent=False)
+    return ops.CREATE_MESSAGE.request(
+        {"thread_id": thread_id}, body=_json(body), idempotency_key=idempotency_key
+    )
 
 
-def build_retrieve(thread_id: str, message_id: str) -> Request:
+def with_marker(metadata: dict[str, str] | None, key: str) -> dict[str, str] | None:
+    """``metadata`` with the idempotency key added as a marker, when it has room for it."""
+    meta = dict(metadata or {})
+    if IDEMPOTENCY_MARKER in meta or len(meta) >= validation.MAX_METADATA_KEYS:
+        return metadata
+    if len(key) > validation.MAX_METADATA_VALUE_LENGTH:
+        return metadata
+    meta[IDEMPOTENCY_MARKER] = key
+    return meta
+
+
+def build_retrieve(thread_id: str, message_id: str) -> Request[models.Message]:
     """``GET threads/{thread_id}/messages/{message_id}``."""
-    return Request("retrieve", "GET", _message_path(thread_id, message_id))
+    return ops.RETRIEVE_MESSAGE.request({"thread_id": thread_id, "message_id": message_id})
 
 
-def build_modify(thread_id: str, message_id: str, *, metadata: object) -> Request:
+def build_modify(thread_id: str, message_id: str, *, metadata: object) -> Request[models.Message]:
     """``POST threads/{thread_id}/messages/{message_id}``: same metadata twice, same result."""
-    path = _message_path(thread_id, message_id)
     body = {"metadata": validation.check_metadata(metadata)}
-    return Request("modify", "POST", path, body=_json(body), headers=dict(_JSON_HEADERS))
+    return ops.MODIFY_MESSAGE.request(
+        {"thread_id": thread_id, "message_id": message_id}, body=_json(body)
+    )
 
 
-def build_delete(thread_id: str, message_id: str) -> Request:
+def build_delete(thread_id: str, message_id: str) -> Request[models.DeletedMessage]:
     """``DELETE threads/{thread_id}/messages/{message_id}``."""
-    return Request("delete", "DELETE", _message_path(thread_id, message_id))
+    return ops.DELETE_MESSAGE.request({"thread_id": thread_id, "message_id": message_id})
 
 
 def _page_query(
-    limit: int, order: str, after: str | None, before: str | None, run_id: str | None = None
+    limit: int,
+    order: str,
+    after: str | None,
+    before: str | None,
+    run_id: str | None = None,
+    *,
+    check_cursors: bool = True,
 ) -> tuple[tuple[str, str], ...]:
     query = [
         ("limit", str(validation.check_page_size(limit, "limit"))),
         ("order", validation.check_order(order)),
     ]
-    for name, value in (("after", after), ("before", before), ("run_id", run_id)):
-        if validation.check_cursor(name, value) is not None:
-            query.append((name, value))  # type: ignore[arg-type]  # checked just above
+    for name, value in (("after", after), ("before", before)):
+        if value is None:
+            continue
+        if check_cursors:
+            validation.check_cursor(name, value)
+        elif not isinstance(value, str) or not value:
+            # a cursor taken from the server's own ids: any non-empty str, sent quoted
+            raise errors.APIResponseValidationError(
+                f"the server sent an item id that cannot be a cursor: {value!r}"[:200]
+            )
+        query.append((name, value))
+    if validation.check_cursor("run_id", run_id) is not None:
+        query.append(("run_id", run_id))  # type: ignore[arg-type]  # checked just above
     return tuple(query)
 
 
@@ -243,10 +304,15 @@ def build_list(
     after: str | None = None,
     before: str | None = None,
     run_id: str | None = None,
-) -> Request:
-    """``GET threads/{thread_id}/messages`` for one page."""
-    query = _page_query(limit, order, after, before, run_id)
-    return Request("list", "GET", _messages_path(thread_id), query=query)
+    check_cursors: bool = True,
+) -> Request[models.MessagePage]:
+    """``GET threads/{thread_id}/messages`` for one page.
+
+    ``check_cursors=False`` is for cursors taken from the server's own ids: they are
+    sent percent-quoted whatever they hold, never refused as the caller's mistake.
+    """
+    query = _page_query(limit, order, after, before, run_id, check_cursors=check_cursors)
+    return ops.LIST_MESSAGES.request({"thread_id": thread_id}, query=query)
 
 
 def build_list_files(
@@ -257,16 +323,96 @@ def build_list_files(
     order: str = "desc",
     after: str | None = None,
     before: str | None = None,
-) -> Request:
+    check_cursors: bool = True,
+) -> Request[models.MessageFilePage]:
     """v1 ``GET threads/{thread_id}/messages/{message_id}/files`` for one page."""
-    path = f"{_message_path(thread_id, message_id)}/files"
-    return Request("list_files", "GET", path, query=_page_query(limit, order, after, before))
+    query = _page_query(limit, order, after, before, check_cursors=check_cursors)
+    return ops.LIST_FILES.request({"thread_id": thread_id, "message_id": message_id}, query=query)
 
 
-def build_retrieve_file(thread_id: str, message_id: str, file_id: str) -> Request:
+def build_retrieve_file(
+    thread_id: str, message_id: str, file_id: str
+) -> Request[models.MessageFile]:
     """v1 ``GET threads/{thread_id}/messages/{message_id}/files/{file_id}``."""
-    path = f"{_message_path(thread_id, message_id)}/files/{validation.quote_id('file_id', file_id)}"
-    return Request("retrieve_file", "GET", path)
+    return ops.RETRIEVE_FILE.request(
+        {"thread_id": thread_id, "message_id": message_id, "file_id": file_id}
+    )
+
+
+def _tool_resources(value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise errors.InvalidArgumentError(
+            f"tool_resources must be a mapping, not {type(value).__name__}"
+        )
+    return dict(value)
+
+
+def build_create_thread(
+    *,
+    messages: object = None,
+    metadata: object = None,
+    tool_resources: object = None,
+    api_version: ApiVersion = "v2",
+    idempotency_key: str | None = None,
+) -> Request[models.Thread]:
+    """``POST threads``: a new thread, optionally with its first messages."""
+    body: dict[str, Any] = {}
+    if messages is not None:
+        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+            raise errors.InvalidArgumentError("messages must be a list of message dicts")
+        body["messages"] = [_initial_message(m, i, api_version) for i, m in enumerate(messages)]
+    meta = validation.check_metadata(metadata)
+    if meta is not None:
+        body["metadata"] = meta
+    resources = _tool_resources(tool_resources)
+    if resources is not None:
+        body["tool_resources"] = resources
+    return ops.CREATE_THREAD.request({}, body=_json(body), idempotency_key=idempotency_key)
+
+
+def _initial_message(item: object, index: int, api_version: ApiVersion) -> Any:
+    """One of create_thread's ``messages``, checked as :func:`build_create` checks its body."""
+    if not isinstance(item, Mapping):
+        raise errors.InvalidArgumentError(f"messages[{index}] must be a dict")
+    unknown = set(item) - {"role", "content", "attachments", "metadata", "file_ids"}
+    if unknown:
+        raise errors.InvalidArgumentError(f"messages[{index}] has unknown keys {sorted(unknown)}")
+    try:
+        request = build_create(
+            "thread_new",
+            role=item.get("role"),  # type: ignore[arg-type]  # checked by build_create
+            content=item.get("content"),
+            attachments=item.get("attachments"),
+            metadata=item.get("metadata"),
+            file_ids=item.get("file_ids"),
+            api_version=api_version,
+        )
+    except errors.InvalidArgumentError as exc:
+        raise errors.InvalidArgumentError(f"messages[{index}]: {exc}") from None
+    return orjson.loads(request.body or b"{}")
+
+
+def build_retrieve_thread(thread_id: str) -> Request[models.Thread]:
+    """``GET threads/{thread_id}``."""
+    return ops.RETRIEVE_THREAD.request({"thread_id": thread_id})
+
+
+def build_modify_thread(
+    thread_id: str, *, metadata: object, tool_resources: object = None
+) -> Request[models.Thread]:
+    """``POST threads/{thread_id}``: replace its metadata (and tool resources)."""
+    body: dict[str, Any] = {"metadata": validation.check_metadata(metadata)}
+    resources = _tool_resources(tool_resources)
+    if resources is not None:
+        body["tool_resources"] = resources
+    return ops.MODIFY_THREAD.request({"thread_id": thread_id}, body=_json(body))
+
+
+def build_delete_thread(thread_id: str) -> Request[models.DeletedThread]:
+    """``DELETE threads/{thread_id}``."""
+    return ops.DELETE_THREAD.request({"thread_id": thread_id})
 
 
 def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
@@ -288,12 +434,14 @@ def auth_header(endpoint: Endpoint, secret: Secret) -> tuple[str, str]:
     return "Authorization", f"Bearer {secret.reveal()}"
 
 
-AUTH_HEADERS: Final = frozenset({"authorization", "api-key"})
+def check_secret(value: str, what: str = "the API key") -> str:
+    """A key or token that can go in a header: no CR, LF, NUL; never repeated in the error."""
+    return validation.check_header_value(what, value, secret=True)
 
 
 def prepare(
     endpoint: Endpoint,
-    request: Request,
+    request: Request[Any],
     *,
     extra_query: Mapping[str, str] | None = None,
 ) -> str:
@@ -313,74 +461,16 @@ def prepare(
     return url
 
 
-def same_origin(first: str, second: str) -> bool:
-    """Whether two absolute URLs share scheme, host and port."""
-    a, b = urlsplit(first), urlsplit(second)
-    default = {"http": 80, "https": 443}
-    return (
-        a.scheme.lower() == b.scheme.lower()
-        and (a.hostname or "").lower() == (b.hostname or "").lower()
-        and (a.port or default.get(a.scheme.lower())) == (b.port or default.get(b.scheme.lower()))
-    )
-
-
-_STATUS_ERRORS: Final[Mapping[int, type[errors.APIStatusError]]] = {
-    400: errors.BadRequestError,
-    401: errors.AuthenticationError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    409: errors.ConflictError,
-    422: errors.UnprocessableEntityError,
-    429: errors.RateLimitError,
-}
-
-
 def request_id_of(headers: Mapping[str, str]) -> str | None:
     """The server's ``x-request-id``, if it sent one."""
-    return headers.get("x-request-id") or headers.get("X-Request-Id")
+    return parse_request_id(headers)
 
 
-def error_from_reply(
-    status: int, headers: Mapping[str, str], body: bytes, *, retry_after: float | None = None
-) -> errors.APIStatusError:
-    """The typed error for a non-2xx reply, with the server's message, type, code and param."""
-    request_id = request_id_of(headers)
-    message, error_type, code, param = None, None, None, None
-    try:
-        payload = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        payload = None
-    detail = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(detail, dict):
-        message = detail.get("message") if isinstance(detail.get("message"), str) else None
-        error_type = detail.get("type") if isinstance(detail.get("type"), str) else None
-        code = str(detail["code"]) if detail.get("code") is not None else None
-        param = detail.get("param") if isinstance(detail.get("param"), str) else None
-    if message is None:
-        message = errors.snippet(body) or "no error message in the reply"
-    kwargs: dict[str, Any] = {
-        "status_code": status,
-        "request_id": request_id,
-        "error_type": error_type,
-        "code": code,
-        "param": param,
-        "headers": headers,
-    }
-    if status == 429:
-        return errors.RateLimitError(message, retry_after=retry_after, **kwargs)
-    cls = _STATUS_ERRORS.get(status)
-    if cls is None:
-        cls = errors.InternalServerError if status >= 500 else errors.APIStatusError
-    return cls(message, **kwargs)
+def error_from_reply(status: int, headers: Mapping[str, str], body: bytes) -> errors.APIStatusError:
+    """The typed error for a non-2xx reply (see :func:`replies.error_from_reply`)."""
+    return replies.error_from_reply(status, headers, body)
 
 
 def parse_reply(status: int, headers: Mapping[str, str], body: bytes, cls: type[T]) -> T:
     """A 2xx reply's body as ``cls``; any other status as its typed error."""
-    if not 200 <= status < 300:
-        raise error_from_reply(status, headers, body)
-    try:
-        return converter.decode(body, cls)
-    except errors.APIResponseValidationError as exc:
-        raise errors.APIResponseValidationError(
-            exc.detail, body=body, status_code=status, request_id=request_id_of(headers)
-        ) from None
+    return replies.decode_reply(Reply(status, headers, body, ""), cls, replies.Scrubber(""))

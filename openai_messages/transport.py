@@ -1,48 +1,54 @@
-"""The aiohttp transport: one session, auth, redirects, body caps, retries, rate limits.
+"""Calls over the seam: limiter, deadline, the one retry loop, the budget and decoding.
 
-:class:`Transport` sends :class:`~openai_messages.protocol.Request` objects and hands
-the reply to a decoder inside the retry loop, so an unreadable body (a truncated
-page) is retried like any other transient failure of a safe request.
+:meth:`Transport.call` sends one :class:`~openai_messages.operations.Request` (a call of
+one :class:`~openai_messages.operations.Operation`) and returns its decoded result. Every
+re-send of every call goes through one tenacity loop whose decisions are
+:func:`openai_messages.retry.judge`'s; an ambiguous failure is settled as the operation
+declares (re-send, reconcile a create, read a 404 after a delete as done). The call's
+``timeout`` is one deadline covering limiter waits, retry waits, reconcile work and
+every attempt. HTTP itself is the seam's (:mod:`openai_messages.seam`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
-from typing import Final, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, Generic, TypedDict, TypeVar
 
-import aiohttp
 import attrs
-from multidict import CIMultiDict, CIMultiDictProxy
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
-from yarl import URL
+from multidict import CIMultiDict
+from tenacity import AsyncRetrying, RetryCallState
 
-from . import errors, protocol
-from .ratelimit import RateLimiter
-from .retry import RetryBudget, RetryPolicy, is_retryable_status
+from . import errors, protocol, validation
+from .headers import parse_retry_after
+from .operations import Ambiguity, Operation, Request
+from .ratelimit import RateLimiter, Ticket
+from .replies import Scrubber, decode_reply, error_from_reply, stored_but_unreadable
+from .retry import RetryBudget, RetryPolicy, Verdict, check_max_retries, is_ambiguous, judge
+from .seam import PreparedRequest, Reply, Seam
 
-__all__ = ["CallOptions", "Reply", "Timeout", "Transport", "Response"]
+__all__ = ["CallOptions", "Reply", "Response", "Settle", "Timeout", "Transport"]
 
 T = TypeVar("T")
 logger = logging.getLogger("openai_messages")
 
-MAX_REDIRECTS: Final = 5
-_REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 
 
 @attrs.frozen
 class Timeout:
-    """Seconds allowed to connect and for the whole request (None: no limit)."""
+    """Seconds allowed (None: no limit).
+
+    ``total`` is the whole call: waiting for the rate limiter, every attempt, the waits
+    between retries and a create's reconcile. ``connect`` bounds opening a connection,
+    ``read`` the wait for the server's next bytes within one attempt.
+    """
 
     total: float | None = 60.0
     connect: float | None = 10.0
-
-    def to_aiohttp(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=self.total, connect=self.connect)
+    read: float | None = None
 
     @classmethod
     def of(cls, value: float | Timeout | None) -> Timeout:
@@ -51,23 +57,19 @@ class Timeout:
             return value
         if value is None:
             return cls(total=None, connect=None)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise errors.InvalidArgumentError(f"timeout must be a positive number, got {value!r}")
         return cls(total=float(value), connect=min(float(value), 10.0))
 
 
-@attrs.frozen
-class Reply:
-    """What the server answered: status, headers and the whole body."""
+class CallOptions(TypedDict, total=False):
+    """The per-call options every call takes; absent means the client's default."""
 
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    url: str
-
-    @property
-    def request_id(self) -> str | None:
-        return self.headers.get("x-request-id")
+    timeout: float | Timeout | None
+    """Seconds for the whole call, retries, waits and reconcile included."""
+    max_retries: int
+    extra_headers: Mapping[str, str]
+    extra_query: Mapping[str, str]
 
 
 @attrs.frozen
@@ -82,382 +84,359 @@ class Response(Generic[T]):
     elapsed: float
 
 
-@attrs.frozen
-class CallOptions:
-    """Per-call overrides; None means the client's default."""
-
-    timeout: float | Timeout | None = None
-    max_retries: int | None = None
-    extra_headers: Mapping[str, str] | None = None
-    extra_query: Mapping[str, str] | None = None
+Settle = Callable[[errors.APIError, "float | None"], Awaitable["T | None"]]
+"""``settle(cause, deadline)``: what an ambiguous create stored (None: none; raises if unsure)."""
 
 
-class AmbiguousOutcome(Exception):
-    """Internal: a non-idempotent request failed after it may have been applied."""
-
-    def __init__(self, cause: errors.APIError) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
+_NO_TICKET: Final = Ticket(None, 0, 0)  # no limiter: nothing to observe or release
 
 
-class _Unsafe(Exception):
-    """Internal marker wrapping an error that a retry must not repeat blindly."""
+class _SealedHeaders(CIMultiDict[str]):
+    """The base headers, credential included: never shown in a repr."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} headers, credential hidden>"
+
+
+class _Call(Generic[T]):
+    """One call's resolved plan and its state across attempts."""
+
+    __slots__ = (
+        "ambiguous",
+        "attempts",
+        "deadline",
+        "headers",
+        "max_retries",
+        "op",
+        "request",
+        "settle",
+        "started",
+        "timeout",
+        "unsettled",
+        "url",
+        "verdict",
+    )
+
+    def __init__(
+        self,
+        op: Operation[T],
+        request: Request[T],
+        url: str,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        max_retries: int,
+        settle: Settle[T] | None,
+    ) -> None:
+        self.op = op
+        self.request = request
+        self.url = url
+        self.headers = headers
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self.deadline = None if timeout.total is None else self.started + timeout.total
+        self.max_retries = max_retries
+        self.settle = settle
+        self.attempts = 0
+        self.ambiguous = False
+        """Whether an attempt failed in a way that may have applied the request."""
+        self.unsettled: errors.APIError | None = None
+        """An ambiguous failure of a create, to reconcile before the next attempt."""
+        self.verdict = Verdict(False)
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def prepared(self) -> PreparedRequest:
+        total, connect = self.timeout.total, self.timeout.connect
+        remaining = self.remaining()
+        if remaining is not None:
+            if remaining <= 0:
+                raise errors.APITimeoutError(
+                    f"the call's timeout of {self.timeout.total:g} s ran out",
+                    maybe_delivered=False,
+                )
+            total = remaining
+            connect = remaining if connect is None else min(connect, remaining)
+        return PreparedRequest(
+            self.request.method,
+            self.url,
+            self.headers,
+            self.request.body,
+            total,
+            connect,
+            self.timeout.read,
+        )
+
+    def response(self, value: T, reply: Reply) -> Response[T]:
+        return Response(
+            value=value,
+            status_code=reply.status,
+            headers=reply.headers,
+            request_id=reply.request_id,
+            attempts=self.attempts,
+            elapsed=time.monotonic() - self.started,
+        )
 
 
 class Transport:
-    """Sends requests for one client over one aiohttp session."""
+    """Sends the calls of one client over one seam."""
 
     def __init__(
         self,
         endpoint: protocol.Endpoint,
         secret: protocol.Secret,
         *,
-        session: aiohttp.ClientSession | None,
+        seam: Seam,
         timeout: Timeout,
         policy: RetryPolicy,
         budget: RetryBudget | None,
         limiter: RateLimiter | None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        connection_limit: int = 100,
+        trust_idempotency_key: bool = False,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.endpoint = endpoint
         self._secret = secret
-        self._session = session
-        self._owns_session = session is None
-        self._closed = False
+        self.seam = seam
+        self.scrubber = Scrubber(secret.reveal())
         self.timeout = timeout
         self.policy = policy
         self.budget = budget
         self.limiter = limiter
-        self.max_response_bytes = max_response_bytes
-        self._connection_limit = connection_limit
+        self.trust_idempotency_key = trust_idempotency_key
         self._rng = rng
-        self._base_headers = protocol.endpoint_headers(endpoint)
-        self.requests_sent = 0
+        name, credential = protocol.auth_header(endpoint, secret)
+        self._base_headers = _SealedHeaders(protocol.endpoint_headers(endpoint))
+        self._base_headers[name] = credential
         self.retries = 0
         self.throttled = 0
 
-    # -- lifecycle -------------------------------------------------------------------------
-
     @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def session(self) -> aiohttp.ClientSession:
-        """The session, created on first use inside the running loop."""
-        if self._closed:
-            raise errors.ClientClosedError("this client is closed; create a new one")
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self.timeout.to_aiohttp()
-            )
-            # aiohttp silently re-sends an idempotent request once when a kept-alive
-            # connection breaks. Retries are this client's job: it counts them, spends the
-            # retry budget on them, and must see a failed DELETE to report it right.
-            if hasattr(self._session, "_retry_connection"):
-                self._session._retry_connection = False
-        return self._session
-
-    async def close(self) -> None:
-        """Close the owned session (a caller's own session is left open)."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-
-    @property
-    def owns_open_session(self) -> bool:
-        return self._owns_session and self._session is not None and not self._closed
-
-    def scrub_bytes(self, body: bytes) -> bytes:
-        """``body`` with the secret blanked out."""
-        secret = self._secret.reveal().encode()
-        return body.replace(secret, b"***") if secret and secret in body else body
+    def requests_sent(self) -> int:
+        return self.seam.requests_sent
 
     def scrub(self, text: str) -> str:
         """``text`` with the secret blanked out, for messages and logs."""
-        secret = self._secret.reveal()
-        return text.replace(secret, "***") if secret else text
+        return self.scrubber.text(text)
+
+    # -- planning --------------------------------------------------------------------------
+
+    def _plan(
+        self, request: Request[T], options: CallOptions, settle: Settle[T] | None
+    ) -> _Call[T]:
+        """Resolve the call's options once (all checked before anything is sent)."""
+        timeout = options.get("timeout", self.timeout)
+        max_retries = options.get("max_retries")
+        extra_headers = options.get("extra_headers")
+        extra_query = options.get("extra_query")
+        url = protocol.prepare(
+            self.endpoint,
+            request,
+            extra_query=dict(validation.check_query("extra_query", extra_query)) or None,
+        )
+        headers = self._base_headers
+        if request.headers or extra_headers:
+            headers = headers.copy()
+            headers.update(request.headers)
+            if extra_headers:
+                headers.update(validation.check_headers("extra_headers", extra_headers))
+        return _Call(
+            request.op,
+            request,
+            url,
+            headers,
+            timeout if type(timeout) is Timeout else Timeout.of(timeout),
+            self.policy.max_retries if max_retries is None else check_max_retries(max_retries),
+            settle,
+        )
+
+    # -- the limiter (its one use) ---------------------------------------------------------
+
+    async def _acquire(self, deadline: float | None) -> Ticket:
+        """A limiter ticket for one attempt, waited for no later than ``deadline``.
+
+        The limiter raises :class:`~openai_messages.errors.APITimeoutError` (nothing
+        sent) when no slot can be had before the deadline.
+        """
+        limiter = self.limiter
+        if limiter is None:
+            return _NO_TICKET
+        return await limiter.acquire(deadline)
+
+    def _observe(self, ticket: Ticket, reply: Reply) -> None:
+        """Feed the reply to the limiter; a 429's Retry-After pauses every caller.
+
+        A wait longer than ``retry_after_cap`` pauses nobody: that call is not retried
+        either, and holding every other call for hours would freeze the client.
+        """
+        ticket.observe(reply.status, reply.headers)
+        if reply.status == 429 and self.limiter is not None:
+            wait = parse_retry_after(reply.headers)
+            if wait is not None and wait <= self.policy.retry_after_cap:
+                self.limiter.pause(wait)
 
     # -- one attempt -----------------------------------------------------------------------
 
-    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
-        cap = self.max_response_bytes
-        declared = resp.content_length
-        if declared is not None and declared > cap:
-            raise errors.ResponseTooLargeError(
-                f"the reply declares {declared} bytes, more than the cap of {cap}",
-                status_code=resp.status,
-                request_id=resp.headers.get("x-request-id"),
-            )
-        if declared is not None:
-            return await resp.read()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(256 * 1024):
-            size += len(chunk)
-            if size > cap:
-                raise errors.ResponseTooLargeError(
-                    f"the reply is larger than the cap of {cap} bytes",
-                    status_code=resp.status,
-                    request_id=resp.headers.get("x-request-id"),
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def _attempt(
-        self, request: protocol.Request, url: str, headers: CIMultiDict[str], timeout: Timeout
-    ) -> Reply:
-        session = self.session()
-        method, body = request.method, request.body
-        for _ in range(MAX_REDIRECTS + 1):
-            self.requests_sent += 1
-            async with session.request(
-                method,
-                url,
-                headers=headers,
-                data=body,
-                allow_redirects=False,
-                timeout=timeout.to_aiohttp(),
-            ) as resp:
-                location = resp.headers.get("Location")
-                if resp.status not in _REDIRECT_STATUSES or location is None:
-                    return Reply(resp.status, resp.headers, await self._read_body(resp), url)
-                target = str(resp.url.join(URL(location)))
-            if not protocol.same_origin(url, target):
-                headers = CIMultiDict(
-                    (k, v) for k, v in headers.items() if k.lower() not in protocol.AUTH_HEADERS
-                )
-                logger.info("redirected to another origin; credentials are not forwarded")
-            if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
-                method, body = "GET", None
-            url = target
-        raise errors.APIConnectionError(f"more than {MAX_REDIRECTS} redirects")
-
-    async def _attempt_mapped(
-        self, request: protocol.Request, url: str, headers: CIMultiDict[str], timeout: Timeout
-    ) -> Reply:
-        """One attempt, with aiohttp and asyncio failures turned into typed errors.
-
-        Errors after which the request may have reached the server are raised wrapped
-        in :class:`_Unsafe` for requests that are not idempotent.
-        """
-        unsafe = not request.idempotent
+    async def _once(self, call: _Call[T]) -> Response[T]:
+        """One attempt: slot, exchange, result; failures typed and noted on ``call``."""
+        call.attempts += 1
+        prepared = call.prepared()
+        ticket = await self._acquire(call.deadline)
         try:
-            return await self._attempt(request, url, headers, timeout)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise errors.APITimeoutError(self._describe("timed out connecting", exc)) from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            err: errors.APIError = errors.APITimeoutError(self._describe("timed out", exc))
-        except aiohttp.ClientConnectorError as exc:
-            raise errors.APIConnectionError(self._describe("could not connect", exc)) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            err = errors.APIConnectionError(self._describe("the connection failed", exc))
-        if unsafe:
-            raise _Unsafe(err)
-        raise err
+            reply = await self.seam.send(prepared)
+            self._observe(ticket, reply)
+        except errors.ResponseTooLargeError as exc:
+            raise self._failed(call, self._too_large(call, exc)) from None
+        except errors.APIConnectionError as exc:
+            raise self._failed(call, exc) from None
+        finally:
+            ticket.release()
+        if 200 <= reply.status < 300:
+            try:
+                return call.response(decode_reply(reply, call.op.response, self.scrubber), reply)
+            except errors.APIResponseValidationError as exc:
+                failure: errors.APIError = exc
+            if call.op.creates:
+                failure = stored_but_unreadable(
+                    reply.status,
+                    reply.request_id,
+                    reply.body,
+                    "not the expected shape",
+                    _what(call.op),
+                )
+            raise self._failed(call, failure) from None
+        status_error = self._status_error(reply)
+        if reply.status == 404 and call.op.gone is not None and call.ambiguous:
+            # an earlier attempt failed in flight, then the target was gone: it was done
+            return call.response(call.op.gone(call.request.target), reply)
+        raise self._failed(call, status_error) from None
 
-    def _describe(self, what: str, exc: BaseException) -> str:
-        detail = str(exc) or type(exc).__name__
-        return self.scrub(f"{what}: {type(exc).__name__}: {detail}")
+    def _too_large(self, call: _Call[T], exc: errors.ResponseTooLargeError) -> errors.APIError:
+        status = exc.status_code
+        if call.op.creates and status is not None and 200 <= status < 300:
+            return stored_but_unreadable(
+                status, exc.request_id, exc.head, "over max_response_bytes", _what(call.op)
+            )
+        return exc
+
+    def _status_error(self, reply: Reply) -> errors.APIStatusError:
+        if reply.status == 429:
+            self.throttled += 1
+        return error_from_reply(reply.status, reply.headers, reply.body, self.scrubber)
+
+    def _failed(self, call: _Call[T], failure: errors.APIError) -> errors.APIError:
+        """Note an attempt's failure on ``call``; the error to raise for it."""
+        if not is_ambiguous(failure):
+            return failure
+        call.ambiguous = True
+        op = call.op
+        if not op.creates or self.trust_idempotency_key:
+            return failure
+        if op.ambiguity is Ambiguity.REPORT or call.settle is None:
+            return self._unknown(call, failure)
+        call.unsettled = failure
+        return failure
+
+    def _unknown(self, call: _Call[T], cause: errors.APIError) -> errors.CreateOutcomeUnknownError:
+        thread_id = call.request.target or None
+        where = f"in thread {thread_id!r} " if thread_id else ""
+        key = call.request.headers.get("Idempotency-Key", "")
+        return errors.CreateOutcomeUnknownError(
+            f"the {call.op.name} {where}failed in a way that may have stored the "
+            f"{_what(call.op)} ({cause}); check before creating it again",
+            thread_id=thread_id,
+            idempotency_key=key,
+            request_id=cause.request_id,
+        )
 
     # -- the retry loop --------------------------------------------------------------------
 
-    async def send(
-        self,
-        request: protocol.Request,
-        decode: Callable[[Reply], T],
-        options: CallOptions | None = None,
-        recover: Callable[[errors.APIStatusError, bool], T | None] | None = None,
+    async def call(
+        self, request: Request[T], options: CallOptions, settle: Settle[T] | None = None
     ) -> Response[T]:
-        """Send ``request`` with retries; return ``decode(reply)`` of the first good reply.
+        """The result of ``request``, retried as :func:`~openai_messages.retry.judge` says.
 
-        For a request that is not idempotent, a failure after which the server may have
-        applied it is raised as :class:`AmbiguousOutcome` instead of being retried.
-        ``recover(error, after_ambiguous)`` may turn a status error into a result; its
-        second argument tells whether an earlier attempt failed in a way that may have
-        applied the request (5xx, timeout, broken connection).
+        The first attempt runs before tenacity is set up (most calls need no retry, and
+        setting tenacity up costs more than a small request); its failure is handed to
+        the loop as attempt 1, so every retry decision, wait and log line is the loop's.
         """
-        options = options or CallOptions()
-        timeout = self.timeout if options.timeout is None else Timeout.of(options.timeout)
-        max_retries = (
-            self.policy.max_retries if options.max_retries is None else options.max_retries
-        )
-        if max_retries < 0:
-            raise errors.InvalidArgumentError("max_retries must be 0 or more")
-        url = protocol.prepare(self.endpoint, request, extra_query=options.extra_query)
-        headers: CIMultiDict[str] = CIMultiDict(self._base_headers)
-        headers.update(request.headers)
-        if options.extra_headers:
-            headers.update(options.extra_headers)
-        name, credential = protocol.auth_header(self.endpoint, self._secret)
-        headers[name] = credential
-        started = time.monotonic()
-        deadline = None if timeout.total is None else started + timeout.total
-        attempts = 0
-        after_ambiguous = False
+        call = self._plan(request, options, settle)
         if self.budget is not None:
             self.budget.record_request()
-
-        async def once() -> tuple[T, Reply]:
-            nonlocal attempts
-            attempts += 1
-            ticket = None if self.limiter is None else await self.limiter.acquire(deadline)
-            try:
-                reply = await self._attempt_mapped(request, url, headers, timeout)
-                if ticket is not None:
-                    ticket.observe(reply.status, reply.headers)
-            finally:
-                if ticket is not None:
-                    ticket.release()
-            if not 200 <= reply.status < 300:
-                error = self._status_error(request, reply)
-                if recover is not None and isinstance(error, errors.APIStatusError):
-                    value = recover(error, after_ambiguous)
-                    if value is not None:
-                        return value, reply
-                raise error
-            try:
-                return decode(reply), reply
-            except errors.APIResponseValidationError as exc:
-                problem = exc.detail
-            # The body excerpt may echo the key: the error is rebuilt from a scrubbed body,
-            # outside the handler so that the original is not kept as its __context__.
-            clean = errors.APIResponseValidationError(
-                self.scrub(problem),
-                body=self.scrub_bytes(reply.body),
-                status_code=reply.status,
-                request_id=reply.request_id,
-            )
-            if not request.idempotent:
-                raise _Unsafe(clean)
-            raise clean
-
-        async def attempt() -> tuple[T, Reply]:
-            nonlocal after_ambiguous
-            try:
-                return await once()
-            except errors.APIStatusError as exc:
-                after_ambiguous = after_ambiguous or exc.status_code >= 500
-                raise
-            except (errors.APIConnectionError, errors.APIResponseValidationError):
-                after_ambiguous = True
-                raise
-
-        # The first attempt runs on its own: most calls succeed at once, and setting up
-        # tenacity costs more than a small request. A failure is handed to tenacity as
-        # the outcome of its attempt 1 (``replay`` raises it again), so retry decisions,
-        # waits and logging are tenacity's, from the first failure on.
-        first_failure: Exception | None = None
-        value: T
-        reply: Reply
         try:
-            value, reply = await attempt()
-        except Exception as exc:  # judged by tenacity below, re-raised if final
-            first_failure = exc
-        if first_failure is not None:
+            return await self._once(call)
+        except errors.APIError as exc:
+            first: errors.APIError = exc
+        return await self._retry(call, first)
 
-            async def replay() -> tuple[T, Reply]:
-                nonlocal first_failure
-                if first_failure is not None:
-                    failure, first_failure = first_failure, None
-                    raise failure
-                return await attempt()
+    async def _retry(self, call: _Call[T], first: errors.APIError) -> Response[T]:
+        pending: errors.APIError | None = first
 
-            retrying = AsyncRetrying(
-                stop=stop_after_attempt(max_retries + 1),
-                wait=self._wait,
-                retry=lambda state: self._retry_decision(request, state, max_retries),
-                before_sleep=lambda state: self._before_sleep(request, state),
-                reraise=True,
-            )
-            try:
-                value, reply = await retrying(replay)
-            except _Unsafe as unsafe:
-                cause = unsafe.args[0]
-                raise AmbiguousOutcome(cause) from None
-        return Response(
-            value=value,
-            status_code=reply.status,
-            headers=reply.headers,
-            request_id=reply.request_id,
-            attempts=attempts,
-            elapsed=time.monotonic() - started,
+        async def attempt() -> Response[T]:
+            nonlocal pending
+            if pending is not None:
+                failure, pending = pending, None
+                raise failure
+            cause = call.unsettled
+            if cause is not None and call.settle is not None:
+                call.unsettled = None
+                found = await call.settle(cause, call.deadline)
+                if found is not None:
+                    elapsed = time.monotonic() - call.started
+                    return Response(found, 200, {}, cause.request_id, call.attempts, elapsed)
+            return await self._once(call)
+
+        retrying = AsyncRetrying(
+            retry=lambda state: self._decide(call, state),
+            wait=lambda state: call.verdict.wait,
+            before_sleep=lambda state: self._before_sleep(call, state),
+            reraise=True,
         )
+        try:
+            return await retrying(attempt)
+        except errors.APIError as exc:
+            final = exc
+        if call.op.creates and is_ambiguous(final):  # no retry left to settle it
+            raise self._unknown(call, final) from None
+        raise final
 
-    def _status_error(self, request: protocol.Request, reply: Reply) -> Exception:
-        wait = self.policy.server_wait(reply.headers)
-        if reply.status == 429:
-            self.throttled += 1
-            if (
-                wait is not None
-                and wait <= self.policy.retry_after_cap
-                and self.limiter is not None
-            ):
-                self.limiter.pause(wait)  # a longer wait is not honoured: not retried either
-        headers = CIMultiDict((k, self.scrub(v)) for k, v in reply.headers.items())
-        body = self.scrub_bytes(reply.body)
-        err = protocol.error_from_reply(reply.status, headers, body, retry_after=wait)
-        if not request.idempotent and reply.status >= 500:
-            return _Unsafe(err)
-        return err
-
-    def _retry_decision(
-        self, request: protocol.Request, state: RetryCallState, max_retries: int
-    ) -> bool:
+    def _decide(self, call: _Call[T], state: RetryCallState) -> bool:
         outcome = state.outcome
-        if outcome is None or not outcome.failed or state.attempt_number > max_retries:
+        if outcome is None or not outcome.failed:
             return False
-        return self._should_retry(request, outcome.exception())
-
-    def _should_retry(self, request: protocol.Request, exc: BaseException | None) -> bool:
-        if isinstance(exc, _Unsafe):
-            return False
-        if isinstance(exc, errors.APIStatusError):
-            if not is_retryable_status(exc.status_code, exc.headers):
-                return False
-            wait = self.policy.server_wait(exc.headers)
-            if wait is not None and wait > self.policy.retry_after_cap:
-                return False
-        elif isinstance(exc, errors.ResponseTooLargeError) or not isinstance(
-            exc, (errors.APIConnectionError, errors.APIResponseValidationError)
-        ):
-            return False
-        if self.budget is not None and not self.budget.try_spend():
+        verdict = judge(
+            outcome.exception() or Exception(),
+            policy=self.policy,
+            retry_number=state.attempt_number,
+            max_retries=call.max_retries,
+            remaining=call.remaining(),
+            rng=self._rng,
+        )
+        if verdict.retry and self.budget is not None and not self.budget.try_spend():
             logger.warning(
                 "not retrying %s %s: the client's retry budget is spent",
-                request.method,
-                self.scrub(request.path),
+                call.request.method,
+                self.scrub(call.request.path),
             )
-            return False
-        return True
+            verdict = Verdict(False, reason="the retry budget is spent")
+        call.verdict = verdict
+        return verdict.retry
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, errors.APIStatusError):
-            server = self.policy.server_wait(exc.headers)
-            if server is not None:
-                return server
-        return self.policy.backoff(state.attempt_number, self._rng)
-
-    def _before_sleep(self, request: protocol.Request, state: RetryCallState) -> None:
+    def _before_sleep(self, call: _Call[T], state: RetryCallState) -> None:
         self.retries += 1
-        exc = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        if isinstance(exc, errors.APIStatusError):
-            reason = f"HTTP {exc.status_code}"
-        else:
-            reason = type(exc).__name__
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
         request_id = exc.request_id if isinstance(exc, errors.APIError) else None
         logger.info(
             "retrying %s %s after %s in %.2f s (retry %d, request id %s)",
-            request.method,
-            self.scrub(request.path),
-            reason,
-            wait,
+            call.request.method,
+            self.scrub(call.request.path),
+            call.verdict.reason,
+            call.verdict.wait,
             state.attempt_number,
             request_id or "-",
         )
+
+
+def _what(op: Operation[Any]) -> str:
+    """What ``op`` creates, in a word ("message", "thread")."""
+    return op.response.__name__.lower()

@@ -18,6 +18,8 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "check_content",
     "check_file_ids",
+    "check_header_name",
+    "check_header_value",
     "check_metadata",
     "check_order",
     "check_page_size",
@@ -139,3 +141,52 @@ def check_file_ids(value: object) -> list[str] | None:
     for item in value:
         quote_id("file_ids[]", item)
     return list(value)
+
+
+# RFC 9110 token characters: what a header name may hold.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_IN_HEADER_VALUE = re.compile(r"[\r\n\x00]")
+
+
+def check_header_name(value: object) -> str:
+    """A header name: a non-empty RFC 9110 token (no spaces, no CR/LF)."""
+    if not isinstance(value, str) or not _HEADER_NAME.fullmatch(value):
+        raise InvalidArgumentError(f"{value!r} is not a valid HTTP header name")
+    return value
+
+
+def check_header_value(name: str, value: object, *, secret: bool = False) -> str:
+    """A header value: a str without CR, LF or NUL (a secret is never repeated)."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a str, not {type(value).__name__}")
+    bad = _BAD_IN_HEADER_VALUE.search(value)
+    if bad is not None:
+        shown = "" if secret else f" {value!r}"
+        raise InvalidArgumentError(
+            f"{name}{shown} holds a character not allowed in an HTTP header: {bad.group()!r}"
+        )
+    return value
+
+
+def check_headers(name: str, value: object) -> dict[str, str]:
+    """A mapping of header names to values (``extra_headers``, ``default_headers``)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"{name} must be a mapping, not {type(value).__name__}")
+    return {
+        check_header_name(key): check_header_value(f"{name}[{key!r}]", item)
+        for key, item in value.items()
+    }
+
+
+def check_query(name: str, value: object) -> tuple[tuple[str, str], ...]:
+    """A mapping of query parameters to str values (``extra_query``, ``default_query``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"{name} must be a mapping, not {type(value).__name__}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InvalidArgumentError(f"{name} must map str to str, got {key!r}: {item!r}")
+    return tuple(value.items())

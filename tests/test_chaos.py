@@ -40,6 +40,17 @@ SAFETY_NET = 900.0 if CHAOS_FULL else 120.0
 """Seconds after which a scenario counts as hung (asyncio.wait_for)."""
 
 
+def exc_key(message: om.Message) -> str:
+    """The idempotency key a create put in the message's metadata (issue 14 item 6)."""
+    key = (message.metadata or {}).get("om_idempotency_key")
+    assert isinstance(key, str)
+    return key
+
+
+PER_ATTEMPT = om.Timeout(total=30.0, connect=0.5, read=0.5)
+"""Half a second per attempt; ``total`` (the whole call, reconcile included) only a bound."""
+
+
 def chaos_client(emu: Emulator, **options: Any) -> om.Client:
     """A client built to ride out the chaos: many quick retries, no retry budget."""
     options.setdefault("retry_policy", CHAOS_RETRIES)
@@ -304,7 +315,7 @@ async def test_ambiguous_creates_leave_exactly_one_copy(
             thread.idempotency = _Forgetful()
         commit_then_fail_faults(emu)
         started = time.monotonic()
-        async with chaos_client(emu, timeout=om.Timeout(total=0.5, connect=0.5)) as client:
+        async with chaos_client(emu, timeout=PER_ATTEMPT) as client:
             made, unknown = await create_many(client, "thread_amb", CREATES)
             stats = client.stats
         stored = texts_by_id(emu, "thread_amb")
@@ -313,7 +324,7 @@ async def test_ambiguous_creates_leave_exactly_one_copy(
         assert copies == Counter(f"create {i}" for i in range(CREATES))
         for i, message in made.items():
             assert stored[message.id] == f"create {i}"
-            assert message.metadata == {"i": str(i)}
+            assert message.metadata == {"i": str(i), "om_idempotency_key": exc_key(message)}
         faults = fault_counts(emu)
         assert faults.get("commit_then_error_500", 0) + faults.get("commit_then_drop", 0) > 0
         assert emu.log.count("create", status=200) >= CREATES - sum(faults.values())
@@ -344,7 +355,7 @@ async def test_ambiguous_creates_when_checking_fails_too(tmp_path: Path) -> None
         thread.idempotency = _Forgetful()
         commit_then_fail_faults(emu)
         emu.faults.add(Fault.error(503, should_retry=False), route="list", probability=0.5)
-        async with chaos_client(emu, timeout=om.Timeout(total=0.5, connect=0.5)) as client:
+        async with chaos_client(emu, timeout=PER_ATTEMPT) as client:
             made, unknown = await create_many(client, "thread_amb", CREATES)
         copies = Counter(texts_by_id(emu, "thread_amb").values())
         assert set(made) | set(unknown) == set(range(CREATES))
@@ -379,7 +390,7 @@ async def test_single_ambiguous_create_without_retries_is_typed(fault: Fault) ->
     async with Emulator(api_key=API_KEY) as emu:
         emu.store.create_thread("thread_one")
         emu.faults.add(fault, route="create", nth=1)
-        async with chaos_client(emu, timeout=om.Timeout(total=0.5, connect=0.5)) as client:
+        async with chaos_client(emu, timeout=PER_ATTEMPT) as client:
             with pytest.raises(om.CreateOutcomeUnknownError) as info:
                 await client.create("thread_one", role="user", content="once", max_retries=0)
             assert info.value.thread_id == "thread_one"
@@ -411,7 +422,9 @@ async def test_ambiguous_create_in_a_busy_thread_is_not_sent_twice() -> None:
             emu.store.add_messages("thread_busy", 150, text="someone else {i}")
 
         writers = asyncio.create_task(other_writers())
-        async with chaos_client(emu, timeout=om.Timeout(total=0.4, connect=0.4)) as client:
+        async with chaos_client(
+            emu, timeout=om.Timeout(total=30.0, connect=0.4, read=0.4)
+        ) as client:
             with contextlib.suppress(om.CreateOutcomeUnknownError):
                 await client.create("thread_busy", role="user", content="mine")
         await writers

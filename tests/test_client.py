@@ -14,12 +14,20 @@ from openai_messages.emulator import Emulator
 from .support import API_KEY, FAST_RETRIES
 
 
+def created_key(message: om.Message) -> str:
+    key = (message.metadata or {}).get("om_idempotency_key")
+    assert isinstance(key, str)
+    assert key.startswith("om-")
+    return key
+
+
 async def test_crud_round_trip(client: om.Client, emu: Emulator) -> None:
     created = await client.create("thread_a", role="user", content="Hello", metadata={"k": "v"})
     assert created.text == "Hello"
     assert created.role == "user"
     assert created.thread_id == "thread_a"
-    assert created.metadata == {"k": "v"}
+    # issue 14 item 6: the idempotency key rides along in the metadata, as a marker
+    assert created.metadata == {"k": "v", "om_idempotency_key": created_key(created)}
     assert created.status == "completed"
     fetched = await client.retrieve("thread_a", created.id)
     assert fetched == created
@@ -192,7 +200,7 @@ async def test_callers_session_is_not_closed(emu: Emulator) -> None:
 async def test_unclosed_client_warns(emu: Emulator) -> None:
     client = om.Client(api_key=API_KEY, base_url=emu.url)
     await client.create("thread_u", role="user", content="x")
-    session = client._transport.session()
+    session = client._seam.session()
     with pytest.warns(ResourceWarning, match="unclosed Client"):
         del client
         gc.collect()
@@ -232,12 +240,25 @@ async def test_debug_logging_never_shows_the_key(
 async def test_timeout_is_typed(emu: Emulator) -> None:
     emu.store.add_messages("thread_slow", 1)
     emu.latency = 0.5
+    # issue 14: ``total`` is the whole call; ``read`` bounds one attempt, which is retried
+    timeout = om.Timeout(total=30.0, read=0.1)
     async with om.Client(
-        api_key=API_KEY, base_url=emu.url, timeout=0.1, max_retries=1, retry_policy=FAST_RETRIES
+        api_key=API_KEY, base_url=emu.url, timeout=timeout, max_retries=1, retry_policy=FAST_RETRIES
     ) as client:
         with pytest.raises(om.APITimeoutError):
             await client.list("thread_slow").collect()
     assert len([r for r in emu.log if r.route == "list"]) == 2
+
+
+async def test_total_timeout_covers_the_whole_call(emu: Emulator) -> None:
+    emu.store.add_messages("thread_slow", 1)
+    emu.latency = 0.5
+    async with om.Client(
+        api_key=API_KEY, base_url=emu.url, timeout=0.2, max_retries=3, retry_policy=FAST_RETRIES
+    ) as client:
+        with pytest.raises(om.APITimeoutError):
+            await client.list("thread_slow").collect()
+    assert len([r for r in emu.log if r.route == "list"]) == 1  # no time left for a retry
 
 
 async def test_connection_refused_is_typed() -> None:

@@ -19,8 +19,8 @@ import orjson
 import pytest
 
 import openai_messages as om
-from openai_messages.emulator import Emulator, Fault
 from openai_messages.cli.export import ExportStats, JsonlSink, export_threads
+from openai_messages.emulator import Emulator, Fault
 
 from .support import API_KEY
 

@@ -14,7 +14,7 @@ from openai_messages.retry import RetryBudget, RetryPolicy, is_retryable_status
 ENDPOINT = protocol.Endpoint(base_url="https://api.example.test/v1")
 
 
-def _body(request: protocol.Request) -> Any:
+def _body(request: protocol.Request[Any]) -> Any:
     assert request.body is not None
     return orjson.loads(request.body)
 

@@ -169,8 +169,9 @@ async def test_ambiguous_create_is_reconciled(
 
 async def test_ambiguous_create_read_timeout_is_reconciled(emu: Emulator) -> None:
     emu.faults.add(Fault.commit_then_delay(1.0), route="create", nth=1)
+    timeout = om.Timeout(total=30.0, read=0.3)  # the attempt times out, the call goes on
     async with om.Client(
-        api_key=API_KEY, base_url=emu.url, retry_policy=FAST_RETRIES, timeout=0.3
+        api_key=API_KEY, base_url=emu.url, retry_policy=FAST_RETRIES, timeout=timeout
     ) as client:
         message = await client.create("thread_c", role="user", content="slow")
     assert [m["id"] for m in emu.store.messages("thread_c")] == [message.id]
@@ -195,11 +196,23 @@ async def test_create_outcome_unknown_when_checking_fails(client: om.Client, emu
     assert len(emu.store.messages("thread_c")) == 1  # at most one copy
 
 
-async def test_identical_recent_messages_are_not_guessed(client: om.Client, emu: Emulator) -> None:
-    await client.create("thread_c", role="user", content="ok")
+async def test_identical_recent_messages_are_told_apart(client: om.Client, emu: Emulator) -> None:
+    # issue 14 item 6: the marker in the metadata tells the new message from an older twin
+    older = await client.create("thread_c", role="user", content="ok")
+    emu.faults.add(Fault.commit_then_error(500), route="create", nth=1)
+    newer = await client.create("thread_c", role="user", content="ok")
+    assert newer.id != older.id
+    assert [m["id"] for m in emu.store.messages("thread_c")] == [older.id, newer.id]
+
+
+async def test_identical_recent_messages_are_not_guessed_without_a_marker(
+    client: om.Client, emu: Emulator
+) -> None:
+    full = {f"k{i}": "v" for i in range(16)}  # no room for the marker
+    await client.create("thread_c", role="user", content="ok", metadata=full)
     emu.faults.add(Fault.commit_then_error(500), route="create", nth=1)
     with pytest.raises(om.CreateOutcomeUnknownError, match="identical"):
-        await client.create("thread_c", role="user", content="ok")
+        await client.create("thread_c", role="user", content="ok", metadata=full)
     assert len(emu.store.messages("thread_c")) == 2
 
 

@@ -308,7 +308,8 @@ class RateLimiter:
         return errors.APITimeoutError(
             f"timed out after {max(0.0, self._clock() - start):.2f} s waiting for the "
             "client's rate limiter (its pace, concurrency cap or a pause): the call's "
-            "timeout covers that wait"
+            "timeout covers that wait",
+            maybe_delivered=False,
         )
 
     def _paused_beyond(self, now: float, give_up_at: float) -> errors.APITimeoutError:
@@ -316,7 +317,8 @@ class RateLimiter:
         return errors.APITimeoutError(
             f"the client's rate limiter holds every call for {self._paused_until - now:.1f} s "
             f"more (the server asked for that pause with Retry-After), beyond this call's "
-            f"timeout, which ends in {max(0.0, give_up_at - now):.1f} s"
+            f"timeout, which ends in {max(0.0, give_up_at - now):.1f} s",
+            maybe_delivered=False,
         )
 
 

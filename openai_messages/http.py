@@ -1,0 +1,111 @@
+"""The aiohttp side of the seam: one session, one exchange, aiohttp errors made typed.
+
+Everything else (redirects, the body cap's rule, retries, decoding) is above it, in
+:mod:`openai_messages.seam` and :mod:`openai_messages.transport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import aiohttp
+
+from . import errors
+from .seam import BodyLimit, PreparedRequest, Reply, Seam
+
+__all__ = ["AiohttpSeam"]
+
+_CHUNK = 256 * 1024
+
+
+class AiohttpSeam(Seam):
+    """Exchanges over one aiohttp session (the caller's, or one it opens and closes)."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None,
+        max_response_bytes: int,
+        connection_limit: int,
+        scrub: Callable[[str], str],
+    ) -> None:
+        super().__init__(max_response_bytes)
+        self._session = session
+        self._owns_session = session is None
+        self._connection_limit = connection_limit
+        self._scrub = scrub
+        self.closed = False
+
+    def session(self) -> aiohttp.ClientSession:
+        """The session, created on first use inside the running loop."""
+        if self.closed:
+            raise errors.ClientClosedError("this client is closed; create a new one")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector)
+            # aiohttp silently re-sends an idempotent request once when a kept-alive
+            # connection breaks. Retries are this client's job: it counts them, spends the
+            # retry budget on them, and must see a failed DELETE to report it right.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
+        return self._session
+
+    @property
+    def owns_open_session(self) -> bool:
+        return self._owns_session and self._session is not None and not self.closed
+
+    async def close(self) -> None:
+        """Close the owned session (a caller's own session is left open)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+
+    async def exchange(self, request: PreparedRequest) -> Reply:
+        session = self.session()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=request.timeout,
+                    connect=request.connect_timeout,
+                    sock_read=request.read_timeout,
+                ),
+            ) as resp:
+                return Reply(resp.status, resp.headers, await self._read(resp), request.url)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise errors.APITimeoutError(
+                self._describe("timed out connecting", exc), maybe_delivered=False
+            ) from None
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise errors.APITimeoutError(self._describe("timed out", exc)) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise errors.APIConnectionError(
+                self._describe("could not connect", exc), maybe_delivered=False
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise errors.APIConnectionError(self._describe("the connection failed", exc)) from None
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The decompressed body, counted against the cap as it is decompressed."""
+        limit = BodyLimit(self.max_response_bytes, resp.status, resp.headers)
+        declared = resp.content_length
+        encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if not encoded and declared is not None:
+            if declared <= limit.cap:
+                return await resp.read()  # at most the cap: the common, fast path
+            limit.add(await resp.content.read(4096))  # its start, for what it can tell
+            limit.check_declared(declared)
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            limit.add(chunk)
+        return limit.body()
+
+    def _describe(self, what: str, exc: BaseException) -> str:
+        detail = str(exc) or type(exc).__name__
+        return self._scrub(f"{what}: {type(exc).__name__}: {detail}")

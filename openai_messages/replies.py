@@ -1,0 +1,171 @@
+"""The one place a reply becomes a result: a model, or a typed error with the secret scrubbed.
+
+Pure: no I/O. The secret is blanked out of everything an error carries, both as the
+server sent it (raw bytes, or escaped in JSON: ``\\uXXXX``, ``\\/``, ``\\"``) and once
+decoded (message, type, code, param, headers, body excerpt).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
+
+import orjson
+
+from . import converter, errors
+from .headers import parse_request_id, parse_retry_after
+from .seam import Reply
+
+__all__ = ["Scrubber", "decode_reply", "error_from_reply", "stored_but_unreadable"]
+
+T = TypeVar("T")
+MASK: Final = "***"
+
+_STATUS_ERRORS: Final[Mapping[int, type[errors.APIStatusError]]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    409: errors.ConflictError,
+    422: errors.UnprocessableEntityError,
+    429: errors.RateLimitError,
+}
+_ID_AT_START: Final = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9_\-.:]{1,256})"')
+
+
+def _escaped_forms(secret: str) -> set[str]:
+    """The ways a JSON writer may spell ``secret`` inside a string literal."""
+    plain = orjson.dumps(secret).decode()[1:-1]  # \" and \\ escaped, UTF-8 kept
+    ascii_only = "".join(c if 32 <= ord(c) < 127 else _u_escape(c) for c in plain)
+    every = "".join(_u_escape(c) for c in secret)
+    forms = {secret, plain, ascii_only, every, every.upper().replace("\\U", "\\u")}
+    forms |= {f.replace("/", "\\/") for f in forms}
+    return {f for f in forms if f}
+
+
+def _u_escape(char: str) -> str:
+    encoded = char.encode("utf-16-be")
+    return "".join(f"\\u{encoded[i]:02x}{encoded[i + 1]:02x}" for i in range(0, len(encoded), 2))
+
+
+class Scrubber:
+    """Blanks a secret out of text, bytes and decoded JSON; ``repr`` never shows it."""
+
+    __slots__ = ("_forms", "_secret")
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        forms = sorted(_escaped_forms(secret), key=len, reverse=True) if secret else []
+        self._forms = [f.encode() for f in forms]
+
+    def __repr__(self) -> str:
+        return "Scrubber('***')"
+
+    def text(self, text: str) -> str:
+        """``text`` with the secret blanked out."""
+        secret = self._secret
+        return text.replace(secret, MASK) if secret and secret in text else text
+
+    def bytes(self, body: bytes) -> bytes:
+        """``body`` with the secret blanked out, raw or JSON-escaped."""
+        for form in self._forms:
+            if form in body:
+                body = body.replace(form, MASK.encode())
+        return body
+
+    def json(self, value: Any) -> Any:
+        """Decoded JSON with the secret blanked out of every string, keys included."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.json(v) for v in value]
+        if isinstance(value, dict):
+            return {self.text(k): self.json(v) for k, v in value.items()}
+        return value
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        return {k: self.text(v) for k, v in headers.items()}
+
+
+def _clean_body(body: bytes, scrub: Scrubber) -> tuple[Any, bytes]:
+    """The decoded payload (None if not JSON) and a body safe to excerpt, both scrubbed."""
+    try:
+        payload = scrub.json(orjson.loads(body)) if body else None
+    except orjson.JSONDecodeError:
+        return None, scrub.bytes(body)
+    return payload, orjson.dumps(payload)
+
+
+def error_from_reply(
+    status: int, headers: Mapping[str, str], body: bytes, scrub: Scrubber | None = None
+) -> errors.APIStatusError:
+    """The typed error of a non-2xx reply, with the server's message, type, code and param."""
+    scrub = scrub or Scrubber("")
+    payload, clean = _clean_body(body, scrub)
+    message, error_type, code, param = None, None, None, None
+    detail = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(detail, dict):
+        message = detail.get("message") if isinstance(detail.get("message"), str) else None
+        error_type = detail.get("type") if isinstance(detail.get("type"), str) else None
+        code = scrub.text(str(detail["code"])) if detail.get("code") is not None else None
+        param = detail.get("param") if isinstance(detail.get("param"), str) else None
+    if message is None:
+        message = errors.snippet(clean if payload is not None else scrub.bytes(body)) or (
+            "no error message in the reply"
+        )
+    safe_headers = scrub.headers(headers)
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "request_id": parse_request_id(safe_headers),
+        "error_type": error_type,
+        "code": code,
+        "param": param,
+        "headers": safe_headers,
+    }
+    if status == 429:
+        return errors.RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
+    cls = _STATUS_ERRORS.get(status)
+    if cls is None:
+        cls = errors.InternalServerError if status >= 500 else errors.APIStatusError
+    return cls(message, **kwargs)
+
+
+def unreadable(reply: Reply, detail: str, scrub: Scrubber) -> errors.APIResponseValidationError:
+    """The error of a 2xx reply whose body is not the expected shape."""
+    _, clean = _clean_body(reply.body, scrub)
+    return errors.APIResponseValidationError(
+        scrub.text(detail), body=clean, status_code=reply.status, request_id=reply.request_id
+    )
+
+
+def decode_reply(reply: Reply, cls: type[T], scrub: Scrubber) -> T:
+    """A 2xx reply's body as ``cls``; any other status as its typed error."""
+    if not 200 <= reply.status < 300:
+        raise error_from_reply(reply.status, reply.headers, reply.body, scrub)
+    try:
+        return converter.decode(reply.body, cls)
+    except errors.APIResponseValidationError as exc:
+        problem = exc.detail
+    # outside the handler, so that the unscrubbed original is not kept as __context__
+    raise unreadable(reply, problem, scrub)
+
+
+def stored_but_unreadable(
+    status: int | None,
+    request_id: str | None,
+    head: bytes,
+    why: str,
+    what: str = "message",
+) -> errors.StoredButUnreadableError:
+    """The error of a create whose 2xx reply could not be read: it IS stored."""
+    found = _ID_AT_START.search(head[:4096])
+    object_id = found.group(1).decode() if found else None
+    known = f" as {object_id}" if object_id else ""
+    return errors.StoredButUnreadableError(
+        f"the server stored the {what}{known} (HTTP {status}) but its reply could not be "
+        f"read ({why}); do not create it again",
+        object_id=object_id,
+        status_code=status,
+        request_id=request_id,
+    )
