@@ -22,6 +22,7 @@ def created_key(message: om.Message) -> str:
 
 
 async def test_crud_round_trip(client: om.Client, emu: Emulator) -> None:
+    emu.store.create_thread("thread_a")
     created = await client.create("thread_a", role="user", content="Hello", metadata={"k": "v"})
     assert created.text == "Hello"
     assert created.role == "user"
@@ -40,7 +41,8 @@ async def test_crud_round_trip(client: om.Client, emu: Emulator) -> None:
         await client.retrieve("thread_a", created.id)
 
 
-async def test_create_with_parts_and_attachments(client: om.Client) -> None:
+async def test_create_with_parts_and_attachments(client: om.Client, emu: Emulator) -> None:
+    emu.store.create_thread("thread_b")
     created = await client.create(
         "thread_b",
         role="assistant",
@@ -54,6 +56,7 @@ async def test_create_with_parts_and_attachments(client: om.Client) -> None:
 
 
 async def test_create_sends_an_idempotency_key(client: om.Client, emu: Emulator) -> None:
+    emu.store.create_thread("thread_c")
     await client.create("thread_c", role="user", content="x")
     await client.create("thread_c", role="user", content="x", idempotency_key="mine-1")
     keys = [r.headers.get("Idempotency-Key") for r in emu.log if r.route == "create"]
@@ -83,6 +86,7 @@ async def test_headers_sent(emu: Emulator) -> None:
 
 
 async def test_per_call_extras_and_with_response(client: om.Client, emu: Emulator) -> None:
+    emu.store.create_thread("thread_r")
     created = await client.create("thread_r", role="user", content="x")
     reply = await client.with_response.retrieve(
         "thread_r", created.id, extra_headers={"X-Trace": "t1"}, extra_query={"q": "1"}
@@ -98,6 +102,7 @@ async def test_per_call_extras_and_with_response(client: om.Client, emu: Emulato
 
 
 async def test_v1_shape_and_message_files(emu: Emulator) -> None:
+    emu.store.create_thread("thread_v1")
     async with om.Client(api_key=API_KEY, base_url=emu.url, api_version="v1") as client:
         created = await client.create(
             "thread_v1", role="user", content="files", file_ids=["file-a", "file-b"]
@@ -116,6 +121,7 @@ async def test_v1_shape_and_message_files(emu: Emulator) -> None:
 
 
 async def test_azure_shape(emu: Emulator) -> None:
+    emu.store.create_thread("thread_az")
     async with om.Client.azure(
         endpoint=emu.root_url, api_key=API_KEY, api_version="2024-05-01-preview"
     ) as client:
@@ -129,12 +135,14 @@ async def test_azure_shape(emu: Emulator) -> None:
 
 
 async def test_azure_ad_token(emu: Emulator) -> None:
+    emu.store.create_thread("thread_ad")
     async with om.Client.azure(endpoint=emu.root_url, azure_ad_token=API_KEY) as client:
         await client.create("thread_ad", role="user", content="hi")
     assert emu.log[-1].headers["Authorization"] == f"Bearer {API_KEY}"
 
 
 async def test_base_url_without_v1(emu: Emulator) -> None:
+    emu.store.create_thread("thread_n")
     async with om.Client(api_key=API_KEY, base_url=emu.root_url) as client:
         created = await client.create("thread_n", role="user", content="hi")
     assert emu.log[-1].path == "/threads/thread_n/messages"
@@ -142,6 +150,7 @@ async def test_base_url_without_v1(emu: Emulator) -> None:
 
 
 async def test_wrong_key_is_an_authentication_error(emu: Emulator) -> None:
+    emu.store.create_thread("thread_x")
     async with om.Client(api_key="sk-wrong-key", base_url=emu.url) as client:
         with pytest.raises(om.AuthenticationError) as info:
             await client.create("thread_x", role="user", content="x")
@@ -162,6 +171,7 @@ async def test_not_found_carries_the_server_message(client: om.Client) -> None:
 
 
 async def test_env_configuration(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    emu.store.create_thread("thread_env")
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", emu.url)
     async with om.Client() as client:
@@ -181,6 +191,7 @@ async def test_repr_never_shows_the_key(client: om.Client) -> None:
 
 
 async def test_closed_client_refuses_calls(emu: Emulator) -> None:
+    emu.store.create_thread("thread_cl")
     client = om.Client(api_key=API_KEY, base_url=emu.url)
     await client.create("thread_cl", role="user", content="x")
     await client.close()
@@ -191,6 +202,7 @@ async def test_closed_client_refuses_calls(emu: Emulator) -> None:
 
 
 async def test_callers_session_is_not_closed(emu: Emulator) -> None:
+    emu.store.create_thread("thread_s")
     async with aiohttp.ClientSession() as session:
         async with om.Client(api_key=API_KEY, base_url=emu.url, session=session) as client:
             await client.create("thread_s", role="user", content="x")
@@ -198,6 +210,7 @@ async def test_callers_session_is_not_closed(emu: Emulator) -> None:
 
 
 async def test_unclosed_client_warns(emu: Emulator) -> None:
+    emu.store.create_thread("thread_u")
     client = om.Client(api_key=API_KEY, base_url=emu.url)
     await client.create("thread_u", role="user", content="x")
     session = client._seam.session()
@@ -226,8 +239,9 @@ async def test_invalid_ids_never_reach_the_server(client: om.Client, emu: Emulat
 
 
 async def test_debug_logging_never_shows_the_key(
-    client: om.Client, caplog: pytest.LogCaptureFixture
+    client: om.Client, emu: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
+    emu.store.create_thread("thread_log")
     caplog.set_level(logging.DEBUG)
     await client.create("thread_log", role="user", content="x")
     with pytest.raises(om.NotFoundError):

@@ -71,7 +71,7 @@ def test_the_core_imports_neither_asyncio_nor_aiohttp(module: str) -> None:
 
 def test_the_import_check_sees_imports() -> None:
     assert "aiohttp" in _imports("http")
-    assert "asyncio" in _imports("transport")
+    assert "asyncio" in _imports("reconcile")
 
 
 # -- header parsers --------------------------------------------------------------------

@@ -159,6 +159,7 @@ async def test_retry_budget_stops_a_retry_storm(emu: Emulator) -> None:
 async def test_ambiguous_create_is_reconciled(
     client: om.Client, emu: Emulator, fault: Fault
 ) -> None:
+    emu.store.create_thread("thread_c")
     emu.faults.add(fault, route="create", nth=1)
     message = await client.create("thread_c", role="user", content="exactly once")
     stored = emu.store.messages("thread_c")
@@ -168,6 +169,7 @@ async def test_ambiguous_create_is_reconciled(
 
 
 async def test_ambiguous_create_read_timeout_is_reconciled(emu: Emulator) -> None:
+    emu.store.create_thread("thread_c")
     emu.faults.add(Fault.commit_then_delay(1.0), route="create", nth=1)
     timeout = om.Timeout(total=30.0, read=0.3)  # the attempt times out, the call goes on
     async with om.Client(
@@ -178,6 +180,7 @@ async def test_ambiguous_create_read_timeout_is_reconciled(emu: Emulator) -> Non
 
 
 async def test_create_that_was_not_stored_is_sent_again(client: om.Client, emu: Emulator) -> None:
+    emu.store.create_thread("thread_c")
     emu.faults.add(Fault.error(500), route="create", nth=1)  # failed before storing
     message = await client.create("thread_c", role="user", content="second try")
     assert [m["id"] for m in emu.store.messages("thread_c")] == [message.id]
@@ -187,6 +190,7 @@ async def test_create_that_was_not_stored_is_sent_again(client: om.Client, emu: 
 
 
 async def test_create_outcome_unknown_when_checking_fails(client: om.Client, emu: Emulator) -> None:
+    emu.store.create_thread("thread_c")
     emu.faults.add(Fault.commit_then_error(500), route="create", nth=1)
     emu.faults.add(Fault.error(500), route="list")
     with pytest.raises(om.CreateOutcomeUnknownError) as info:
@@ -197,6 +201,7 @@ async def test_create_outcome_unknown_when_checking_fails(client: om.Client, emu
 
 
 async def test_identical_recent_messages_are_told_apart(client: om.Client, emu: Emulator) -> None:
+    emu.store.create_thread("thread_c")
     # issue 14 item 6: the marker in the metadata tells the new message from an older twin
     older = await client.create("thread_c", role="user", content="ok")
     emu.faults.add(Fault.commit_then_error(500), route="create", nth=1)
@@ -208,6 +213,7 @@ async def test_identical_recent_messages_are_told_apart(client: om.Client, emu: 
 async def test_identical_recent_messages_are_not_guessed_without_a_marker(
     client: om.Client, emu: Emulator
 ) -> None:
+    emu.store.create_thread("thread_c")
     full = {f"k{i}": "v" for i in range(16)}  # no room for the marker
     await client.create("thread_c", role="user", content="ok", metadata=full)
     emu.faults.add(Fault.commit_then_error(500), route="create", nth=1)
@@ -217,6 +223,7 @@ async def test_identical_recent_messages_are_not_guessed_without_a_marker(
 
 
 async def test_429_on_create_is_retried_blindly(client: om.Client, emu: Emulator) -> None:
+    emu.store.create_thread("thread_c")
     emu.faults.add(Fault.rate_limited(retry_after=0), route="create", nth=1)
     message = await client.create("thread_c", role="user", content="throttled")
     assert [m["id"] for m in emu.store.messages("thread_c")] == [message.id]
@@ -225,6 +232,7 @@ async def test_429_on_create_is_retried_blindly(client: om.Client, emu: Emulator
 
 
 async def test_trusted_idempotency_key_resends(emu: Emulator) -> None:
+    emu.store.create_thread("thread_c")
     emu.faults.add(Fault.commit_then_drop(), route="create", nth=1)
     async with om.Client(
         api_key=API_KEY, base_url=emu.url, retry_policy=FAST_RETRIES, trust_idempotency_key=True

@@ -87,11 +87,11 @@ def listing(
     """A walk of a thread of ``messages`` messages, with ``fault(emu)`` on the list route."""
 
     async def scenario(emu: Emulator) -> None:
-        emu.store.add_messages("t", messages)
+        emu.store.add_messages("thread_t", messages)
         if fault is not None:
             emu.faults.add(fault(emu), route="list")
         async with make_client(emu, **client_options) as client:
-            await client.list("t").collect()
+            await client.list("thread_t").collect()
 
     return scenario
 
@@ -100,36 +100,36 @@ def retrieving(message_id: str | None, fault: Fault | None = None) -> Scenario:
     """A retrieve of ``message_id`` (None: the thread's message), with ``fault`` on it."""
 
     async def scenario(emu: Emulator) -> None:
-        emu.store.add_messages("t", 1)
+        emu.store.add_messages("thread_t", 1)
         if fault is not None:
             emu.faults.add(fault, route="retrieve")
         async with make_client(emu) as client:
-            await client.retrieve("t", message_id or emu.store.messages("t")[0]["id"])
+            await client.retrieve("thread_t", message_id or emu.store.messages("thread_t")[0]["id"])
 
     return scenario
 
 
 async def connection_refused(emu: Emulator) -> None:
     async with make_client(f"http://127.0.0.1:{free_port()}/v1") as client:
-        await client.list("t").collect()
+        await client.list("thread_t").collect()
 
 
 async def outcome_unknown(emu: Emulator) -> None:
-    emu.store.create_thread("t")
+    emu.store.create_thread("thread_t")
     emu.faults.add(Fault.commit_then_error(500), route="create")
     async with make_client(emu) as client:
-        await client.create("t", role="user", content="hi", max_retries=0)
+        await client.create("thread_t", role="user", content="hi", max_retries=0)
 
 
 async def bad_argument(emu: Emulator) -> None:
     async with make_client(emu) as client:
-        await client.retrieve("t", "../etc/passwd")
+        await client.retrieve("thread_t", "../etc/passwd")
 
 
 async def closed_client(emu: Emulator) -> None:
     client = make_client(emu)
     await client.close()
-    await client.retrieve("t", "m")
+    await client.retrieve("thread_t", "msg_m")
 
 
 SCENARIOS: dict[str, tuple[Scenario, type[BaseException]]] = {
@@ -193,13 +193,13 @@ async def test_the_key_leaks_nowhere_on_success_either(
     emu: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    emu.store.add_messages("t", 150)
+    emu.store.add_messages("thread_t", 150)
     emu.faults.add(Fault.error(503), route="list", nth=2)
     async with make_client(emu) as client:
-        assert len(await client.list("t").collect()) == 150
-        message = await client.create("t", role="user", content="hello")
+        assert len(await client.list("thread_t").collect()) == 150
+        message = await client.create("thread_t", role="user", content="hello")
         texts = [repr(client), str(client), repr(client.endpoint), repr(message)]
-        texts += [repr(client.list("t")), repr(client.stats)]
+        texts += [repr(client.list("thread_t")), repr(client.stats)]
     assert_no_secret(texts, "a repr")
     assert_no_secret(record_texts(caplog.records), "a log record")
     assert any("retrying" in r.getMessage() for r in caplog.records)
@@ -237,11 +237,11 @@ def auth_headers(emu: Emulator) -> list[str]:
 async def test_redirect_to_another_origin_drops_the_key(
     emu: Emulator, other_origin: Emulator, status: int
 ) -> None:
-    other_origin.store.add_messages("t", 3)
+    other_origin.store.add_messages("thread_t", 3)
     emu.faults.add(Fault.redirect(other_origin.root_url + "{path_qs}", status=status))
     async with make_client(emu) as client:
-        messages = await client.list("t", order="asc").collect()
-    assert [m.id for m in messages] == [m["id"] for m in other_origin.store.messages("t")]
+        messages = await client.list("thread_t", order="asc").collect()
+    assert [m.id for m in messages] == [m["id"] for m in other_origin.store.messages("thread_t")]
     assert len(other_origin.log) == 1
     assert auth_headers(other_origin) == []
     # The first hop did carry it: the check above is not vacuous.
@@ -251,40 +251,40 @@ async def test_redirect_to_another_origin_drops_the_key(
 async def test_redirected_create_to_another_origin_drops_the_key(
     emu: Emulator, other_origin: Emulator
 ) -> None:
-    other_origin.store.create_thread("t")
+    other_origin.store.create_thread("thread_t")
     emu.faults.add(Fault.redirect(other_origin.root_url + "{path_qs}", status=307), route="create")
     async with make_client(emu) as client:
-        message = await client.create("t", role="user", content="hi")
-    assert other_origin.store.get("t", message.id) is not None
+        message = await client.create("thread_t", role="user", content="hi")
+    assert other_origin.store.get("thread_t", message.id) is not None
     assert auth_headers(other_origin) == []
 
 
 async def test_azure_key_header_is_dropped_too(emu: Emulator, other_origin: Emulator) -> None:
-    other_origin.store.add_messages("t", 2)
+    other_origin.store.add_messages("thread_t", 2)
     emu.faults.add(Fault.redirect(other_origin.root_url + "{path_qs}", status=307))
     async with om.Client.azure(
         endpoint=emu.root_url, api_key=API_KEY, retry_policy=FAST_RETRIES
     ) as client:
-        assert len(await client.list("t").collect()) == 2
+        assert len(await client.list("thread_t").collect()) == 2
     assert auth_headers(emu) == [f"api-key: {API_KEY}"]
     assert auth_headers(other_origin) == []
 
 
 async def test_same_origin_redirect_keeps_the_key(emu: Emulator) -> None:
-    emu.store.add_messages("t", 2)
-    emu.faults.add(Fault.redirect(emu.root_url + "/threads/t/messages"), route="list", nth=1)
+    emu.store.add_messages("thread_t", 2)
+    emu.faults.add(Fault.redirect(emu.root_url + "/threads/thread_t/messages"), route="list", nth=1)
     async with make_client(emu) as client:
-        assert len(await client.list("t").collect()) == 2
+        assert len(await client.list("thread_t").collect()) == 2
     assert auth_headers(emu) == [f"Authorization: Bearer {API_KEY}"] * 2
 
 
 async def test_redirect_to_another_port_is_another_origin(emu: Emulator) -> None:
     async with Emulator(api_key=API_KEY) as same_host:
-        same_host.store.add_messages("t", 1)
+        same_host.store.add_messages("thread_t", 1)
         emu.faults.add(Fault.redirect(same_host.root_url + "{path_qs}"), route="list")
         async with make_client(emu) as client:
             with pytest.raises(om.AuthenticationError):
-                await client.list("t").collect()
+                await client.list("thread_t").collect()
         assert auth_headers(same_host) == []
 
 
@@ -324,18 +324,18 @@ def calls(bad: str) -> list[Callable[[om.Client], Awaitable[object]]]:
     return [
         lambda c: c.create(bad, role="user", content="x"),
         lambda c: c.retrieve(bad, ok),
-        lambda c: c.retrieve("t", bad),
-        lambda c: c.modify("t", bad, metadata={"k": "v"}),
-        lambda c: c.delete("t", bad),
+        lambda c: c.retrieve("thread_t", bad),
+        lambda c: c.modify("thread_t", bad, metadata={"k": "v"}),
+        lambda c: c.delete("thread_t", bad),
         lambda c: c.delete(bad, ok),
         lambda c: c.list(bad).collect(),
-        lambda c: c.list("t", after=bad).collect(),
-        lambda c: c.list("t", before=bad).collect(),
-        lambda c: c.list("t", run_id=bad).collect(),
-        lambda c: c.list_files("t", bad).collect(),
-        lambda c: c.retrieve_file("t", ok, bad),
-        lambda c: c.with_response.retrieve("t", bad),
-        lambda c: c.create("t", role="user", content="x", file_ids=[bad]),
+        lambda c: c.list("thread_t", after=bad).collect(),
+        lambda c: c.list("thread_t", before=bad).collect(),
+        lambda c: c.list("thread_t", run_id=bad).collect(),
+        lambda c: c.list_files("thread_t", bad).collect(),
+        lambda c: c.retrieve_file("thread_t", ok, bad),
+        lambda c: c.with_response.retrieve("thread_t", bad),
+        lambda c: c.create("thread_t", role="user", content="x", file_ids=[bad]),
     ]
 
 
