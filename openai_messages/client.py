@@ -125,6 +125,11 @@ class _Paged(Generic[PageT]):
     has_more: bool
     response: Response[PageT]
 
+    @property
+    def absent_fields(self) -> frozenset[str]:
+        """The page's absent fields (a missing ``has_more`` makes the pager judge by size)."""
+        return self.response.value.absent_fields
+
 
 class WithResponse:
     """``client.with_response.X(...)``: the call X, returning a :class:`Response`.
