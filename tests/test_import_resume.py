@@ -18,7 +18,7 @@ import pytest
 from openai_messages.cli.importer import STATE_SUFFIX
 from openai_messages.emulator import Faults
 
-from .import_support import import_args, map_lines, seed_targets, write_export
+from .import_support import KeylessProxy, import_args, map_lines, seed_targets, write_export
 from .test_cli import ServedEmulator, env_for_subprocess
 from .test_import_command import assert_imported
 
@@ -32,6 +32,16 @@ def served() -> Iterator[ServedEmulator]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def keyless(served: ServedEmulator) -> Iterator[KeylessProxy]:
+    """The emulator behind a proxy that drops Idempotency-Key (a server that ignores it)."""
+    proxy = KeylessProxy(served.emu.url).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
 
 
 def start(args: list[str]) -> subprocess.Popen[bytes]:
@@ -87,15 +97,18 @@ def run_until_done(args: list[str]) -> list[int]:
     raise AssertionError(f"not done after {MAX_RUNS} runs: {codes}")
 
 
-def test_sigkill_at_random_points_then_resume(served: ServedEmulator, tmp_path: Path) -> None:
+def test_sigkill_at_random_points_then_resume(
+    served: ServedEmulator, keyless: KeylessProxy, tmp_path: Path
+) -> None:
     export = tmp_path / "export.jsonl"
     sources = write_export(export, {f"thread_src_{i}": 300 + 150 * i for i in range(6)})
     total = sum(len(m) for m in sources.values())
     assert total == 4050
     targets = seed_targets(served, list(sources))
     map_path = tmp_path / "map.jsonl"
-    args = import_args(served, export, targets, "--map", str(map_path), "--progress", "none")
-    served.emu.latency = 0.001
+    args = import_args(
+        served, export, targets, "--map", str(map_path), "--progress", "none", url=keyless.url
+    )
 
     landed = kill_at_random_points(args, map_path, total, 6, random.Random(16))
     assert landed >= 3
@@ -133,16 +146,20 @@ def test_sigint_exits_130_commits_and_resumes(served: ServedEmulator, tmp_path: 
 
 
 @pytest.mark.parametrize("trust", [False, True], ids=["reconcile", "trust-key"])
-def test_chaos_and_kills_then_resume(served: ServedEmulator, tmp_path: Path, trust: bool) -> None:
+def test_chaos_and_kills_then_resume(
+    served: ServedEmulator, keyless: KeylessProxy, tmp_path: Path, trust: bool
+) -> None:
+    """Without trust, the target ignores the key (only the importer's checks count)."""
     export = tmp_path / "export.jsonl"
-    sources = write_export(export, {f"thread_src_{i}": 40 + 5 * i for i in range(16)})
+    sources = write_export(export, {f"thread_src_{i}": 10 + i for i in range(16)})
     total = sum(len(m) for m in sources.values())
     targets = seed_targets(served, list(sources))
     map_path = tmp_path / "map.jsonl"
     more = ["--map", str(map_path), "--concurrency", "16", "--max-retries", "8"]
     if trust:
         more.append("--trust-idempotency-key")
-    args = import_args(served, export, targets, *more, "--progress", "none")
+    url = None if trust else keyless.url
+    args = import_args(served, export, targets, *more, "--progress", "none", url=url)
     served.emu.faults = Faults.chaos(seed=5, error_rate=0.1, drop_rate=0.04, truncate_rate=0.04)
 
     kill_at_random_points(args, map_path, total, 3, random.Random(7))
