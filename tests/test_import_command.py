@@ -16,6 +16,7 @@ from openai_messages.cli.importer import (
     IDEMPOTENCY_METADATA_KEY,
     STATE_SUFFIX,
     ImportInputError,
+    ImportJournal,
     read_export,
 )
 from openai_messages.emulator import Fault
@@ -195,7 +196,8 @@ def rewind(tmp_path: Path, export: Path, map_path: Path, keep: int) -> None:
     kept: list[bytes] = []
     for src, entry in state["threads"].items():
         lines = [line for line in map_lines(map_path) if line["source_thread_id"] == src][:keep]
-        entry.update(count=len(lines), last_id=lines[-1]["id"] if lines else None, done=False)
+        last = lines[-1] if lines else {"id": None, "source_id": None}
+        entry.update(count=len(lines), last_id=last["id"], source_id=last["source_id"], done=False)
         kept.extend(orjson.dumps(line) + b"\n" for line in lines)
     map_path.write_bytes(b"".join(kept) + b'{"partial": ')
     state["map_size"] = len(b"".join(kept))
@@ -395,3 +397,34 @@ def test_a_refused_key_ends_the_import_at_once(served: ServedEmulator, tmp_path:
     assert "refused the API key" in result.stderr
     assert "sk-wrong" not in result.stderr
     assert len(served.call(lambda: served.emu.log.filter("create"))) <= 8  # one per worker
+
+
+def test_resume_from_a_changed_export_is_refused(served: ServedEmulator, tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    sources = write_export(export, {"thread_a": 6})
+    targets = seed_targets(served, list(sources))
+    assert invoke(*import_args(served, export, targets)).exit_code == 0
+    with export.open("ab") as fh:  # one more message for a thread already done
+        fh.write(orjson.dumps(exported_message("thread_a", 99, 1_800_000_000)) + b"\n")
+    served.call(served.emu.log.clear)
+    result = invoke(*import_args(served, export, targets))
+    assert result.exit_code == 2
+    assert "source thread thread_a is not what the interrupted import read" in " ".join(
+        result.stderr.split()
+    )
+    assert creates(served) == 0
+
+
+def test_two_imports_cannot_share_a_state_file(served: ServedEmulator, tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    sources = write_export(export, {"thread_a": 2})
+    targets = seed_targets(served, list(sources))
+    state = str(export) + STATE_SUFFIX
+    journal = ImportJournal.open(state, None, served.emu.url)
+    try:
+        result = invoke(*import_args(served, export, targets))
+    finally:
+        journal.close()
+    assert result.exit_code == 2
+    assert "in use by another import" in result.stderr
+    assert creates(served) == 0

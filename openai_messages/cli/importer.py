@@ -313,6 +313,8 @@ class ImportThreadState:
     target: str | None = None
     count: int = 0
     last_id: str | None = None
+    source_id: str | None = None
+    """The id of the last source message committed (checks the export did not change)."""
     done: bool = False
 
 
@@ -397,6 +399,7 @@ class ImportJournal:
                     target=entry.get("target"),
                     count=int(entry.get("count", 0)),
                     last_id=entry.get("last_id"),
+                    source_id=entry.get("source_id"),
                     done=bool(entry.get("done", False)),
                 )
                 for tid, entry in state["threads"].items()
@@ -437,6 +440,7 @@ class ImportJournal:
         state = self.state(source.thread_id)
         state.count += 1
         state.last_id = created_id
+        state.source_id = source.id
         self._dirty = True
         self.maybe_checkpoint()
 
@@ -582,6 +586,8 @@ async def import_threads(
                 f"source thread {source_thread} was imported into {known}, "
                 f"not {target}; resume with the same --thread-map"
             )
+    for thread in threads:
+        _check_unchanged(thread, journal.state(thread.thread_id))
     stats.threads_total = len(threads)
     todo = [t for t in threads if not journal.state(t.thread_id).done]
     stats.threads_skipped = len(threads) - len(todo)
@@ -607,6 +613,20 @@ async def import_threads(
 
     await _bounded([job(t) for t in todo], concurrency)
     return failures
+
+
+def _check_unchanged(thread: SourceThread, state: ImportThreadState) -> None:
+    """Refuse to resume from an export whose committed part is not what it was."""
+    count = len(thread.messages)
+    changed = state.count > count or (state.done and state.count != count)
+    if not changed and state.count > 0:
+        changed = thread.messages[state.count - 1].id != state.source_id
+    if changed:
+        raise ResumeError(
+            f"source thread {thread.thread_id} is not what the interrupted import read "
+            f"({state.count} messages committed, up to {state.source_id}); resume with the "
+            f"same export, or give another --state"
+        )
 
 
 async def _import_one(
