@@ -94,6 +94,7 @@ def test_import_copies_each_thread_in_order(served: ServedEmulator, tmp_path: Pa
     result = invoke(*import_args(served, export, targets, "--map", str(map_path)))
     assert result.exit_code == 0, result.stderr
     assert "imported 3 threads" in result.stderr
+    assert "import: 3/3 threads, 66 msgs" in result.stderr  # the export's log progress
     assert_imported(served, sources, targets, map_path)
     assert creates(served) == 66
 
@@ -428,3 +429,18 @@ def test_two_imports_cannot_share_a_state_file(served: ServedEmulator, tmp_path:
     assert result.exit_code == 2
     assert "in use by another import" in result.stderr
     assert creates(served) == 0
+
+
+def test_messages_are_ordered_by_created_at_then_file_order(tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    stamps = {0: 30, 1: 10, 2: 20, 3: 10, 4: 20}  # file order 0..4; ties at 10 and 20
+    lines = [exported_message("thread_a", n, stamps[n]) for n in range(5)]
+    lines.insert(2, exported_message("thread_b", 9, 5))
+    export.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    first, second = read_export(str(export))
+    assert first.thread_id == "thread_a"
+    assert [m.id.rsplit("_", 1)[1] for m in first.messages] == [
+        "00001", "00003", "00002", "00004", "00000",
+    ]  # fmt: skip
+    assert [m.line for m in first.messages] == [2, 5, 4, 6, 1]
+    assert [m.id for m in second.messages] == ["msg_thread_b_00009"]
