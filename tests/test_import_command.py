@@ -444,3 +444,25 @@ def test_messages_are_ordered_by_created_at_then_file_order(tmp_path: Path) -> N
     ]  # fmt: skip
     assert [m.line for m in first.messages] == [2, 5, 4, 6, 1]
     assert [m.id for m in second.messages] == ["msg_thread_b_00009"]
+
+
+def test_content_the_target_refuses_is_named_and_never_sent_twice(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.jsonl"
+    lines = [exported_message("thread_a", n, 1_700_000_000 + n) for n in range(6)]
+    lines[3]["content"] = [{"type": "image_file", "image_file": {"file_id": "f", "detail": "x"}}]
+    lines.append(exported_message("thread_b", 0, 1_700_000_000))
+    export.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    targets = seed_targets(served, ["thread_a", "thread_b"])
+    map_path = tmp_path / "map.jsonl"
+    args = import_args(served, export, targets, "--map", str(map_path))
+    for _ in range(2):
+        result = invoke(*args)
+        assert result.exit_code == 1, result.stderr
+        assert "message msg_thread_a_00003 (line 4) was not created: BadRequestError" in (
+            " ".join(result.stderr.split())
+        )
+        assert len(target_view(served, "thread_dst_0")) == 3
+        assert len(target_view(served, "thread_dst_1")) == 1
+        assert len(map_lines(map_path)) == 4

@@ -544,6 +544,7 @@ async def _recover(
 
 
 def _is_created(found: Message, source: SourceMessage, key: str) -> bool:
+    """Whether ``found`` is ``source`` created with ``key`` (by its marker, else its body)."""
     marker = (found.metadata or {}).get(IDEMPOTENCY_METADATA_KEY)
     if source.has_marker_room:
         return bool(marker == key)
@@ -553,6 +554,7 @@ def _is_created(found: Message, source: SourceMessage, key: str) -> bool:
 
 
 def _body(source: SourceMessage, key: str) -> dict[str, Any]:
+    """The create body of ``source``, in the form :func:`find_created` compares."""
     return {
         "role": source.role,
         "content": source.content,
