@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 import pytest
 
-import openai_messages as om
 from openai_messages.cli.importer import (
     IDEMPOTENCY_METADATA_KEY,
     STATE_SUFFIX,
@@ -155,10 +154,6 @@ def test_v1_export_into_v1_target_keeps_file_ids(served: ServedEmulator, tmp_pat
     assert stored["content"][0]["text"]["value"] == "thread_a message 0"
 
 
-@pytest.mark.skipif(
-    not hasattr(om.Client, "create_thread"),
-    reason="Client.create_thread is not there yet (branch core); --thread-map is used instead",
-)
 def test_import_creates_the_target_threads(served: ServedEmulator, tmp_path: Path) -> None:
     export = tmp_path / "export.jsonl"
     sources = write_export(export, {"thread_a": 5, "thread_b": 3})
@@ -172,18 +167,27 @@ def test_import_creates_the_target_threads(served: ServedEmulator, tmp_path: Pat
     assert_imported(served, sources, targets, map_path)
 
 
-def test_without_create_thread_a_missing_target_is_named(
+def test_an_interrupted_thread_create_is_not_created_twice(
     served: ServedEmulator, tmp_path: Path
 ) -> None:
-    if hasattr(om.Client, "create_thread"):
-        pytest.skip("Client.create_thread exists: target threads are created")
+    # the first thread create is stored, then its reply is lost: the run cannot tell, stops
+    # that thread; the next run sends the same key, and the server returns the same thread
+    served.call(
+        lambda: served.emu.faults.add(Fault.commit_then_drop(), route="create_thread", nth=1)
+    )
     export = tmp_path / "export.jsonl"
-    write_export(export, {"thread_a": 2})
-    result = invoke(*import_args(served, export, {}))
-    assert result.exit_code == 1
-    assert "thread thread_a" in result.stderr
-    assert "--thread-map" in result.stderr
-    assert creates(served) == 0
+    sources = write_export(export, {"thread_a": 3})
+    before = set(served.call(served.emu.store.thread_ids))
+    map_path = tmp_path / "map.jsonl"
+    first = invoke(*import_args(served, export, {}, "--map", str(map_path)))
+    assert first.exit_code == 1, first.stderr
+    second = invoke(*import_args(served, export, {}, "--map", str(map_path)))
+    assert second.exit_code == 0, second.stderr
+    created = set(served.call(served.emu.store.thread_ids)) - before
+    assert len(created) == 1
+    targets = {line["source_thread_id"]: line["thread_id"] for line in map_lines(map_path)}
+    assert set(targets.values()) == created
+    assert_imported(served, sources, targets, map_path)
 
 
 # -- the window between a create and the commit ------------------------------------------------

@@ -34,6 +34,7 @@ from ..client import Client
 from ..errors import CreateOutcomeUnknownError, OpenAIMessagesError
 from ..idempotency import find_created
 from ..models import Message
+from ..protocol import IDEMPOTENCY_MARKER
 from ..validation import MAX_METADATA_KEYS
 from .export import ExportStats, ResumeError, ThreadFailure, _bounded
 from .import_journal import ImportJournal, ImportThreadState
@@ -49,7 +50,6 @@ __all__ = [
     "ImportStats",
     "SourceMessage",
     "SourceThread",
-    "ThreadCreationUnavailableError",
     "create_arguments",
     "create_target_thread",
     "has_marker_room",
@@ -58,7 +58,7 @@ __all__ = [
     "read_export",
 ]
 
-IDEMPOTENCY_METADATA_KEY: Final = "om_idempotency_key"
+IDEMPOTENCY_METADATA_KEY: Final = IDEMPOTENCY_MARKER
 """The metadata key holding a created message's idempotency key (the lead may point it at
 the client core's own marker)."""
 SOURCE_THREAD_METADATA_KEY: Final = "om_source_thread_id"
@@ -76,10 +76,6 @@ class ImportMessageError(OpenAIMessagesError):
         )
         self.source = message
         self.cause = cause
-
-
-class ThreadCreationUnavailableError(OpenAIMessagesError):
-    """This client has no ``create_thread``: target threads must be given with --thread-map."""
 
 
 def has_marker_room(message: SourceMessage) -> bool:
@@ -118,18 +114,16 @@ def idempotency_key(nonce: str, source_thread: str, source_id: str, target_threa
 # -- the import loop ---------------------------------------------------------------------------
 
 
-async def create_target_thread(client: Client, *, metadata: Mapping[str, str]) -> str:
-    """Create a thread on the target and return its id (``client.create_thread``)."""
-    create_thread = getattr(client, "create_thread", None)
-    if create_thread is None:
-        raise ThreadCreationUnavailableError(
-            "this version of the client cannot create threads; give every source thread "
-            "a target with --thread-map SRC=DST"
-        )
-    thread = await create_thread(metadata=dict(metadata))
-    thread_id = thread.id
-    assert isinstance(thread_id, str)
-    return thread_id
+async def create_target_thread(
+    client: Client, *, metadata: Mapping[str, str], idempotency_key: str
+) -> str:
+    """Create a thread on the target and return its id.
+
+    ``idempotency_key`` is the same on every run of one import, so that a server that
+    honours ``Idempotency-Key`` returns the thread an interrupted run created.
+    """
+    thread = await client.create_thread(metadata=dict(metadata), idempotency_key=idempotency_key)
+    return thread.id
 
 
 @attrs.define
@@ -269,7 +263,9 @@ async def _import_one(
     state = journal.state(thread.thread_id)
     if state.target is None:
         created_thread = mapped or await create_target_thread(
-            client, metadata={SOURCE_THREAD_METADATA_KEY: thread.thread_id[:512]}
+            client,
+            metadata={SOURCE_THREAD_METADATA_KEY: thread.thread_id[:512]},
+            idempotency_key=idempotency_key(journal.nonce, thread.thread_id, "", ""),
         )
         journal.set_target(thread.thread_id, created_thread)
     elif not trust:
