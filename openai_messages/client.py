@@ -57,6 +57,7 @@ from .ratelimit import RateLimiter, RateLimits
 from .reconcile import Reconcile
 from .retry import RetryBudget, RetryPolicy
 from .transport import CallOptions, Response, Timeout, Transport
+from .types import ApiVersion, Order, Role
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -100,7 +101,7 @@ class WalkOptions(CallOptions, total=False):
     default 1), and the per-call options, applied to each page's request.
     """
 
-    order: str
+    order: Order
     after: str | None
     before: str | None
     page_size: int
@@ -143,7 +144,7 @@ class WithResponse:
         self,
         thread_id: str,
         *,
-        role: str,
+        role: Role,
         content: str | Sequence[Any],
         attachments: Sequence[Any] | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -370,7 +371,7 @@ class Client:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        api_version: protocol.ApiVersion = "v2",
+        api_version: ApiVersion = "v2",
         organization: str | None = None,
         project: str | None = None,
         default_headers: Mapping[str, str] | None = None,
@@ -586,7 +587,7 @@ class Client:
         thread_ids: Iterable[str] | AsyncIterable[str],
         *,
         concurrency: int = 8,
-        order: str = "asc",
+        order: Order = "asc",
         max_items_per_thread: int | None = None,
         ordered: bool = False,
         raise_on_error: bool = False,
@@ -625,7 +626,7 @@ class Client:
         thread_ids: Iterable[str] | AsyncIterable[str],
         *,
         concurrency: int = 8,
-        order: str = "asc",
+        order: Order = "asc",
         max_items_per_thread: int | None = None,
         on_progress: Callable[[FetchProgress], None] | None = None,
         page_size: int = 100,
