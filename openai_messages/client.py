@@ -39,7 +39,7 @@ from typing import (
 import aiohttp
 import attrs
 
-from . import errors, protocol
+from . import errors, protocol, validation
 from .background import FeedRegistry
 from .bulk import FetchProgress, ThreadResults, ThreadStream
 from .http import AiohttpSeam
@@ -600,6 +600,7 @@ class Client:
         Yields one :class:`ThreadResult` per thread (its messages, or the error that
         ended it) as threads finish, or in input order with ``ordered=True``.
         """
+        validation.check_order(order)  # a mistake of the call, not of each thread
 
         def walk(thread_id: str) -> AsyncIterator[MessagePage]:
             pager = self.list(
