@@ -25,10 +25,21 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, Unio
 
 import attrs
 
-from .types import ImageDetail, IncompleteReason, MessageStatus, Open, Role, UnknownType
+from .types import ImageDetail, IncompleteReason, MessageStatus, Role
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from .types import Open, UnknownType
+else:
+    # The converter reads these annotations: at runtime a field read from a server is a
+    # str whatever it holds (see openai_messages.types for the static types).
+    class _AnyString:
+        def __getitem__(self, known: object) -> type[str]:
+            return str
+
+    Open = _AnyString()  # Open[MessageStatus] -> str
+    UnknownType = str
 
 __all__ = [
     "Annotation",

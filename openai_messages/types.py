@@ -2,31 +2,34 @@
 
 Three uses, three choices:
 
-**Arguments** (what you send): ``order=`` is an :data:`Order`, ``role=`` a :data:`Role`,
-``api_version=`` an :data:`ApiVersion`, an image part's ``detail=`` an :data:`ImageDetail`.
-A type checker refuses any other value (``client.list("t", order="sideways")``); code that
-is not type-checked still gets :class:`~openai_messages.InvalidArgumentError` before
-anything is sent.
+**Arguments** (what you send): ``order=`` is an :data:`~openai_messages.Order`,
+``role=`` a :data:`~openai_messages.Role`, ``api_version=`` an
+:data:`~openai_messages.ApiVersion`, an image part's ``detail=`` an
+:data:`~openai_messages.ImageDetail`. A type checker refuses any other value
+(``client.list("t", order="sideways")``); code that is not type-checked still gets
+:class:`~openai_messages.InvalidArgumentError` before anything is sent.
 
 **Fields read from a server** (``Message.status``, ``Message.role``,
-``IncompleteDetails.reason``, an image's ``detail``) are typed :data:`Open`:
-``Open[MessageStatus]`` is "one of :data:`MessageStatus`, or any other string". The
-models are lenient, and a server may send a value the API adds later; a closed type
-would be a lie that ``assert_never`` turns into a crash. For mypy ``Open[L]`` is
-``str`` (it folds ``Literal[...] | str`` into ``str``); it names the known values for
-readers and for editors that offer them. At runtime it is ``str``, so the converter
-reads any string.
+``IncompleteDetails.reason``, an image's ``detail``) are typed
+:data:`~openai_messages.Open`: ``Open[MessageStatus]`` is "one of
+:data:`~openai_messages.MessageStatus`, or any other string". The models are lenient,
+and a server may send a value the API adds later; a closed type would be a lie that
+``assert_never`` turns into a crash. For mypy ``Open[L]`` is ``str`` (it folds
+``Literal[...] | str`` into ``str``): it names the known values for readers and for
+editors that offer them. The models' fields hold ``str`` at runtime, whatever arrives
+(:mod:`openai_messages.models` reads these annotations as ``str``).
 
 **Discriminators** (``.type`` of content blocks, annotations and tools) are closed, so
 that ``if block.type == "text":`` leaves only ``TextContent``: mypy narrows a union on
 ``==`` only when every member's ``type`` is a ``Literal``. Each known class has its own
 tag; the ``Unknown*`` classes (a type this package does not know) have
-:data:`UnknownType`, a sentinel that no known tag equals. Their runtime ``type`` is the
-string the server sent (``"video"``, say); their constructor takes any ``str``. The cost:
-under ``--strict`` (strict equality) ``block.type == "video"`` is refused as a comparison
-that cannot be true; read the tag as a ``str`` first (``kind: str = block.type``) to
-compare it with a type this package does not know yet. Never compare with the sentinel's
-text itself: no block holds it. Tell the unknown ones apart with
+:data:`~openai_messages.UnknownType`, a sentinel that no known tag equals. Their runtime
+``type`` is the string the server sent (``"video"``, say), and their constructor takes
+any ``str``; the converter reads it as a ``str``. The cost: under ``--strict`` (strict
+equality) ``block.type == "video"`` is refused as a comparison that cannot be true (and
+its branch as unreachable); read the tag as a ``str`` first (``kind: str = block.type``)
+to compare it with a type this package does not know yet. Never compare with the
+sentinel's text itself: no block holds it. Tell the unknown ones apart with
 ``isinstance(block, UnknownContent)``.
 
 >>> from typing import get_args
@@ -36,7 +39,7 @@ text itself: no block holds it. Tell the unknown ones apart with
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
+from typing import Literal, TypeAlias, TypeVar
 
 __all__ = [
     "ApiVersion",
@@ -71,19 +74,8 @@ IncompleteReason = Literal[
 
 _Known = TypeVar("_Known", bound=str)
 
-if TYPE_CHECKING:
-    Open: TypeAlias = _Known | str
-    UnknownType: TypeAlias = Literal["<unknown>"]
-else:
+Open: TypeAlias = _Known | str
+"""``Open[L]``: one of the values of the ``Literal`` ``L``, or any other string."""
 
-    class _OpenAlias:
-        """``Open[L]`` at runtime: ``str`` (a server's field holds any string)."""
-
-        def __getitem__(self, known: object) -> type[str]:
-            return str
-
-        def __repr__(self) -> str:
-            return "Open"
-
-    Open = _OpenAlias()
-    UnknownType = str
+UnknownType: TypeAlias = Literal["<unknown>"]
+"""The ``type`` of the ``Unknown*`` classes for a type checker: a sentinel no tag equals."""
