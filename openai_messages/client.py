@@ -57,7 +57,7 @@ from .ratelimit import RateLimiter, RateLimits
 from .reconcile import Reconcile
 from .retry import RetryBudget, RetryPolicy
 from .transport import CallOptions, Response, Timeout, Transport
-from .types import ApiVersion, Order, Role
+from .types import Order, Role
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -371,7 +371,7 @@ class Client:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        api_version: ApiVersion = "v2",
+        api_version: protocol.ApiVersion = "v2",
         organization: str | None = None,
         project: str | None = None,
         default_headers: Mapping[str, str] | None = None,

@@ -24,7 +24,8 @@ from ._version import __version__
 from .headers import parse_request_id
 from .operations import Request
 from .seam import Reply, same_origin
-from .types import ApiVersion, Order, Role
+from .types import ApiVersion as ApiVersion  # also protocol.ApiVersion, as before
+from .types import Order, Role
 
 __all__ = [
     "AzureSettings",
