@@ -37,6 +37,16 @@ from .pagination import Pager
 from .ratelimit import RateLimiter, RateLimits
 from .retry import RetryBudget, RetryPolicy
 from .transport import CallOptions, Response, Timeout
+from .types import (
+    ApiVersion,
+    ImageDetail,
+    IncompleteReason,
+    MessageStatus,
+    Open,
+    Order,
+    Role,
+    UnknownType,
+)
 
 __all__ = [
     "APIConnectionError",
@@ -44,6 +54,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiVersion",
     "AuthenticationError",
     "BadRequestError",
     "CallOptions",
@@ -52,10 +63,15 @@ __all__ = [
     "ConflictError",
     "CreateOutcomeUnknownError",
     "FetchProgress",
+    "ImageDetail",
+    "IncompleteReason",
     "InternalServerError",
     "InvalidArgumentError",
+    "MessageStatus",
     "NotFoundError",
+    "Open",
     "OpenAIMessagesError",
+    "Order",
     "Pager",
     "PaginationError",
     "PermissionDeniedError",
@@ -67,12 +83,14 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryBudget",
     "RetryPolicy",
+    "Role",
     "StoredButUnreadableError",
     "ThreadChunk",
     "ThreadResult",
     "ThreadResults",
     "ThreadStream",
     "Timeout",
+    "UnknownType",
     "UnprocessableEntityError",
     "WalkOptions",
     "WithResponse",

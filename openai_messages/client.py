@@ -39,7 +39,7 @@ from typing import (
 import aiohttp
 import attrs
 
-from . import errors, protocol
+from . import errors, protocol, validation
 from .background import FeedRegistry
 from .bulk import FetchProgress, ThreadResults, ThreadStream
 from .http import AiohttpSeam
@@ -57,6 +57,7 @@ from .ratelimit import RateLimiter, RateLimits
 from .reconcile import Reconcile
 from .retry import RetryBudget, RetryPolicy
 from .transport import CallOptions, Response, Timeout, Transport
+from .types import Order, Role
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -100,7 +101,7 @@ class WalkOptions(CallOptions, total=False):
     default 1), and the per-call options, applied to each page's request.
     """
 
-    order: str
+    order: Order
     after: str | None
     before: str | None
     page_size: int
@@ -148,7 +149,7 @@ class WithResponse:
         self,
         thread_id: str,
         *,
-        role: str,
+        role: Role,
         content: str | Sequence[Any],
         attachments: Sequence[Any] | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -591,7 +592,7 @@ class Client:
         thread_ids: Iterable[str] | AsyncIterable[str],
         *,
         concurrency: int = 8,
-        order: str = "asc",
+        order: Order = "asc",
         max_items_per_thread: int | None = None,
         ordered: bool = False,
         raise_on_error: bool = False,
@@ -604,6 +605,7 @@ class Client:
         Yields one :class:`ThreadResult` per thread (its messages, or the error that
         ended it) as threads finish, or in input order with ``ordered=True``.
         """
+        validation.check_order(order)  # a mistake of the call, not of each thread
 
         def walk(thread_id: str) -> AsyncIterator[MessagePage]:
             pager = self.list(
@@ -630,7 +632,7 @@ class Client:
         thread_ids: Iterable[str] | AsyncIterable[str],
         *,
         concurrency: int = 8,
-        order: str = "asc",
+        order: Order = "asc",
         max_items_per_thread: int | None = None,
         on_progress: Callable[[FetchProgress], None] | None = None,
         page_size: int = 100,

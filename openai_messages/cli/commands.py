@@ -24,6 +24,7 @@ from .._version import __version__
 from ..client import DEFAULT_BASE_URL, Client
 from ..errors import APIError, AuthenticationError, InvalidArgumentError, PermissionDeniedError
 from ..retry import RetryPolicy
+from ..types import Order
 from .export import (
     ExportStats,
     JsonlSink,
@@ -259,7 +260,7 @@ async def _export(
     sink: Sink,
     client_options: dict[str, Any],
     *,
-    order: str,
+    order: Order,
     concurrency: int,
     page_size: int,
     progress: str,
@@ -313,7 +314,7 @@ async def _export(
 def export(
     thread_ids: tuple[str, ...],
     output: str,
-    order: str,
+    order: Order,
     concurrency: int,
     page_size: int,
     base_url: str | None,
