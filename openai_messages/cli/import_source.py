@@ -15,8 +15,9 @@ from typing import Any
 import attrs
 import orjson
 
-from .. import protocol
+from .. import protocol, validation
 from ..errors import InvalidArgumentError, OpenAIMessagesError
+from ..types import Role
 
 __all__ = ["ImportInputError", "SourceMessage", "SourceThread", "read_export"]
 
@@ -34,7 +35,7 @@ class SourceMessage:
     id: str
     thread_id: str
     created_at: int | None
-    role: str
+    role: Role
     content: list[dict[str, Any]]
     attachments: list[dict[str, Any]] | None
     file_ids: list[str] | None
@@ -93,6 +94,10 @@ def _message(item: object, line: int, api_version: protocol.ApiVersion) -> Sourc
     if not isinstance(message_id, str) or not message_id:
         raise ImportInputError(f"{where}: the message has no id")
     where = f"line {line} (message {message_id})"
+    try:
+        role = validation.check_role(role)
+    except InvalidArgumentError as exc:
+        raise ImportInputError(f"{where}: {exc}") from None
     if not isinstance(thread_id, str) or not thread_id:
         raise ImportInputError(f"{where}: thread_id must be a non-empty string")
     content = item["content"]
