@@ -71,7 +71,7 @@ async def test_bad_thread_arguments_never_reach_the_server(
     with pytest.raises(om.InvalidArgumentError):
         await client.modify_thread("thread_x/../y", metadata={})
     with pytest.raises(om.InvalidArgumentError):
-        await client.create_thread(messages=[{"role": "robot", "content": "x"}])  # type: ignore[list-item]
+        await client.create_thread(messages=[{"role": "robot", "content": "x"}])
     assert len(emu.log) == 0
 
 
