@@ -8,29 +8,8 @@
 from ._version import __version__
 from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
 from .client import Client, WalkOptions, WithResponse
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ClientClosedError,
-    ConflictError,
-    CreateOutcomeUnknownError,
-    InternalServerError,
-    InvalidArgumentError,
-    NotFoundError,
-    OpenAIMessagesError,
-    PaginationError,
-    PermissionDeniedError,
-    RateLimitError,
-    RedirectError,
-    ResponseTooLargeError,
-    StoredButUnreadableError,
-    UnprocessableEntityError,
-)
+from .errors import *  # noqa: F403
+from .errors import __all__ as _error_names
 from .models import *  # noqa: F403
 from .models import __all__ as _model_names
 from .pagination import Pager
@@ -39,43 +18,23 @@ from .retry import RetryBudget, RetryPolicy
 from .transport import CallOptions, Response, Timeout
 
 __all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
     "CallOptions",
     "Client",
-    "ClientClosedError",
-    "ConflictError",
-    "CreateOutcomeUnknownError",
     "FetchProgress",
-    "InternalServerError",
-    "InvalidArgumentError",
-    "NotFoundError",
-    "OpenAIMessagesError",
     "Pager",
-    "PaginationError",
-    "PermissionDeniedError",
-    "RateLimitError",
     "RateLimiter",
     "RateLimits",
-    "RedirectError",
     "Response",
-    "ResponseTooLargeError",
     "RetryBudget",
     "RetryPolicy",
-    "StoredButUnreadableError",
     "ThreadChunk",
     "ThreadResult",
     "ThreadResults",
     "ThreadStream",
     "Timeout",
-    "UnprocessableEntityError",
     "WalkOptions",
     "WithResponse",
     "__version__",
+    *_error_names,
     *_model_names,
 ]
