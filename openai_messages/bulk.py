@@ -34,6 +34,7 @@ from .models import Message
 __all__ = [
     "RUN_ENDING",
     "FetchProgress",
+    "RunTotals",
     "ThreadChunk",
     "ThreadResult",
     "ThreadResults",
@@ -55,26 +56,34 @@ WalkThread = Callable[[str], AsyncIterator[MessagePageLike]]
 
 
 @attrs.define
-class FetchProgress:
-    """Running totals of a bulk fetch, handed to ``on_progress`` after every page."""
+class RunTotals:
+    """The running totals of any walk of many threads (a bulk fetch, an export)."""
 
     threads_done: int = 0
     threads_failed: int = 0
     messages: int = 0
     pages: int = 0
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
     started: float = attrs.field(factory=time.monotonic)
 
     @property
     def elapsed(self) -> float:
+        """Seconds since the run started."""
         return time.monotonic() - self.started
 
     @property
     def messages_per_second(self) -> float:
+        """Messages per second so far."""
         elapsed = self.elapsed
         return self.messages / elapsed if elapsed > 0 else 0.0
+
+
+@attrs.define
+class FetchProgress(RunTotals):
+    """Running totals of a bulk fetch, handed to ``on_progress`` after every page."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
 
 
 @attrs.frozen

@@ -14,7 +14,9 @@ Two paths build the same objects:
   with overrides, tagged unions through ``cattrs.strategies``, detailed validation. It
   reads whatever the fast path declines, and it alone reports errors: every failure
   raises :class:`~openai_messages.errors.APIResponseValidationError` with the path cattrs
-  recorded, e.g. ``data[3].content[0].text.value: expected string, got integer``.
+  recorded, e.g. ``data[3].content[0].text.value: expected string, got integer``
+  (inside, an :class:`Unreadable` carries that problem up to the one place the public
+  error is built: :meth:`Unreadable.error`).
   Unstructuring (models back to dicts) is always this path.
 * **The fast path** (:mod:`openai_messages.fastpath`), for reading response models only,
   because of a measured figure: cattrs alone parses the 100-message page of
@@ -36,7 +38,7 @@ and unstructured as the int; a page (``MessagePage``, ``MessageFilePage``...) wi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -47,9 +49,11 @@ from . import fastpath, models, structuring
 from .errors import APIResponseValidationError
 
 __all__ = [
+    "Unreadable",
     "converter",
     "decode",
     "encode",
+    "read_body",
     "structure",
     "unstructure",
 ]
@@ -74,6 +78,37 @@ def _problem(exc: BaseException) -> str:
     return f"unexpected response shape: {path}: {what}{more}"
 
 
+class Unreadable(Exception):
+    """Why a payload cannot be read, as the converter found it (the path and the problem).
+
+    Internal: the converter raises it and the public entry points turn it into the
+    public error with :meth:`error`, the one place an :class:`APIResponseValidationError`
+    is built for a payload (:func:`decode` and :meth:`Converter.structure` here; for a
+    reply, :mod:`openai_messages.replies`, which adds the status, the request id and the
+    scrubbing). Raised outside any ``except`` block, so it holds no payload in a context.
+    """
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+    def error(
+        self,
+        body: bytes | str | None = None,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        scrub: Callable[[str], str] | None = None,
+    ) -> APIResponseValidationError:
+        """The public error: the problem (through ``scrub``), the start of ``body``."""
+        problem = self.problem if scrub is None else scrub(self.problem)
+        return APIResponseValidationError(
+            problem, body=body, status_code=status_code, request_id=request_id
+        )
+
+
 class Converter(cattrs.Converter):
     """A cattrs converter whose ``structure`` takes the fast path first, and raises only
     :class:`APIResponseValidationError` (naming the path of the bad value)."""
@@ -88,8 +123,8 @@ class Converter(cattrs.Converter):
         hook = self.get_structure_hook(cls)
         return lambda data: hook(data, cls)
 
-    def structure(self, obj: Any, cl: Any) -> Any:
-        """Build ``cl`` from JSON-like ``obj``; see :func:`structure`."""
+    def read(self, obj: Any, cl: Any) -> Any:
+        """:meth:`structure`, raising :class:`Unreadable` (for :func:`read_body`)."""
         fast = self.readers.plain.get(cl)
         if fast is not None:
             try:
@@ -100,7 +135,15 @@ class Converter(cattrs.Converter):
             return super().structure(obj, cl)
         except Exception as exc:
             problem = _problem(exc)
-        raise APIResponseValidationError(problem)
+        raise Unreadable(problem)
+
+    def structure(self, obj: Any, cl: Any) -> Any:
+        """Build ``cl`` from JSON-like ``obj``; see :func:`structure`."""
+        try:
+            return self.read(obj, cl)
+        except Unreadable as exc:
+            failure = exc
+        raise failure.error()
 
 
 converter = Converter()
@@ -122,23 +165,28 @@ def decode(body: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
     ``cls``; the error carries the start of the body.
     """
     try:
+        return read_body(body, cls)
+    except Unreadable as exc:
+        failure = exc
+    raise failure.error(_text(body))
+
+
+def read_body(body: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
+    """:func:`decode`, raising :class:`Unreadable` (for a caller that builds the error)."""
+    try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise APIResponseValidationError(
-            f"response body is not valid JSON: {exc}", body=_text(body)
-        ) from None
-    # ``data`` is ours alone: a page may be consumed as it is read
-    consume = converter.readers.consuming.get(cls)
-    if consume is not None:
-        try:
-            return consume(data)  # type: ignore[no-any-return]
-        except Exception:
-            data = orjson.loads(body)  # the page's list may be emptied: read it afresh
-    try:
-        return converter.structure(data, cls)  # type: ignore[no-any-return]
-    except APIResponseValidationError as exc:
-        problem = exc.detail
-    raise APIResponseValidationError(problem, body=_text(body))
+        problem = f"response body is not valid JSON: {exc}"
+    else:
+        # ``data`` is ours alone: a page may be consumed as it is read
+        consume = converter.readers.consuming.get(cls)
+        if consume is not None:
+            try:
+                return consume(data)  # type: ignore[no-any-return]
+            except Exception:
+                data = orjson.loads(body)  # the page's list may be emptied: read it afresh
+        return converter.read(data, cls)  # type: ignore[no-any-return]
+    raise Unreadable(problem)
 
 
 def _text(body: bytes | bytearray | memoryview | str) -> bytes | str:

@@ -31,7 +31,6 @@ __all__ = [
     "ResponseTooLargeError",
     "StoredButUnreadableError",
     "UnprocessableEntityError",
-    "snippet",
 ]
 
 _SNIPPET_LIMIT = 200

@@ -2,8 +2,13 @@
 
 ``Retry-After`` and ``retry-after-ms`` (how long to wait), ``x-should-retry`` (the
 server's retry verdict), ``x-request-id``, ``Date`` (the server's clock) and the
-``x-ratelimit-*-requests`` family (its request budget). Every reader takes any
-mapping of header names to values; names are matched case-insensitively.
+``x-ratelimit-*-requests`` family (its request budget, read by the adaptive limiter).
+Every reader takes any mapping of header names to values (aiohttp's ``CIMultiDictProxy``,
+a case-sensitive ``MultiDict``, a plain dict); names are matched case-insensitively and
+a value that is not a string counts as absent.
+
+Hand-written: the formats are tiny (a number, an HTTP date, a Go style duration) and
+every reader must take any server text without raising.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Final, NamedTuple
 
-import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
-    "RateLimitHeaders",
+    "RequestLimits",
     "parse_date",
     "parse_ratelimit",
     "parse_request_id",
@@ -42,21 +47,27 @@ _DURATION_PART: Final = re.compile(
 )
 _DURATION: Final = re.compile(f"(?:{_DURATION_PART.pattern})+", re.ASCII)
 _NUMBER: Final = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
+_CASE_INSENSITIVE: Final = (CIMultiDictProxy, CIMultiDict)
 
 
 def _get(headers: Mapping[str, str], name: str) -> str | None:
-    """``headers[name]`` matched case-insensitively (CIMultiDict or any mapping)."""
+    """``headers[name]`` (``name`` lowercase) matched case-insensitively; None unless a str.
+
+    A case-insensitive multidict answers itself; any other mapping (a case-sensitive
+    ``MultiDict`` included) is scanned when the lowercase name is not a key.
+    """
     value = headers.get(name)
-    if value is not None or hasattr(headers, "getall"):  # multidict: case-insensitive
-        return value
-    for key, item in headers.items():
-        if isinstance(key, str) and key.lower() == name:
-            return item
-    return None
+    if value is None and not isinstance(headers, _CASE_INSENSITIVE):
+        for key, item in headers.items():
+            if isinstance(key, str) and key.lower() == name:
+                value = item
+                break
+    return value if isinstance(value, str) else None
 
 
-def _finite(value: object) -> float | None:
-    if not isinstance(value, str) or not _NUMBER.fullmatch(text := value.strip()):
+def _finite(value: str | None) -> float | None:
+    """A plain non-negative decimal (no sign, exponent, nan or inf) as a float."""
+    if value is None or not _NUMBER.fullmatch(text := value.strip()):
         return None
     number = float(text)
     return number if math.isfinite(number) else None
@@ -99,17 +110,18 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
 
     ``Retry-After`` may hold seconds or an HTTP date (compared with ``now``, a Unix
     time, default the current time; a date in the past gives 0). Returns ``None`` when
-    both are absent, invalid, negative or not finite. The value is not capped.
+    both are absent, invalid, negative or not finite. Uncapped: the caller decides how
+    long a wait it accepts.
     """
     millis = _finite(_get(headers, "retry-after-ms"))
-    if millis is not None and millis >= 0:
+    if millis is not None:
         return millis / 1000.0
     value = _get(headers, "retry-after")
     if value is None:
         return None
     seconds = _finite(value)
     if seconds is not None:
-        return seconds if seconds >= 0 else None
+        return seconds
     when = _http_date(value)
     if when is None:
         return None
@@ -134,21 +146,25 @@ def parse_request_id(headers: Mapping[str, str]) -> str | None:
     return _get(headers, "x-request-id") or None
 
 
-@attrs.frozen
-class RateLimitHeaders:
-    """The ``x-ratelimit-*-requests`` values of one reply; None where absent or unreadable."""
+class RequestLimits(NamedTuple):
+    """What the ``x-ratelimit-*-requests`` headers of one reply say (None: absent or unreadable).
 
-    limit: float | None
-    remaining: float | None
-    reset: float | None
-    """Seconds until the request budget is full again."""
+    ``limit``: the server's bucket size; ``remaining``: requests it would take now;
+    ``reset``: seconds until its bucket is full again. (A named tuple: the adaptive
+    limiter reads one per reply, on the hot path.)
+    """
+
+    limit: float | None = None
+    remaining: float | None = None
+    reset: float | None = None
 
 
-def parse_ratelimit(headers: Mapping[str, str]) -> RateLimitHeaders:
-    """The request-budget headers of a reply."""
+def parse_ratelimit(headers: Mapping[str, str]) -> RequestLimits:
+    """The request-budget headers of a reply; a value that is not a finite number (or,
+    for the reset, a duration) is None."""
     reset = _get(headers, "x-ratelimit-reset-requests")
-    return RateLimitHeaders(
+    return RequestLimits(
         limit=_finite(_get(headers, "x-ratelimit-limit-requests")),
         remaining=_finite(_get(headers, "x-ratelimit-remaining-requests")),
-        reset=parse_reset_duration(reset) if reset is not None else None,
+        reset=None if reset is None else parse_reset_duration(reset),
     )

@@ -131,24 +131,23 @@ def error_from_reply(
     return cls(message, **kwargs)
 
 
-def unreadable(reply: Reply, detail: str, scrub: Scrubber) -> errors.APIResponseValidationError:
-    """The error of a 2xx reply whose body is not the expected shape."""
-    _, clean = _clean_body(reply.body, scrub)
-    return errors.APIResponseValidationError(
-        scrub.text(detail), body=clean, status_code=reply.status, request_id=reply.request_id
-    )
-
-
 def decode_reply(reply: Reply, cls: type[T], scrub: Scrubber) -> T:
-    """A 2xx reply's body as ``cls``; any other status as its typed error."""
+    """A 2xx reply's body as ``cls``; any other status as its typed error.
+
+    A 2xx body that is not the expected shape is an ``APIResponseValidationError``
+    with the status, the request id, and the problem and body excerpt scrubbed.
+    """
     if not 200 <= reply.status < 300:
         raise error_from_reply(reply.status, reply.headers, reply.body, scrub)
     try:
-        return converter.decode(reply.body, cls)
-    except errors.APIResponseValidationError as exc:
-        problem = exc.detail
+        return converter.read_body(reply.body, cls)
+    except converter.Unreadable as exc:
+        failure = exc
     # outside the handler, so that the unscrubbed original is not kept as __context__
-    raise unreadable(reply, problem, scrub)
+    _, clean = _clean_body(reply.body, scrub)
+    raise failure.error(
+        clean, status_code=reply.status, request_id=reply.request_id, scrub=scrub.text
+    )
 
 
 def stored_but_unreadable(

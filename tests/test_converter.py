@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import sys
@@ -1020,3 +1021,26 @@ def test_generated_source_is_in_linecache() -> None:
     converter.converter.get_structure_hook(Message)  # cattrs generates it on first use
     cattrs_made = [k for k in linecache.cache if "cattrs generated structure" in k]
     assert any(k.endswith("openai_messages.models.Message>") for k in cattrs_made)
+
+
+def test_one_place_builds_the_validation_error_of_a_payload() -> None:
+    """Issue 13: the converter and ``replies`` build ``APIResponseValidationError`` in one
+    place, ``Unreadable.error``; the converter finds the problem, its callers add the rest."""
+    package = Path(converter.__file__).parent
+    builders = []
+    for name in ("converter", "structuring", "fastpath", "replies"):
+        tree = ast.parse((package / f"{name}.py").read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                for call in ast.walk(node):
+                    if isinstance(call, ast.Call) and ast.unparse(call.func).endswith(
+                        "APIResponseValidationError"
+                    ):
+                        builders.append(f"{name}.{node.name}")
+    assert builders == ["converter.error"]
+    with pytest.raises(converter.Unreadable) as found:
+        converter.read_body(b'{"data": 1}', MessagePage)
+    with pytest.raises(APIResponseValidationError) as public:
+        converter.decode(b'{"data": 1}', MessagePage)
+    assert public.value.detail == found.value.problem
+    assert public.value.body_snippet == '{"data": 1}'

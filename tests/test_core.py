@@ -6,9 +6,11 @@ from __future__ import annotations
 import ast
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict
 
 import openai_messages as om
 from openai_messages import headers, protocol
@@ -98,9 +100,27 @@ def test_header_parsers() -> None:
             "x-ratelimit-reset-requests": "1m0.5s",
         }
     )
-    assert limits == headers.RateLimitHeaders(limit=60.0, remaining=59.0, reset=60.5)
+    assert limits == headers.RequestLimits(limit=60.0, remaining=59.0, reset=60.5)
     assert headers.parse_reset_duration("120ms") == 0.12
     assert headers.parse_reset_duration("1 fortnight") is None
+
+
+def test_header_readers_match_names_in_any_mapping() -> None:
+    """A case-sensitive ``MultiDict`` is not a case-insensitive one (it has ``getall`` too)."""
+    sensitive = MultiDict({"Retry-After": "3", "X-Request-Id": "req_2", "X-Should-Retry": "true"})
+    assert headers.parse_retry_after(sensitive) == 3.0
+    assert headers.parse_request_id(sensitive) == "req_2"
+    assert headers.parse_should_retry(sensitive) is True
+    insensitive = CIMultiDictProxy(CIMultiDict({"X-RateLimit-Limit-Requests": "10"}))
+    assert headers.parse_ratelimit(insensitive) == headers.RequestLimits(limit=10.0)
+
+
+def test_header_readers_take_a_value_that_is_not_text_as_absent() -> None:
+    odd: Any = {"x-should-retry": 1, "retry-after": 5, "x-request-id": b"req", "date": 0}
+    assert headers.parse_should_retry(odd) is None
+    assert headers.parse_retry_after(odd) is None
+    assert headers.parse_request_id(odd) is None
+    assert headers.parse_date(odd) is None
 
 
 # -- the retry judge (pure) ------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from openai_messages.headers import parse_ratelimit
 from openai_messages.ratelimit import RateLimits, RequestLimits
 from openai_messages.ratelimit.adaptive import AdaptivePace
 from openai_messages.ratelimit.bucket import TokenBucket
@@ -24,7 +25,7 @@ class FakeClock:
         return self.now
 
 
-PURE = ("adaptive", "bucket", "headers", "settings", "traffic")
+PURE = ("adaptive", "bucket", "settings", "traffic")  # the header readers: test_core.py
 
 
 @pytest.mark.parametrize("name", PURE)
@@ -159,15 +160,15 @@ def reply(limit: float, remaining: float, reset: float) -> RequestLimits:
 NOTHING = RequestLimits()
 
 
-def test_request_limits_from_headers() -> None:
+def test_parse_ratelimit() -> None:
     headers = {
         "X-RateLimit-Limit-Requests": "60",
         "x-ratelimit-remaining-requests": "12",
         "x-ratelimit-reset-requests": "1m30s",
     }
-    assert RequestLimits.from_headers(headers) == reply(60, 12, 90)
+    assert parse_ratelimit(headers) == reply(60, 12, 90)
     garbage = {"x-ratelimit-limit-requests": "many", "x-ratelimit-reset-requests": "soon"}
-    assert RequestLimits.from_headers(garbage) == NOTHING
+    assert parse_ratelimit(garbage) == NOTHING
 
 
 def test_no_pace_until_a_signal() -> None:

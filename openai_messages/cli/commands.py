@@ -55,6 +55,7 @@ EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
 LOG_INTERVAL: Final = 2.0
 PROGRESS_CHOICES: Final = ("auto", "bar", "log", "none")
+_PROGRESS_HELP: Final = "Progress on stderr: a bar on a terminal (auto), log lines, or none."
 
 
 class Interrupted(Exception):
@@ -249,6 +250,13 @@ def connection(
 # -- the command group -----------------------------------------------------------------------
 
 
+def _shown(
+    name: str, kind: click.ParamType[Any, Any], default: object, text: str | None = None
+) -> Callable[[F], F]:
+    """A ``click.option`` of type ``kind`` whose default ``--help`` shows (``text``: its help)."""
+    return click.option(name, type=kind, default=default, show_default=True, help=text)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="openai-messages")
 def cli() -> None:
@@ -296,15 +304,9 @@ async def _export(
     metavar="FILE",
     help="JSON Lines file to write or resume ('-': stdout, no resume).",
 )
-@click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True)
-@click.option(
-    "--concurrency", type=click.IntRange(1, 512), default=8, show_default=True,
-    help="Threads walked at once.",
-)  # fmt: skip
-@click.option(
-    "--page-size", type=click.IntRange(1, 100), default=100, show_default=True,
-    help="Messages per request.",
-)  # fmt: skip
+@_shown("--order", click.Choice(["asc", "desc"]), "asc")
+@_shown("--concurrency", click.IntRange(1, 512), 8, "Threads walked at once.")
+@_shown("--page-size", click.IntRange(1, 100), 100, "Messages per request.")
 @click.option(
     "--ids-from", type=click.File("rb"), default=None, metavar="FILE",
     help="Read thread ids from FILE, one a line ('-': stdin).",
@@ -560,9 +562,9 @@ def serve(emulator_args: tuple[str, ...]) -> None:
 
 
 @cli.command(short_help="Export from the embedded emulator and check the result.")
-@click.option("--threads", type=click.IntRange(1), default=200, show_default=True)
-@click.option("--messages", type=click.IntRange(0), default=1000, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 512), default=32, show_default=True)
+@_shown("--threads", click.IntRange(1), 200)
+@_shown("--messages", click.IntRange(0), 1000)
+@_shown("--concurrency", click.IntRange(1, 512), 32)
 @click.option(
     "-o", "--output", default=None, metavar="FILE",
     help="Where to export [default: a temporary file].",
@@ -572,7 +574,7 @@ def serve(emulator_args: tuple[str, ...]) -> None:
     help="Export from this server instead (needs OPENAI_API_KEY and --ids-from).",
 )  # fmt: skip
 @click.option("--ids-from", type=click.File("rb"), default=None, metavar="FILE")
-@click.option("--progress", type=click.Choice(PROGRESS_CHOICES), default="auto", show_default=True)
+@_shown("--progress", click.Choice(PROGRESS_CHOICES), "auto")
 def demo(
     threads: int,
     messages: int,

@@ -305,7 +305,7 @@ def summary_table(result: DemoResult, extra: Mapping[str, str] | None = None) ->
         ("429s", f"{counters.get('throttled', 0):,}"),
         ("faults injected", f"{result.faults_injected:,}"),
         ("wall time (export)", f"{stats.elapsed:.2f} s"),
-        ("messages per second", f"{stats.rate:,.0f}"),
+        ("messages per second", f"{stats.messages_per_second:,.0f}"),
         ("output", result.output),
         *(extra or {}).items(),
     ]

@@ -25,7 +25,7 @@ import attrs
 import orjson
 
 from .. import converter
-from ..bulk import RUN_ENDING
+from ..bulk import RUN_ENDING, RunTotals
 from ..client import Client
 from ..errors import OpenAIMessagesError
 from ..models import Message
@@ -85,28 +85,19 @@ class ThreadFailure:
 
 
 @attrs.define
-class ExportStats:
+class ExportStats(RunTotals):
     """Running totals of an export, read by the progress display."""
 
     threads_total: int = 0
     threads_skipped: int = 0
-    threads_done: int = 0
-    threads_failed: int = 0
-    messages: int = 0
-    pages: int = 0
-    started: float = attrs.field(factory=time.monotonic)
     finished: float | None = None
+    """When the export ended (``time.monotonic()``); None while it runs."""
 
     @property
     def elapsed(self) -> float:
+        """Seconds since the export started, until it finished."""
         end = self.finished if self.finished is not None else time.monotonic()
         return end - self.started
-
-    @property
-    def rate(self) -> float:
-        """Messages per second so far."""
-        elapsed = self.elapsed
-        return self.messages / elapsed if elapsed > 0 else 0.0
 
 
 def encode_page(messages: Sequence[Message]) -> bytes:

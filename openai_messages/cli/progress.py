@@ -40,12 +40,12 @@ def describe(stats: ExportStats, counters: Mapping[str, int], *, compact: bool =
         return (
             f"{stats.messages:,} msgs  {counters.get('requests', 0):,} req  "
             f"{counters.get('retries', 0):,} retries  {counters.get('throttled', 0):,}x429  "
-            f"{stats.rate:,.0f} msg/s"
+            f"{stats.messages_per_second:,.0f} msg/s"
         )
     return (
         f"{stats.messages:,} msgs, {counters.get('requests', 0):,} requests, "
         f"{counters.get('retries', 0):,} retries, {counters.get('throttled', 0):,} x 429, "
-        f"{stats.rate:,.0f} msg/s"
+        f"{stats.messages_per_second:,.0f} msg/s"
     )
 
 

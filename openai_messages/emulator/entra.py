@@ -12,7 +12,6 @@ import math
 import secrets
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Final, Literal
 
 import attrs
@@ -139,12 +138,7 @@ class EmulatorCredential(_CredentialBase):
     def __enter__(self) -> EmulatorCredential:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -161,10 +155,5 @@ class AsyncEmulatorCredential(_CredentialBase):
     async def __aenter__(self) -> AsyncEmulatorCredential:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()

@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import orjson
 
 __all__ = ["IdFactory", "MessageRecord", "Store", "Thread", "select_page", "text_content"]
@@ -48,57 +49,26 @@ def text_content(value: str) -> list[JSON]:
     return [{"type": "text", "text": {"value": value, "annotations": []}}]
 
 
+@attrs.define(eq=False, weakref_slot=False)
 class MessageRecord:
     """One stored message (or, once ``deleted`` is set, its tombstone)."""
 
-    __slots__ = (
-        "_v1",
-        "_v2",
-        "assistant_id",
-        "attachments",
-        "content",
-        "created_at",
-        "deleted",
-        "file_ids",
-        "id",
-        "metadata",
-        "pos",
-        "role",
-        "run_id",
-        "text",
-        "thread_id",
-    )
-
-    def __init__(
-        self,
-        id: str,
-        pos: int,
-        thread_id: str,
-        created_at: int,
-        role: str,
-        content: list[JSON] | None,
-        attachments: list[JSON],
-        file_ids: list[str],
-        metadata: dict[str, str],
-        assistant_id: str | None,
-        run_id: str | None,
-        text: str = "",
-    ) -> None:
-        self.id = id
-        self.pos = pos
-        self.thread_id = thread_id
-        self.created_at = created_at
-        self.role = role
-        self.content = content
-        self.attachments = attachments
-        self.file_ids = file_ids
-        self.metadata = metadata
-        self.assistant_id = assistant_id
-        self.run_id = run_id
-        self.text = text  # the body of a plain text message when content is None
-        self.deleted = False
-        self._v1: bytes | None = None
-        self._v2: bytes | None = None
+    id: str
+    pos: int
+    thread_id: str
+    created_at: int
+    role: str
+    content: list[JSON] | None
+    attachments: list[JSON]
+    file_ids: list[str]
+    metadata: dict[str, str]
+    assistant_id: str | None
+    run_id: str | None
+    text: str = ""
+    """The body of a plain text message when ``content`` is None."""
+    deleted: bool = attrs.field(default=False, kw_only=True)
+    _v1: bytes | None = attrs.field(default=None, kw_only=True, repr=False)
+    _v2: bytes | None = attrs.field(default=None, kw_only=True, repr=False)
 
     def blocks(self) -> list[JSON]:
         """The stored content blocks (built on demand for bulk-seeded text messages,

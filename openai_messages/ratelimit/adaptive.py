@@ -28,8 +28,8 @@ import math
 from collections import deque
 from collections.abc import Callable
 
+from ..headers import RequestLimits
 from .bucket import TokenBucket
-from .headers import RequestLimits
 from .settings import RateLimits
 from .traffic import TrafficMeter
 

@@ -26,9 +26,9 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from .. import errors
+from ..headers import parse_ratelimit
 from .adaptive import AdaptivePace
 from .bucket import TokenBucket
-from .headers import RequestLimits
 from .settings import RateLimits
 from .traffic import TrafficMeter
 
@@ -218,7 +218,7 @@ class RateLimiter:
         self._cold = False
         if status == 429:
             self.stats.throttled += 1
-        reply = RequestLimits.from_headers(headers)
+        reply = parse_ratelimit(headers)
         waiting = len(self._queue)
         if pace.observe(
             status, reply, unseen=unseen, waiting=waiting, paused_until=self._paused_until
