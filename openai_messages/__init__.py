@@ -7,7 +7,7 @@
 
 from ._version import __version__
 from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
-from .client import Client, WalkOptions, WithResponse
+from .client import Client, ManyOptions, WalkOptions, WithResponse
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 from .models import *  # noqa: F403
@@ -34,6 +34,7 @@ __all__ = [
     "FetchProgress",
     "ImageDetail",
     "IncompleteReason",
+    "ManyOptions",
     "MessageStatus",
     "Open",
     "Order",

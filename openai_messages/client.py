@@ -56,13 +56,20 @@ from .pagination import Pager
 from .ratelimit import RateLimiter, RateLimits
 from .reconcile import Reconcile
 from .retry import RetryBudget, RetryPolicy
-from .transport import CallOptions, Response, Timeout, Transport
+from .transport import CALL_OPTION_NAMES, CallOptions, Response, Timeout, Transport, unknown_options
 from .types import Order, Role
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "ClientOptions", "WalkOptions", "WithResponse"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Client",
+    "ClientOptions",
+    "ManyOptions",
+    "WalkOptions",
+    "WithResponse",
+]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -109,10 +116,30 @@ class WalkOptions(CallOptions, total=False):
     prefetch: int
 
 
-_CALL_KEYS: Final = frozenset(CallOptions.__annotations__)
+class ManyOptions(TypedDict, total=False):
+    """The options of a walk of many threads (:meth:`Client.fetch_many`, ``stream_many``).
+
+    ``concurrency`` (threads walked at once, default 8), ``order`` (of each thread's
+    messages, default "asc"), ``max_items_per_thread`` (default: all), ``page_size``
+    (the API's ``limit``, 1-100, default 100) and ``on_progress`` (called with running
+    totals, :class:`FetchProgress`).
+    """
+
+    concurrency: int
+    order: Order
+    max_items_per_thread: int | None
+    page_size: int
+    on_progress: Callable[[FetchProgress], None] | None
+
+
+_MANY_KEYS: Final = frozenset(ManyOptions.__annotations__)
+_CALL_KEYS: Final = CALL_OPTION_NAMES
+_WALK_KEYS: Final = frozenset(WalkOptions.__annotations__)
 
 
 def _split(options: WalkOptions) -> tuple[dict[str, Any], CallOptions]:
+    if not _WALK_KEYS.issuperset(options):
+        raise unknown_options(options, _WALK_KEYS)
     walk = {k: v for k, v in options.items() if k not in _CALL_KEYS}
     call: Any = {k: v for k, v in options.items() if k in _CALL_KEYS}
     return walk, call
@@ -591,63 +618,46 @@ class Client:
         self,
         thread_ids: Iterable[str] | AsyncIterable[str],
         *,
-        concurrency: int = 8,
-        order: Order = "asc",
-        max_items_per_thread: int | None = None,
         ordered: bool = False,
         raise_on_error: bool = False,
-        on_progress: Callable[[FetchProgress], None] | None = None,
-        page_size: int = 100,
         prefetch: int = 1,
+        **options: Unpack[ManyOptions],
     ) -> ThreadResults:
         """Every message of many threads, ``concurrency`` threads at a time.
 
         Yields one :class:`ThreadResult` per thread (its messages, or the error that
         ended it) as threads finish, or in input order with ``ordered=True``.
+        ``prefetch`` pages are fetched ahead in each thread; the other options are
+        :class:`ManyOptions`.
         """
-        validation.check_order(order)  # a mistake of the call, not of each thread
+        if not _MANY_KEYS.issuperset(options):
+            raise unknown_options(options, _MANY_KEYS | {"ordered", "raise_on_error", "prefetch"})
+        order = validation.check_order(options.get("order", "asc"))  # the call's mistake
+        page_size = validation.check_page_size(options.get("page_size", 100))
+        max_items = options.get("max_items_per_thread")
 
         def walk(thread_id: str) -> AsyncIterator[MessagePage]:
             pager = self.list(
-                thread_id,
-                order=order,
-                page_size=page_size,
-                max_items=max_items_per_thread,
-                prefetch=prefetch,
+                thread_id, order=order, page_size=page_size, max_items=max_items, prefetch=prefetch
             )
             return pager.pages()
 
         stream = ThreadStream(
             walk,
             thread_ids,
-            concurrency=concurrency,
-            on_progress=on_progress,
+            concurrency=options.get("concurrency", 8),
+            on_progress=options.get("on_progress"),
             stats=lambda: self.stats,
             registry=self._feeds,
         )
         return ThreadResults(stream, ordered=ordered, raise_on_error=raise_on_error)
 
     def stream_many(
-        self,
-        thread_ids: Iterable[str] | AsyncIterable[str],
-        *,
-        concurrency: int = 8,
-        order: Order = "asc",
-        max_items_per_thread: int | None = None,
-        on_progress: Callable[[FetchProgress], None] | None = None,
-        page_size: int = 100,
+        self, thread_ids: Iterable[str] | AsyncIterable[str], **options: Unpack[ManyOptions]
     ) -> ThreadStream:
         """Like :meth:`fetch_many`, page by page, for threads too long to hold in memory.
 
         Yields :class:`ThreadChunk` objects: a thread's messages one page at a time,
         then a last chunk with ``done=True`` (and ``error`` if the thread failed).
         """
-        return self.fetch_many(
-            thread_ids,
-            concurrency=concurrency,
-            order=order,
-            max_items_per_thread=max_items_per_thread,
-            on_progress=on_progress,
-            page_size=page_size,
-            prefetch=0,
-        ).stream
+        return self.fetch_many(thread_ids, prefetch=0, **options).stream

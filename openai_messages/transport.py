@@ -72,6 +72,19 @@ class CallOptions(TypedDict, total=False):
     extra_query: Mapping[str, str]
 
 
+CALL_OPTION_NAMES: Final = frozenset(CallOptions.__annotations__)
+
+
+def unknown_options(
+    given: Mapping[str, object], known: frozenset[str]
+) -> errors.InvalidArgumentError:
+    """The error for keyword arguments that are none of the ``known`` options (a typo)."""
+    unknown = ", ".join(sorted(set(given) - known))
+    return errors.InvalidArgumentError(
+        f"unknown option {unknown}; the options are {', '.join(sorted(known))}"
+    )
+
+
 @attrs.frozen
 class Response(Generic[T]):
     """A call's result with its raw reply: ``value``, status, headers, request id, attempts."""
@@ -224,6 +237,8 @@ class Transport:
         self, request: Request[T], options: CallOptions, settle: Settle[T] | None
     ) -> _Call[T]:
         """Resolve the call's options once (all checked before anything is sent)."""
+        if options and not CALL_OPTION_NAMES.issuperset(options):
+            raise unknown_options(options, CALL_OPTION_NAMES)
         timeout = options.get("timeout", self.timeout)
         max_retries = options.get("max_retries")
         extra_headers = options.get("extra_headers")

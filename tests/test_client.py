@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from typing import Any
 
 import aiohttp
 import pytest
@@ -283,3 +284,20 @@ async def test_connection_refused_is_typed() -> None:
             await client.retrieve("t", "m")
     assert API_KEY not in str(info.value)
     assert info.value.__cause__ is None
+
+
+async def test_a_misspelt_option_is_refused_before_sending(
+    client: om.Client, emu: Emulator
+) -> None:
+    # what mypy refuses in typed code is refused at run time too, naming the typo
+    emu.store.add_messages("thread_o", 3)
+    untyped: Any = client
+    with pytest.raises(om.InvalidArgumentError, match="unknown option timout"):
+        await untyped.retrieve("thread_o", "msg_x", timout=3)
+    with pytest.raises(om.InvalidArgumentError, match="unknown option pagesize"):
+        untyped.list("thread_o", pagesize=3)
+    with pytest.raises(om.InvalidArgumentError, match="unknown option concurency"):
+        untyped.fetch_many(["thread_o"], concurency=2)
+    with pytest.raises(om.InvalidArgumentError):
+        client.stream_many(["thread_o"], page_size=0)
+    assert len(emu.log) == 0
