@@ -5,6 +5,7 @@
 <class 'openai_messages.client.Client'>
 """
 
+from . import auth
 from ._version import __version__
 from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
 from .client import Client, WalkOptions, WithResponse
@@ -19,6 +20,7 @@ from .errors import (
     ClientClosedError,
     ConflictError,
     CreateOutcomeUnknownError,
+    CredentialError,
     InternalServerError,
     InvalidArgumentError,
     NotFoundError,
@@ -51,6 +53,7 @@ __all__ = [
     "ClientClosedError",
     "ConflictError",
     "CreateOutcomeUnknownError",
+    "CredentialError",
     "FetchProgress",
     "InternalServerError",
     "InvalidArgumentError",
@@ -77,5 +80,6 @@ __all__ = [
     "WalkOptions",
     "WithResponse",
     "__version__",
+    "auth",
     *_model_names,
 ]

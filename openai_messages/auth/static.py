@@ -25,6 +25,10 @@ class StaticToken:
         """The key."""
         return self._value
 
+    def reveal(self) -> str:
+        """The key itself, for the transport to put in its base headers once."""
+        return self._value
+
     def invalidate(self, rejected: str) -> bool:
         """A fixed key cannot be refreshed: always False."""
         return False
