@@ -185,5 +185,5 @@ async def test_tls_with_an_ssl_context(tls_emulator: tuple[str, Path]) -> None:
 async def test_tls_without_the_ca_is_refused(tls_emulator: tuple[str, Path]) -> None:
     url, _ = tls_emulator
     async with om.Client(api_key=API_KEY, base_url=url, max_retries=0) as client:
-        with pytest.raises(om.APIConnectionError, match="(?i)certificate"):
+        with pytest.raises(om.APIConnectionError, match=r"(?i)certificate"):
             await client.retrieve_thread("thread_tls")
