@@ -4,6 +4,7 @@ or a token provider, over real loopback HTTP against the emulator (issue 15, ite
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 
@@ -55,7 +56,9 @@ async def test_the_classic_route(emu: Emulator, suffix: str) -> None:
 
 
 @pytest.mark.parametrize("route", ["azure", "azure_v1"])
-async def test_an_entra_token_on_either_route(emu: Emulator, route: str) -> None:
+async def test_an_entra_token_on_either_route(
+    emu: Emulator, route: Literal["azure", "azure_v1"]
+) -> None:
     token = emu.issue_token(3600, COGNITIVE_SERVICES_SCOPE).token
     assert await walk(om.Client.azure(endpoint=emu.url_for(route), azure_ad_token=token)) == 3
     assert emu.log[0].headers["Authorization"] == f"Bearer {token}"
@@ -63,7 +66,9 @@ async def test_an_entra_token_on_either_route(emu: Emulator, route: str) -> None
 
 
 @pytest.mark.parametrize("route", ["azure", "azure_v1"])
-async def test_a_credential_as_token_provider_on_either_route(emu: Emulator, route: str) -> None:
+async def test_a_credential_as_token_provider_on_either_route(
+    emu: Emulator, route: Literal["azure", "azure_v1"]
+) -> None:
     credential = emu.async_credential(3600)
     client = om.Client.azure(endpoint=emu.url_for(route), azure_ad_token_provider=credential)
     assert await walk(client) == 3

@@ -123,7 +123,7 @@ async def test_network_options_apply_to_the_clients_own_session_only() -> None:
     async with aiohttp.ClientSession() as session:
         for options in ({"trust_env": False}, {"ssl": False}, {"ca_bundle": "ca.pem"}):
             with pytest.raises(om.InvalidArgumentError, match="own session"):
-                om.Client(api_key=API_KEY, session=session, **options)  # type: ignore[arg-type]
+                om.Client(api_key=API_KEY, session=session, **options)
 
 
 def test_a_missing_ca_bundle_is_a_clear_error(tmp_path: Path) -> None:
