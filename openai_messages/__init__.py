@@ -7,6 +7,7 @@
 
 from . import auth
 from ._version import __version__
+from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
 from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
 from .client import Client, WalkOptions, WithResponse
 from .errors import (
@@ -50,6 +51,8 @@ __all__ = [
     "BadRequestError",
     "CallOptions",
     "Client",
+    "CommandToken",
+    "CredentialToken",
     "ClientClosedError",
     "ConflictError",
     "CreateOutcomeUnknownError",
@@ -70,16 +73,17 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryBudget",
     "RetryPolicy",
+    "StaticToken",
     "StoredButUnreadableError",
     "ThreadChunk",
     "ThreadResult",
     "ThreadResults",
     "ThreadStream",
     "Timeout",
+    "TokenSource",
     "UnprocessableEntityError",
     "WalkOptions",
     "WithResponse",
     "__version__",
-    "auth",
     *_model_names,
 ]

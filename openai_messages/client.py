@@ -406,9 +406,11 @@ class Client:
             raise errors.InvalidArgumentError(
                 "no API key: pass api_key= or set the OPENAI_API_KEY environment variable"
             )
+        source: auth.TokenSource | protocol.Secret
         if isinstance(key, str):
-            protocol.check_secret(key)
-        source = auth.token_source(key, scope=_scope)
+            source = protocol.Secret(protocol.check_secret(key))
+        else:
+            source = auth.token_source(key, scope=_scope)
         tls = _tls(ssl, ca_bundle, session, trust_env)
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.endpoint = protocol.Endpoint(

@@ -206,7 +206,7 @@ class Transport:
     ) -> None:
         self.endpoint = endpoint
         if isinstance(credential, protocol.Secret):
-            credential = StaticToken(credential.reveal())
+            credential = StaticToken.checked(credential.reveal())
         self.source: TokenSource = credential
         """Where the credential of each attempt comes from."""
         fixed = credential.reveal() if isinstance(credential, StaticToken) else None
