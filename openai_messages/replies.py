@@ -70,8 +70,15 @@ class Scrubber:
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
-        forms = sorted(_escaped_forms(secret), key=len, reverse=True) if secret else []
-        self._forms = [f.encode() for f in forms]
+        self._forms: list[bytes] | None = None  # made on first use: most replies need none
+
+    def _escaped(self) -> list[bytes]:
+        forms = self._forms
+        if forms is None:
+            secret = self._secret
+            spelled = sorted(_escaped_forms(secret), key=len, reverse=True) if secret else []
+            forms = self._forms = [f.encode() for f in spelled]
+        return forms
 
     def __repr__(self) -> str:
         return "Scrubber('***')"
@@ -87,7 +94,7 @@ class Scrubber:
 
     def bytes(self, body: bytes) -> bytes:
         """``body`` with the secret blanked out, raw or JSON-escaped."""
-        for form in self._forms:
+        for form in self._escaped():
             if form in body:
                 body = body.replace(form, MASK.encode())
         return body

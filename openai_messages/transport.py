@@ -264,10 +264,15 @@ class Transport:
             maybe_delivered=False,
         )
 
+    def _scrubber_for(self, token: str) -> Scrubber:
+        """The scrubber of ``token`` (made once per token, kept as the latest)."""
+        scrubber = self.scrubber
+        if not scrubber.covers(token):
+            scrubber = self.scrubber = Scrubber(token)
+        return scrubber
+
     def _with_token(self, call: _Call[Any], token: str) -> Mapping[str, str]:
-        """The call's headers with ``token`` in the auth header; the scrubber set to it."""
-        if not self.scrubber.covers(token):
-            self.scrubber = Scrubber(token)
+        """The call's headers with ``token`` in the auth header."""
         headers = _SealedHeaders(call.headers)
         name, value = protocol.auth_header(self.endpoint, token)
         headers[name] = value
@@ -355,6 +360,7 @@ class Transport:
         call.attempts += 1
         if self._fixed is not None:
             reply = await self._send(call, None)
+            scrubber = self.scrubber
         else:
             token = await self._token(call)
             reply = await self._send(call, token)
@@ -365,10 +371,12 @@ class Transport:
                     call.request.method,
                     self.scrub(call.request.path),
                 )
-                reply = await self._send(call, await self._token(call))
+                token = await self._token(call)
+                reply = await self._send(call, token)
+            scrubber = self._scrubber_for(token)  # this attempt's own token
         if 200 <= reply.status < 300:
             try:
-                return call.response(decode_reply(reply, call.op.response, self.scrubber), reply)
+                return call.response(decode_reply(reply, call.op.response, scrubber), reply)
             except errors.APIResponseValidationError as exc:
                 failure: errors.APIError = exc
             if call.op.creates:
@@ -380,7 +388,7 @@ class Transport:
                     _what(call.op),
                 )
             raise self._failed(call, failure) from None
-        status_error = self._status_error(reply)
+        status_error = self._status_error(reply, scrubber)
         if reply.status == 404 and call.op.gone is not None and call.ambiguous:
             # an earlier attempt failed in flight, then the target was gone: it was done
             return call.response(call.op.gone(call.request.target), reply)
@@ -394,11 +402,11 @@ class Transport:
             )
         return exc
 
-    def _status_error(self, reply: Reply) -> errors.APIStatusError:
+    def _status_error(self, reply: Reply, scrubber: Scrubber) -> errors.APIStatusError:
         if reply.status == 429:
             self.throttled += 1
         return error_from_reply(
-            reply.status, reply.headers, reply.body, self.scrubber, retired=self._retired
+            reply.status, reply.headers, reply.body, scrubber, retired=self._retired
         )
 
     def _failed(self, call: _Call[T], failure: errors.APIError) -> errors.APIError:

@@ -265,3 +265,41 @@ async def test_the_provider_secret_is_stripped_on_cross_origin_redirects(emu: Em
         assert len(other.log) == 1
         assert "Authorization" not in other.log[0].headers
         assert emu.log[0].headers["Authorization"].startswith("Bearer emu-entra-")
+
+
+async def test_concurrent_calls_scrub_each_their_own_token() -> None:
+    """The first call's reply comes after the second's: each error is scrubbed of the
+    token that call sent, not of the latest one the client used."""
+    arrived = 0
+
+    async def echo(request: web.Request) -> web.Response:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 1:
+            await asyncio.sleep(0.3)
+        header = request.headers.get("Authorization", "")
+        return web.json_response({"error": {"message": f"refused {header}"}}, status=400)
+
+    tokens = iter(f"tok-{i}-abcdefghijklmnop0123456789" for i in range(10))
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        async with om.Client(
+            api_key=lambda: next(tokens), base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
+        ) as client:
+            first = asyncio.ensure_future(client.retrieve_thread("thread_a"))
+            while arrived < 1:
+                await asyncio.sleep(0.01)
+            outcomes = await asyncio.gather(
+                first, client.retrieve_thread("thread_b"), return_exceptions=True
+            )
+    finally:
+        await runner.cleanup()
+    assert all(isinstance(o, om.BadRequestError) for o in outcomes)
+    for outcome in outcomes:
+        assert "refused Bearer ***" in str(outcome)
+        assert "tok-" not in str(outcome)
