@@ -5,7 +5,6 @@
 <class 'openai_messages.client.Client'>
 """
 
-from . import auth
 from ._version import __version__
 from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
 from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream

@@ -271,11 +271,13 @@ async def test_concurrent_calls_scrub_each_their_own_token() -> None:
     """The first call's reply comes after the second's: each error is scrubbed of the
     token that call sent, not of the latest one the client used."""
     arrived = 0
+    first_arrived = asyncio.Event()
 
     async def echo(request: web.Request) -> web.Response:
         nonlocal arrived
         arrived += 1
         if arrived == 1:
+            first_arrived.set()
             await asyncio.sleep(0.3)
         header = request.headers.get("Authorization", "")
         return web.json_response({"error": {"message": f"refused {header}"}}, status=400)
@@ -292,8 +294,7 @@ async def test_concurrent_calls_scrub_each_their_own_token() -> None:
             api_key=lambda: next(tokens), base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
         ) as client:
             first = asyncio.ensure_future(client.retrieve_thread("thread_a"))
-            while arrived < 1:
-                await asyncio.sleep(0.01)
+            await first_arrived.wait()
             outcomes = await asyncio.gather(
                 first, client.retrieve_thread("thread_b"), return_exceptions=True
             )
