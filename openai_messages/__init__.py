@@ -6,6 +6,7 @@
 """
 
 from ._version import __version__
+from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
 from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
 from .client import Client, ManyOptions, WalkOptions, WithResponse
 from .errors import *  # noqa: F403
@@ -31,6 +32,8 @@ __all__ = [
     "ApiVersion",
     "CallOptions",
     "Client",
+    "CommandToken",
+    "CredentialToken",
     "FetchProgress",
     "ImageDetail",
     "IncompleteReason",
@@ -45,12 +48,14 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "Role",
+    "StaticToken",
     "ThreadChunk",
     "ThreadResult",
     "ThreadResults",
     "ThreadStream",
     "Timeout",
     "UnknownType",
+    "TokenSource",
     "WalkOptions",
     "WithResponse",
     "__version__",

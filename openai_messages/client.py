@@ -11,6 +11,7 @@ import inspect
 import logging
 import os
 import re
+import ssl as _ssl
 import time
 import uuid
 import warnings
@@ -39,7 +40,7 @@ from typing import (
 import aiohttp
 import attrs
 
-from . import errors, protocol, validation
+from . import auth, errors, protocol, validation
 from .background import FeedRegistry
 from .bulk import FetchProgress, ThreadResults, ThreadStream
 from .http import AiohttpSeam
@@ -97,6 +98,9 @@ class ClientOptions(TypedDict, total=False):
     connection_limit: int
     max_response_bytes: int
     trust_idempotency_key: bool
+    trust_env: bool
+    ssl: _ssl.SSLContext | bool | None
+    ca_bundle: str | os.PathLike[str] | None
 
 
 class WalkOptions(CallOptions, total=False):
@@ -386,21 +390,28 @@ class Client:
     """An async client of the Messages API (OpenAI, Azure OpenAI, or a compatible server).
 
     Use it as ``async with Client(...) as client:``, or call :meth:`close` yourself.
-    ``api_key`` defaults to ``OPENAI_API_KEY``; ``base_url`` to ``OPENAI_BASE_URL``, then
-    ``https://api.openai.com/v1`` (no credentials, query or fragment in it: use
-    ``default_query=``). ``api_version`` is ``"v2"`` (current) or ``"v1"`` (legacy
+    ``api_key`` defaults to ``OPENAI_API_KEY``; it may also be a sync or async callable
+    returning the key or token (asked before every attempt, never cached by the client),
+    an azure-identity credential or a :class:`~openai_messages.auth.TokenSource`.
+    ``base_url`` defaults to ``OPENAI_BASE_URL``, then ``https://api.openai.com/v1``
+    (where OpenAI retired this API on 2026-08-26; see :meth:`foundry` and :meth:`azure`),
+    with no credentials, query or fragment in it (use ``default_query=``).
+    ``api_version`` is ``"v2"`` (current) or ``"v1"`` (legacy
     ``file_ids`` and message files). ``max_retries`` is the number of re-sends after a
     transient failure (default 2; ``retry_policy`` sets the backoff too);
     ``retry_budget`` caps retries to a share of recent requests (None: no cap);
     ``rate_limits`` paces every call of this client (default: adaptive, learning from
     429s and the ``x-ratelimit-*`` headers). Pass ``session`` to use your own aiohttp
-    session, which the client then never closes. Every call takes the per-call options
-    ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_query``.
+    session, which the client then never closes. The client's own session honours
+    ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` (``trust_env=False``: it does not) and
+    verifies TLS with ``ssl`` (an ``ssl.SSLContext``; False: no verification, for a test
+    server only) or the CA certificates of the file ``ca_bundle``. Every call takes the
+    per-call options ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_query``.
     """
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: auth.KeyLike | None = None,
         *,
         base_url: str | None = None,
         api_version: protocol.ApiVersion = "v2",
@@ -417,14 +428,23 @@ class Client:
         connection_limit: int = 100,
         max_response_bytes: int = 32 * 1024 * 1024,
         trust_idempotency_key: bool = False,
+        trust_env: bool = True,
+        ssl: _ssl.SSLContext | bool | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
         _azure: protocol.AzureSettings | None = None,
+        _scope: str = auth.AZURE_AI_SCOPE,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        if not key:
+        if key is None or key == "":
             raise errors.InvalidArgumentError(
                 "no API key: pass api_key= or set the OPENAI_API_KEY environment variable"
             )
-        protocol.check_secret(key)
+        source: auth.TokenSource | protocol.Secret
+        if isinstance(key, str):
+            source = protocol.Secret(protocol.check_secret(key))
+        else:
+            source = auth.token_source(key, scope=_scope)
+        tls = _tls(ssl, ca_bundle, session, trust_env)
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.endpoint = protocol.Endpoint(
             base_url=url,
@@ -443,16 +463,17 @@ class Client:
             raise errors.InvalidArgumentError("retry_budget must be a RetryBudget or None")
         self.limiter = RateLimiter(rate_limits or RateLimits())
         self.trust_idempotency_key = trust_idempotency_key
-        secret = protocol.Secret(key)
         self._seam = AiohttpSeam(
             session=session,
             max_response_bytes=max_response_bytes,
             connection_limit=connection_limit,
-            scrub=lambda text: text.replace(secret.reveal(), "***"),
+            scrub=lambda text: self._transport.scrub(text),
+            trust_env=trust_env,
+            ssl=tls,
         )
         self._transport = Transport(
             self.endpoint,
-            secret,
+            source,
             seam=self._seam,
             timeout=Timeout.of(timeout),
             policy=policy,
@@ -470,27 +491,96 @@ class Client:
         *,
         endpoint: str,
         api_version: str = "2024-05-01-preview",
-        api_key: str | None = None,
+        api_key: auth.KeyLike | None = None,
         azure_ad_token: str | None = None,
+        azure_ad_token_provider: auth.KeyLike | None = None,
         **options: Unpack[ClientOptions],
     ) -> Client:
-        """A client of Azure OpenAI: ``{endpoint}/openai/threads/...?api-version=...``.
+        """A client of Azure OpenAI, on the classic or the v1 GA route.
 
-        Authenticates with ``api_key`` (default ``AZURE_OPENAI_API_KEY``) sent as the
-        ``api-key`` header, or with an Entra ID ``azure_ad_token`` sent as a Bearer token.
+        Classic: ``{endpoint}/openai/threads/...?api-version=2024-...``. v1 GA, chosen
+        with ``api_version="v1"`` or an ``endpoint`` ending in ``/openai/v1``:
+        ``{endpoint}/openai/v1/threads/...`` with no ``api-version``. Authenticates with
+        ``api_key`` (default ``AZURE_OPENAI_API_KEY``; a str or a callable) sent as the
+        ``api-key`` header, or with an Entra ID token sent as a Bearer token: a fixed
+        ``azure_ad_token``, or ``azure_ad_token_provider`` (a sync or async callable asked
+        before every attempt, an azure-identity credential asked for
+        ``https://cognitiveservices.azure.com/.default``, or a TokenSource).
         ``options`` are the keyword arguments of :class:`Client`.
         """
-        if api_key is not None and azure_ad_token is not None:
-            raise errors.InvalidArgumentError("pass api_key= or azure_ad_token=, not both")
-        secret = azure_ad_token or api_key or os.environ.get("AZURE_OPENAI_API_KEY")
+        given = [
+            name
+            for name, value in (
+                ("api_key", api_key),
+                ("azure_ad_token", azure_ad_token),
+                ("azure_ad_token_provider", azure_ad_token_provider),
+            )
+            if value is not None
+        ]
+        if len(given) > 1:
+            raise errors.InvalidArgumentError(f"pass one of {', '.join(given)}, not several")
+        secret = (
+            azure_ad_token
+            or azure_ad_token_provider
+            or api_key
+            or os.environ.get("AZURE_OPENAI_API_KEY")
+        )
         if not secret:
             raise errors.InvalidArgumentError(
-                "no Azure credential: pass api_key=, azure_ad_token=, or set AZURE_OPENAI_API_KEY"
+                "no Azure credential: pass api_key=, azure_ad_token=, azure_ad_token_provider=, "
+                "or set AZURE_OPENAI_API_KEY"
             )
+        base = protocol.check_base_url(endpoint).rstrip("/")
+        v1 = api_version == "v1" or base.endswith("/openai/v1")
+        base = base.removesuffix("/openai/v1").removesuffix("/openai")
         settings = protocol.AzureSettings(
-            api_version=api_version, ad_token=azure_ad_token is not None
+            api_version=None if v1 else api_version,
+            ad_token=azure_ad_token is not None or azure_ad_token_provider is not None,
+            route="v1" if v1 else "classic",
         )
-        return cls(secret, base_url=endpoint, _azure=settings, **options)
+        url = f"{base}/openai/v1" if v1 else base
+        return cls(secret, base_url=url, _azure=settings, _scope=_COGNITIVE_SCOPE, **options)
+
+    @classmethod
+    def foundry(
+        cls,
+        endpoint: str,
+        *,
+        credential: auth.TokenCredential | None = None,
+        token_provider: auth.KeyLike | None = None,
+        api_version: str = "v1",
+        **options: Unpack[ClientOptions],
+    ) -> Client:
+        """A client of the Foundry Agent Service (classic agents' threads and messages).
+
+        ``endpoint`` is the project endpoint,
+        ``https://<resource>.services.ai.azure.com/api/projects/<project>``; requests go
+        to ``{endpoint}/threads/...?api-version=v1`` with an Entra ID Bearer token from
+        ``credential`` (an azure-identity credential, sync or async, asked for
+        ``https://ai.azure.com/.default`` and cached until shortly before the token
+        expires) or ``token_provider`` (a sync or async callable asked before every
+        attempt, or a TokenSource). With neither, ``DefaultAzureCredential`` of the
+        ``azure-identity`` extra (``pip install "openai_messages[azure]"``), created on
+        the first call and closed with the client. A refused token is renewed once and
+        the request re-sent. ``options`` are the keyword arguments of :class:`Client`.
+        """
+        if credential is not None and token_provider is not None:
+            raise errors.InvalidArgumentError("pass credential= or token_provider=, not both")
+        base = protocol.check_base_url(endpoint).rstrip("/")
+        if "/api/projects/" not in base:
+            raise errors.InvalidArgumentError(
+                "endpoint must be a Foundry project endpoint, "
+                "https://<resource>.services.ai.azure.com/api/projects/<project>"
+            )
+        source: auth.KeyLike
+        if token_provider is not None:
+            source = token_provider
+        elif credential is not None:
+            source = auth.CredentialToken(credential, auth.AZURE_AI_SCOPE)
+        else:
+            source = auth.DefaultCredentialToken()
+        settings = protocol.AzureSettings(api_version=api_version, ad_token=True, route="foundry")
+        return cls(source, base_url=base, _azure=settings, **options)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -506,6 +596,9 @@ class Client:
         for feed in list(self._feeds):
             await feed.aclose(errors.ClientClosedError("the client was closed during this walk"))
         await self._seam.close()
+        close_source = getattr(self._transport.source, "aclose", None)
+        if close_source is not None:
+            await close_source()
 
     @property
     def closed(self) -> bool:
@@ -524,7 +617,7 @@ class Client:
         return (
             f"<{type(self).__name__} base_url={self.endpoint.base_url!r} "
             f"api_version={self.endpoint.api_version!r}"
-            f"{' azure' if self.endpoint.azure else ''}>"
+            f"{_flavour(self.endpoint)}>"
         )
 
     @property
@@ -661,3 +754,44 @@ class Client:
         then a last chunk with ``done=True`` (and ``error`` if the thread failed).
         """
         return self.fetch_many(thread_ids, prefetch=0, **options).stream
+
+
+_COGNITIVE_SCOPE: Final = "https://cognitiveservices.azure.com/.default"
+
+
+def _flavour(endpoint: protocol.Endpoint) -> str:
+    azure = endpoint.azure
+    if azure is None:
+        return ""
+    return {"classic": " azure", "v1": " azure v1", "foundry": " foundry"}[azure.route]
+
+
+def _tls(
+    verify: _ssl.SSLContext | bool | None,
+    ca_bundle: str | os.PathLike[str] | None,
+    session: aiohttp.ClientSession | None,
+    trust_env: bool,
+) -> _ssl.SSLContext | bool:
+    """The ``ssl`` of the client's own connector, from ``ssl=`` or ``ca_bundle=``."""
+    if session is not None and (verify is not None or ca_bundle is not None or not trust_env):
+        raise errors.InvalidArgumentError(
+            "ssl=, ca_bundle= and trust_env= configure the client's own session; "
+            "configure the session you pass instead"
+        )
+    if ca_bundle is not None:
+        if verify is not None:
+            raise errors.InvalidArgumentError("pass ssl= or ca_bundle=, not both")
+        try:
+            return _ssl.create_default_context(cafile=os.fspath(ca_bundle))
+        except (OSError, _ssl.SSLError) as exc:
+            raise errors.InvalidArgumentError(
+                f"ca_bundle {os.fspath(ca_bundle)!r} is not a readable PEM file of CA "
+                f"certificates ({type(exc).__name__})"
+            ) from None
+    if verify is None or verify is True:
+        return True
+    if verify is False or isinstance(verify, _ssl.SSLContext):
+        return verify
+    raise errors.InvalidArgumentError(
+        f"ssl must be an ssl.SSLContext, True or False, not {type(verify).__name__}"
+    )

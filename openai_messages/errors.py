@@ -20,6 +20,7 @@ __all__ = [
     "ClientClosedError",
     "ConflictError",
     "CreateOutcomeUnknownError",
+    "CredentialError",
     "InternalServerError",
     "InvalidArgumentError",
     "NotFoundError",
@@ -51,6 +52,11 @@ class OpenAIMessagesError(Exception):
 
 class InvalidArgumentError(OpenAIMessagesError, ValueError):
     """A call argument was refused before anything was sent."""
+
+
+class CredentialError(OpenAIMessagesError):
+    """No usable token could be had: the provider, credential or command failed, or
+    gave something that cannot be a token. Never holds the token itself; not retried."""
 
 
 class ClientClosedError(OpenAIMessagesError, RuntimeError):

@@ -7,6 +7,7 @@ Everything else (redirects, the body cap's rule, retries, decoding) is above it,
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 
 import aiohttp
@@ -20,7 +21,12 @@ _CHUNK = 256 * 1024
 
 
 class AiohttpSeam(Seam):
-    """Exchanges over one aiohttp session (the caller's, or one it opens and closes)."""
+    """Exchanges over one aiohttp session (the caller's, or one it opens and closes).
+
+    The session it opens honours ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` (and
+    ``~/.netrc``, as aiohttp does) when ``trust_env``, and verifies TLS as ``ssl`` says
+    (True: the system's CA certificates; an ``SSLContext``; False: no verification).
+    """
 
     def __init__(
         self,
@@ -29,8 +35,12 @@ class AiohttpSeam(Seam):
         max_response_bytes: int,
         connection_limit: int,
         scrub: Callable[[str], str],
+        trust_env: bool = True,
+        ssl: ssl.SSLContext | bool = True,
     ) -> None:
         super().__init__(max_response_bytes)
+        self._trust_env = trust_env
+        self._ssl = ssl
         self._session = session
         self._owns_session = session is None
         self._connection_limit = connection_limit
@@ -42,8 +52,10 @@ class AiohttpSeam(Seam):
         if self.closed:
             raise errors.ClientClosedError("this client is closed; create a new one")
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector)
+            connector = aiohttp.TCPConnector(
+                limit=self._connection_limit, ttl_dns_cache=300, ssl=self._ssl
+            )
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=self._trust_env)
             # aiohttp silently re-sends an idempotent request once when a kept-alive
             # connection breaks. Retries are this client's job: it counts them, spends the
             # retry budget on them, and must see a failed DELETE to report it right.
@@ -79,6 +91,14 @@ class AiohttpSeam(Seam):
                 ),
             ) as resp:
                 return Reply(resp.status, resp.headers, await self._read(resp), request.url)
+        except (AssertionError, RuntimeError):
+            # closed under a request in flight (aiohttp asserts on a closed connector; with
+            # trust_env it awaits the proxy and netrc lookup, a window for close() to run)
+            if self.closed:
+                raise errors.ClientClosedError(
+                    "the client was closed during this request"
+                ) from None
+            raise
         except aiohttp.ConnectionTimeoutError as exc:
             raise errors.APITimeoutError(
                 self._describe("timed out connecting", exc), maybe_delivered=False

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, TypeVar, get_args
+from typing import Any, Final, Literal, TypeVar, get_args
 from urllib.parse import quote, urlencode, urlsplit
 
 import attrs
@@ -28,6 +28,8 @@ from .types import ApiVersion as ApiVersion  # also protocol.ApiVersion, as befo
 from .types import Order, Role
 
 __all__ = [
+    "RETIRED_HOSTS",
+    "AzureRoute",
     "AzureSettings",
     "Endpoint",
     "Request",
@@ -81,13 +83,28 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
+AzureRoute = Literal["classic", "v1", "foundry"]
+
+RETIRED_HOSTS: Final = frozenset({"api.openai.com"})
+"""Hosts whose Assistants API (threads and messages) is retired: their 404 and 410
+replies say so (see :data:`openai_messages.replies.SUNSET_NOTE`)."""
+
+
 @attrs.frozen
 class AzureSettings:
-    """Azure OpenAI: ``/openai/...`` paths, the ``api-version`` query, the ``api-key`` header."""
+    """Microsoft's routes: ``route`` says where paths go and whether ``api-version`` is sent.
 
-    api_version: str = "2024-05-01-preview"
+    ``classic``: ``{endpoint}/openai/threads/...?api-version=2024-...`` (Azure OpenAI);
+    ``v1``: ``{endpoint}/openai/v1/threads/...`` with no ``api-version`` (Azure OpenAI v1
+    GA); ``foundry``: ``{project endpoint}/threads/...?api-version=v1`` (Foundry Agent
+    Service). The secret goes in the ``api-key`` header unless ``ad_token`` (an Entra ID
+    token, sent as a Bearer token; always so on Foundry).
+    """
+
+    api_version: str | None = "2024-05-01-preview"
     ad_token: bool = False
     """True when the secret is an Entra ID (AD) token sent as a Bearer token."""
+    route: AzureRoute = "classic"
 
 
 @attrs.frozen
@@ -114,6 +131,11 @@ class Endpoint:
             raise errors.InvalidArgumentError(
                 f"api_version must be 'v1' or 'v2', got {self.api_version!r}"
             )
+
+    @property
+    def retired(self) -> bool:
+        """Whether this endpoint's host retired the Assistants API (:data:`RETIRED_HOSTS`)."""
+        return (urlsplit(self.base_url).hostname or "").lower() in RETIRED_HOSTS
 
 
 def _shown(url: str) -> str:
@@ -428,11 +450,12 @@ def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
     return headers
 
 
-def auth_header(endpoint: Endpoint, secret: Secret) -> tuple[str, str]:
+def auth_header(endpoint: Endpoint, secret: Secret | str) -> tuple[str, str]:
     """The credential's header: ``api-key`` for Azure keys, else a Bearer ``Authorization``."""
+    value = secret if isinstance(secret, str) else secret.reveal()
     if endpoint.azure is not None and not endpoint.azure.ad_token:
-        return "api-key", secret.reveal()
-    return "Authorization", f"Bearer {secret.reveal()}"
+        return "api-key", value
+    return "Authorization", f"Bearer {value}"
 
 
 def check_secret(value: str, what: str = "the API key") -> str:
@@ -448,11 +471,12 @@ def prepare(
 ) -> str:
     """The full URL of ``request`` under ``endpoint`` (path and query percent-encoded)."""
     base = endpoint.base_url.rstrip("/")
-    if endpoint.azure is not None:
+    azure = endpoint.azure
+    if azure is not None and azure.route == "classic":
         base = f"{base}/openai"
     query: list[tuple[str, str]] = list(endpoint.default_query.items())
-    if endpoint.azure is not None:
-        query.append(("api-version", endpoint.azure.api_version))
+    if azure is not None and azure.api_version is not None:
+        query.append(("api-version", azure.api_version))
     query.extend(request.query)
     if extra_query:
         query.extend(extra_query.items())

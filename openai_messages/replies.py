@@ -17,10 +17,24 @@ from . import converter, errors
 from .headers import parse_request_id, parse_retry_after
 from .seam import Reply
 
-__all__ = ["Scrubber", "decode_reply", "error_from_reply", "stored_but_unreadable"]
+__all__ = [
+    "SUNSET_NOTE",
+    "Scrubber",
+    "decode_reply",
+    "error_from_reply",
+    "stored_but_unreadable",
+]
 
 T = TypeVar("T")
 MASK: Final = "***"
+SUNSET_NOTE: Final = (
+    "OpenAI retired the Assistants API (threads and messages) on 2026-08-26, so "
+    "api.openai.com no longer serves it. Point the client at a service that does: "
+    "Client.foundry(project_endpoint, credential=...) for the Foundry Agent Service, "
+    "Client.azure(endpoint=..., ...) for Azure OpenAI, or Client(base_url=...) for a "
+    "compatible server (LiteLLM's proxy, a self-hosted one)."
+)
+"""Added to a 404 or 410 from a retired host (see :data:`protocol.RETIRED_HOSTS`)."""
 
 _STATUS_ERRORS: Final[Mapping[int, type[errors.APIStatusError]]] = {
     400: errors.BadRequestError,
@@ -56,11 +70,22 @@ class Scrubber:
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
-        forms = sorted(_escaped_forms(secret), key=len, reverse=True) if secret else []
-        self._forms = [f.encode() for f in forms]
+        self._forms: list[bytes] | None = None  # made on first use: most replies need none
+
+    def _escaped(self) -> list[bytes]:
+        forms = self._forms
+        if forms is None:
+            secret = self._secret
+            spelled = sorted(_escaped_forms(secret), key=len, reverse=True) if secret else []
+            forms = self._forms = [f.encode() for f in spelled]
+        return forms
 
     def __repr__(self) -> str:
         return "Scrubber('***')"
+
+    def covers(self, secret: str) -> bool:
+        """Whether this scrubber blanks out ``secret``."""
+        return self._secret == secret
 
     def text(self, text: str) -> str:
         """``text`` with the secret blanked out."""
@@ -69,7 +94,7 @@ class Scrubber:
 
     def bytes(self, body: bytes) -> bytes:
         """``body`` with the secret blanked out, raw or JSON-escaped."""
-        for form in self._forms:
+        for form in self._escaped():
             if form in body:
                 body = body.replace(form, MASK.encode())
         return body
@@ -98,9 +123,18 @@ def _clean_body(body: bytes, scrub: Scrubber) -> tuple[Any, bytes]:
 
 
 def error_from_reply(
-    status: int, headers: Mapping[str, str], body: bytes, scrub: Scrubber | None = None
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    scrub: Scrubber | None = None,
+    *,
+    retired: bool = False,
 ) -> errors.APIStatusError:
-    """The typed error of a non-2xx reply, with the server's message, type, code and param."""
+    """The typed error of a non-2xx reply, with the server's message, type, code and param.
+
+    ``retired``: the reply came from a host that retired this API; a 404 or 410 then
+    carries :data:`SUNSET_NOTE` after the server's message.
+    """
     scrub = scrub or Scrubber("")
     payload, clean = _clean_body(body, scrub)
     message, error_type, code, param = None, None, None, None
@@ -114,6 +148,8 @@ def error_from_reply(
         message = errors.snippet(clean if payload is not None else scrub.bytes(body)) or (
             "no error message in the reply"
         )
+    if retired and status in (404, 410):
+        message = f"{message} ({SUNSET_NOTE})"
     safe_headers = scrub.headers(headers)
     kwargs: dict[str, Any] = {
         "status_code": status,

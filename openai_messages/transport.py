@@ -6,13 +6,19 @@ re-send of every call goes through one tenacity loop whose decisions are
 :func:`openai_messages.retry.judge`'s; an ambiguous failure is settled as the operation
 declares (re-send, reconcile a create, read a 404 after a delete as done). The call's
 ``timeout`` is one deadline covering limiter waits, retry waits, reconcile work and
-every attempt. HTTP itself is the seam's (:mod:`openai_messages.seam`).
+every attempt. The credential comes from a :class:`~openai_messages.auth.TokenSource`,
+asked before every attempt within that deadline (a fixed key is put in the base headers
+once); a 401 to a token the source can renew is re-sent once with a fresh one, which is
+neither a retry nor spent from the budget. HTTP itself is the seam's
+(:mod:`openai_messages.seam`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Generic, TypedDict, TypeVar
@@ -22,6 +28,7 @@ from multidict import CIMultiDict
 from tenacity import AsyncRetrying, RetryCallState
 
 from . import errors, protocol, validation
+from .auth import StaticToken, TokenSource
 from .headers import parse_retry_after
 from .operations import Ambiguity, Operation, Request
 from .ratelimit import RateLimiter, Ticket
@@ -121,6 +128,7 @@ class _Call(Generic[T]):
         "headers",
         "max_retries",
         "op",
+        "refreshed",
         "request",
         "settle",
         "started",
@@ -155,11 +163,13 @@ class _Call(Generic[T]):
         self.unsettled: errors.APIError | None = None
         """An ambiguous failure of a create, to reconcile before the next attempt."""
         self.verdict = Verdict(False)
+        self.refreshed = False
+        """Whether a refused token was already renewed and the request re-sent."""
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
-    def prepared(self) -> PreparedRequest:
+    def prepared(self, headers: Mapping[str, str] | None = None) -> PreparedRequest:
         total, connect = self.timeout.total, self.timeout.connect
         remaining = self.remaining()
         if remaining is not None:
@@ -173,7 +183,7 @@ class _Call(Generic[T]):
         return PreparedRequest(
             self.request.method,
             self.url,
-            self.headers,
+            self.headers if headers is None else headers,
             self.request.body,
             total,
             connect,
@@ -197,7 +207,7 @@ class Transport:
     def __init__(
         self,
         endpoint: protocol.Endpoint,
-        secret: protocol.Secret,
+        credential: protocol.Secret | TokenSource,
         *,
         seam: Seam,
         timeout: Timeout,
@@ -208,18 +218,26 @@ class Transport:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.endpoint = endpoint
-        self._secret = secret
+        if isinstance(credential, protocol.Secret):
+            credential = StaticToken.checked(credential.reveal())
+        self.source: TokenSource = credential
+        """Where the credential of each attempt comes from."""
+        fixed = credential.reveal() if isinstance(credential, StaticToken) else None
+        self._fixed = None if fixed is None else protocol.Secret(fixed)
         self.seam = seam
-        self.scrubber = Scrubber(secret.reveal())
+        self.scrubber = Scrubber(fixed or "")
+        """Blanks out the credential of the latest attempt."""
         self.timeout = timeout
         self.policy = policy
         self.budget = budget
         self.limiter = limiter
         self.trust_idempotency_key = trust_idempotency_key
         self._rng = rng
-        name, credential = protocol.auth_header(endpoint, secret)
         self._base_headers = _SealedHeaders(protocol.endpoint_headers(endpoint))
-        self._base_headers[name] = credential
+        if self._fixed is not None:
+            name, value = protocol.auth_header(endpoint, self._fixed)
+            self._base_headers[name] = value
+        self._retired = endpoint.retired
         self.retries = 0
         self.throttled = 0
 
@@ -230,6 +248,48 @@ class Transport:
     def scrub(self, text: str) -> str:
         """``text`` with the secret blanked out, for messages and logs."""
         return self.scrubber.text(text)
+
+    def __repr__(self) -> str:
+        return f"<Transport {self.endpoint.base_url!r} credential from {self.source!r}>"
+
+    # -- the credential --------------------------------------------------------------------
+
+    async def _token(self, call: _Call[Any]) -> str:
+        """The source's token for this attempt, waited for no later than the deadline."""
+        remaining = call.remaining()
+        if remaining is None:
+            return await self.source.get()
+        if remaining <= 0:
+            raise self._out_of_time(call)
+        try:
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(remaining):
+                    return await self.source.get()
+            return await asyncio.wait_for(self.source.get(), remaining)
+        except asyncio.TimeoutError:
+            pass
+        raise self._out_of_time(call)
+
+    @staticmethod
+    def _out_of_time(call: _Call[Any]) -> errors.APITimeoutError:
+        return errors.APITimeoutError(
+            f"the call's timeout of {call.timeout.total:g} s ran out while getting the credential",
+            maybe_delivered=False,
+        )
+
+    def _scrubber_for(self, token: str) -> Scrubber:
+        """The scrubber of ``token`` (made once per token, kept as the latest)."""
+        scrubber = self.scrubber
+        if not scrubber.covers(token):
+            scrubber = self.scrubber = Scrubber(token)
+        return scrubber
+
+    def _with_token(self, call: _Call[Any], token: str) -> Mapping[str, str]:
+        """The call's headers with ``token`` in the auth header."""
+        headers = _SealedHeaders(call.headers)
+        name, value = protocol.auth_header(self.endpoint, token)
+        headers[name] = value
+        return headers
 
     # -- planning --------------------------------------------------------------------------
 
@@ -291,10 +351,9 @@ class Transport:
 
     # -- one attempt -----------------------------------------------------------------------
 
-    async def _once(self, call: _Call[T]) -> Response[T]:
-        """One attempt: slot, exchange, result; failures typed and noted on ``call``."""
-        call.attempts += 1
-        prepared = call.prepared()
+    async def _send(self, call: _Call[T], token: str | None) -> Reply:
+        """Slot and exchange, with ``token`` (None: the fixed key already in the headers)."""
+        prepared = call.prepared(None if token is None else self._with_token(call, token))
         ticket = await self._acquire(call.deadline)
         try:
             reply = await self.seam.send(prepared)
@@ -305,9 +364,34 @@ class Transport:
             raise self._failed(call, exc) from None
         finally:
             ticket.release()
+        return reply
+
+    async def _once(self, call: _Call[T]) -> Response[T]:
+        """One attempt: token, slot, exchange, result; failures typed and noted on ``call``.
+
+        A 401 makes the source drop the refused token; when it can give another, the
+        request is re-sent once with it, within this attempt (not a retry).
+        """
+        call.attempts += 1
+        if self._fixed is not None:
+            reply = await self._send(call, None)
+            scrubber = self.scrubber
+        else:
+            token = await self._token(call)
+            reply = await self._send(call, token)
+            if reply.status == 401 and self.source.invalidate(token) and not call.refreshed:
+                call.refreshed = True
+                logger.info(
+                    "the server refused the credential of %s %s; re-sending once with a new one",
+                    call.request.method,
+                    self.scrub(call.request.path),
+                )
+                token = await self._token(call)
+                reply = await self._send(call, token)
+            scrubber = self._scrubber_for(token)  # this attempt's own token
         if 200 <= reply.status < 300:
             try:
-                return call.response(decode_reply(reply, call.op.response, self.scrubber), reply)
+                return call.response(decode_reply(reply, call.op.response, scrubber), reply)
             except errors.APIResponseValidationError as exc:
                 failure: errors.APIError = exc
             if call.op.creates:
@@ -319,7 +403,7 @@ class Transport:
                     _what(call.op),
                 )
             raise self._failed(call, failure) from None
-        status_error = self._status_error(reply)
+        status_error = self._status_error(reply, scrubber)
         if reply.status == 404 and call.op.gone is not None and call.ambiguous:
             # an earlier attempt failed in flight, then the target was gone: it was done
             return call.response(call.op.gone(call.request.target), reply)
@@ -333,10 +417,12 @@ class Transport:
             )
         return exc
 
-    def _status_error(self, reply: Reply) -> errors.APIStatusError:
+    def _status_error(self, reply: Reply, scrubber: Scrubber) -> errors.APIStatusError:
         if reply.status == 429:
             self.throttled += 1
-        return error_from_reply(reply.status, reply.headers, reply.body, self.scrubber)
+        return error_from_reply(
+            reply.status, reply.headers, reply.body, scrubber, retired=self._retired
+        )
 
     def _failed(self, call: _Call[T], failure: errors.APIError) -> errors.APIError:
         """Note an attempt's failure on ``call``; the error to raise for it."""

@@ -231,7 +231,7 @@ async def test_aclose_closes_only_an_owned_credential() -> None:
 
 def test_default_azure_credential_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "azure.identity.aio", None)
-    with pytest.raises(CredentialError, match=r"pip install 'openai_messages\[azure\]'"):
+    with pytest.raises(CredentialError, match=r'pip install "openai_messages\[azure\]"'):
         default_azure_credential()
 
 

@@ -92,3 +92,20 @@ async def test_a_trusted_key_resends_and_gets_the_same_thread(emu: Emulator) -> 
         thread = await client.create_thread(metadata={"k": "v"})
     assert set(emu.store.thread_ids()) - before == {thread.id}
     assert len([r for r in emu.log if r.route == "create_thread"]) == 2
+
+
+@pytest.mark.parametrize("flavour", ["azure", "azure_v1", "foundry"])
+async def test_thread_calls_on_every_prefix(emu: Emulator, flavour: str) -> None:
+    if flavour == "foundry":
+        make = om.Client.foundry(
+            emu.url_for("foundry"), token_provider=lambda: emu.issue_token(60.0).token
+        )
+    else:
+        version = "v1" if flavour == "azure_v1" else "2024-05-01-preview"
+        make = om.Client.azure(endpoint=emu.url_for("azure"), api_version=version, api_key=API_KEY)
+    async with make as client:
+        thread = await client.create_thread(metadata={"where": flavour})
+        await client.create(thread.id, role="user", content="hello")
+        assert [m.text for m in await client.list(thread.id).collect()] == ["hello"]
+        assert (await client.delete_thread(thread.id)).deleted
+    assert emu.store.thread(thread.id) is None

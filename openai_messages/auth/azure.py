@@ -9,6 +9,7 @@ function). A sync ``get_token`` runs in a daemon worker thread of the source (se
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import time
 from typing import Any, Protocol, TypeAlias
 
@@ -24,6 +25,7 @@ __all__ = [
     "AccessTokenLike",
     "AsyncTokenCredential",
     "CredentialToken",
+    "DefaultCredentialToken",
     "SyncTokenCredential",
     "TokenCredential",
     "default_azure_credential",
@@ -31,6 +33,7 @@ __all__ = [
 
 AZURE_AI_SCOPE = "https://ai.azure.com/.default"
 """The scope of Foundry (and Azure OpenAI) data-plane tokens."""
+_NO_EXTRA = 'azure-identity is not installed: pip install "openai_messages[azure]"'
 
 
 class AccessTokenLike(Protocol):
@@ -130,8 +133,44 @@ def default_azure_credential(**kwargs: Any) -> AsyncTokenCredential:
     try:
         module = importlib.import_module("azure.identity.aio")
     except ImportError:
-        raise CredentialError(
-            "azure-identity is not installed: pip install 'openai_messages[azure]'"
-        ) from None
+        raise CredentialError(_NO_EXTRA) from None
     credential: AsyncTokenCredential = module.DefaultAzureCredential(**kwargs)
     return credential
+
+
+def _azure_identity_installed() -> bool:
+    try:
+        return importlib.util.find_spec("azure.identity") is not None
+    except ImportError:  # no "azure" package at all
+        return False
+
+
+class DefaultCredentialToken(CachedToken):
+    """Tokens of ``DefaultAzureCredential`` (the ``azure`` extra) for ``scope``.
+
+    The credential is created on the first token asked for (inside the running loop)
+    and closed by :meth:`aclose`. Raises :class:`CredentialError` at once, naming the
+    extra to install, when azure-identity is missing.
+    """
+
+    def __init__(self, scope: str = AZURE_AI_SCOPE, **kwargs: Any) -> None:
+        if not _azure_identity_installed():
+            raise CredentialError(_NO_EXTRA)
+        super().__init__(refresh_margin=DEFAULT_REFRESH_MARGIN, clock=time.time)
+        self.scope = scope
+        self._kwargs = kwargs
+        self._inner: CredentialToken | None = None
+
+    async def _fetch(self) -> Lease:
+        if self._inner is None:
+            credential = default_azure_credential(**self._kwargs)
+            self._inner = CredentialToken(credential, self.scope, close_credential=True)
+        return await self._inner._fetch()
+
+    async def aclose(self) -> None:
+        """Close the credential, if one was created."""
+        if self._inner is not None:
+            await self._inner.aclose()
+
+    def __repr__(self) -> str:
+        return f"DefaultCredentialToken({self.scope!r})"

@@ -3,7 +3,7 @@
 The transport calls :meth:`TokenSource.get` before every attempt (inside the call's
 deadline) and :meth:`TokenSource.invalidate` once when the server answers 401 to the
 value it sent. This module also holds the check every secret passes before it can
-become a header value, and :class:`CredentialError`.
+become a header value, and re-exports :class:`~openai_messages.errors.CredentialError`.
 """
 
 from __future__ import annotations
@@ -11,18 +11,13 @@ from __future__ import annotations
 import re
 from typing import Final, Protocol, runtime_checkable
 
-from ..errors import OpenAIMessagesError
+from ..errors import CredentialError
 
 __all__ = ["CredentialError", "TokenSource", "token_problem"]
 
 # Anything but printable ASCII: control characters (CR/LF included), DEL and non-ASCII
 # text, none of which can be carried by an HTTP header value as the key's owner meant it.
 _NOT_PRINTABLE_ASCII: Final = re.compile(r"[^\x20-\x7e]")
-
-
-class CredentialError(OpenAIMessagesError):
-    """No usable token could be had: the provider, credential or command failed, or
-    gave something that cannot be a token. Never holds the token itself; not retried."""
 
 
 @runtime_checkable
