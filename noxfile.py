@@ -73,12 +73,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package, the tests and the benchmarks, with this Python's deps.
+    """mypy --strict over the package, the tests and the benchmarks, with this Python's deps;
+    then the typing test: the samples of ``tests/typing_samples`` (``assert_type``
+    expectations, and mistakes mypy must refuse).
 
     The target stays pyproject's oldest supported Python, where most mistakes show.
     """
     session.install("-e", ".[cli]", "mypy>=1.11", "nox", *TEST_DEPS, "types-PyYAML")
     session.run("mypy", "--strict", *PACKAGES)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_typing.py")
 
 
 @nox.session

@@ -13,7 +13,7 @@ import asyncio
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import aiohttp
 import orjson
@@ -27,7 +27,7 @@ __all__ = [
     "official_available",
 ]
 
-ORDER = "desc"
+ORDER: Final = "desc"
 """Every client walks newest first: the API's and both packages' default order."""
 
 PageHook = Callable[[], Awaitable[None]]

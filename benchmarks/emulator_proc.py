@@ -38,6 +38,8 @@ class EmulatorSpec:
     latency: float | None = None
     rate_limit: float | None = None
     burst: int | None = None
+    chaos: int | None = None
+    """Seed of the emulator's chaos faults (None: no faults)."""
 
     def argv(self, api_key: str) -> list[str]:
         args = [
@@ -59,6 +61,8 @@ class EmulatorSpec:
             args += ["--rate-limit", str(self.rate_limit)]
             if self.burst:
                 args += ["--burst", str(self.burst)]
+        if self.chaos is not None:
+            args += ["--chaos", str(self.chaos)]
         return args
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import report, scenarios
+from . import report, restore, scenarios
 from .chart import write_chart
 from .clients import official_available
 from .config import MODES, Mode
@@ -23,10 +23,10 @@ from .results import Results
 __all__ = ["main"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("parsing", "walk", "latency", "bulk", "limited", "memory", "import")
+SCENARIOS = ("parsing", "walk", "latency", "bulk", "limited", "memory", "import", "restore")
 
 
-def _emulators(mode: Mode, wanted: set[str]) -> dict[str, EmulatorSpec]:
+def _emulators(mode: Mode, wanted: set[str], official: bool) -> dict[str, EmulatorSpec]:
     """One emulator per data shape; only those the chosen scenarios need."""
     specs = {
         "walk": EmulatorSpec(1, mode.walk_messages),
@@ -39,10 +39,14 @@ def _emulators(mode: Mode, wanted: set[str]) -> dict[str, EmulatorSpec]:
             burst=mode.limited_burst,
         ),
         "memory": EmulatorSpec(1, mode.memory_messages),
+        "restore": restore.throughput_spec(mode.name, mode.runs, mode.latency_seconds, official),
+        "restore_faults": restore.fault_spec(mode.name, mode.latency_seconds),
     }
     needs = {"parsing": "walk", "walk": "walk", "latency": "latency", "bulk": "bulk"}
     needs |= {"limited": "limited", "memory": "memory"}
     used = {needs[name] for name in wanted if name in needs}
+    if "restore" in wanted:
+        used |= {"restore", "restore_faults"}
     return {name: spec for name, spec in specs.items() if name in used}
 
 
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = scenarios.Context(mode, official, log)
     results = Results()
     try:
-        specs = _emulators(mode, wanted)
+        specs = _emulators(mode, wanted, official)
         log(f"{mode.name} mode; starting {len(specs)} emulator process(es)")
 
         def save() -> None:  # after every scenario: an interrupted run keeps what it measured
@@ -140,6 +144,10 @@ def _run_all(
         ("limited", lambda: scenarios.rate_limited(ctx, emus["limited"], results)),
         ("memory", lambda: scenarios.memory(ctx, emus["memory"], results)),
         ("import", lambda: scenarios.import_time(ctx, results)),
+        (
+            "restore",
+            lambda: restore.restore(ctx, emus["restore"], emus["restore_faults"], results),
+        ),
     ]
     for name, step in steps:
         if name not in wanted:

@@ -39,6 +39,16 @@ from .pagination import Pager
 from .ratelimit import RateLimiter, RateLimits
 from .retry import RetryBudget, RetryPolicy
 from .transport import CallOptions, Response, Timeout
+from .types import (
+    ApiVersion,
+    ImageDetail,
+    IncompleteReason,
+    MessageStatus,
+    Open,
+    Order,
+    Role,
+    UnknownType,
+)
 
 __all__ = [
     "APIConnectionError",
@@ -46,6 +56,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiVersion",
     "AuthenticationError",
     "BadRequestError",
     "CallOptions",
@@ -57,10 +68,15 @@ __all__ = [
     "CreateOutcomeUnknownError",
     "CredentialError",
     "FetchProgress",
+    "ImageDetail",
+    "IncompleteReason",
     "InternalServerError",
     "InvalidArgumentError",
+    "MessageStatus",
     "NotFoundError",
+    "Open",
     "OpenAIMessagesError",
+    "Order",
     "Pager",
     "PaginationError",
     "PermissionDeniedError",
@@ -72,6 +88,7 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryBudget",
     "RetryPolicy",
+    "Role",
     "StaticToken",
     "StoredButUnreadableError",
     "ThreadChunk",
@@ -80,6 +97,7 @@ __all__ = [
     "ThreadStream",
     "Timeout",
     "TokenSource",
+    "UnknownType",
     "UnprocessableEntityError",
     "WalkOptions",
     "WithResponse",

@@ -86,7 +86,7 @@ class ThreadChunk:
     """Position of the thread in the input."""
     messages: tuple[Message, ...]
     done: bool = False
-    error: BaseException | None = None
+    error: OpenAIMessagesError | None = None
     """On the last chunk: the error that ended the thread after retries, if any."""
 
 
@@ -97,7 +97,8 @@ class ThreadResult:
     thread_id: str
     index: int
     messages: list[Message]
-    error: BaseException | None = None
+    error: OpenAIMessagesError | None = None
+    """The error that ended the thread's walk (after retries), if any."""
 
     @property
     def ok(self) -> bool:
@@ -165,7 +166,7 @@ class _Walkers:
             if drawn is None:
                 return
             index, thread_id = drawn
-            error: BaseException | None = None
+            error: OpenAIMessagesError | None = None
             try:
                 async for page in self.walk_thread(thread_id):
                     await feed.reserve()

@@ -40,7 +40,7 @@ from typing import (
 import aiohttp
 import attrs
 
-from . import auth, errors, protocol
+from . import auth, errors, protocol, validation
 from .background import FeedRegistry
 from .bulk import FetchProgress, ThreadResults, ThreadStream
 from .http import AiohttpSeam
@@ -58,6 +58,7 @@ from .ratelimit import RateLimiter, RateLimits
 from .reconcile import Reconcile
 from .retry import RetryBudget, RetryPolicy
 from .transport import CallOptions, Response, Timeout, Transport
+from .types import Order, Role
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -104,7 +105,7 @@ class WalkOptions(CallOptions, total=False):
     default 1), and the per-call options, applied to each page's request.
     """
 
-    order: str
+    order: Order
     after: str | None
     before: str | None
     page_size: int
@@ -129,6 +130,11 @@ class _Paged(Generic[PageT]):
     has_more: bool
     response: Response[PageT]
 
+    @property
+    def absent_fields(self) -> frozenset[str]:
+        """The page's absent fields (a missing ``has_more`` makes the pager judge by size)."""
+        return self.response.value.absent_fields
+
 
 class WithResponse:
     """``client.with_response.X(...)``: the call X, returning a :class:`Response`.
@@ -147,7 +153,7 @@ class WithResponse:
         self,
         thread_id: str,
         *,
-        role: str,
+        role: Role,
         content: str | Sequence[Any],
         attachments: Sequence[Any] | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -679,7 +685,7 @@ class Client:
         thread_ids: Iterable[str] | AsyncIterable[str],
         *,
         concurrency: int = 8,
-        order: str = "asc",
+        order: Order = "asc",
         max_items_per_thread: int | None = None,
         ordered: bool = False,
         raise_on_error: bool = False,
@@ -692,6 +698,7 @@ class Client:
         Yields one :class:`ThreadResult` per thread (its messages, or the error that
         ended it) as threads finish, or in input order with ``ordered=True``.
         """
+        validation.check_order(order)  # a mistake of the call, not of each thread
 
         def walk(thread_id: str) -> AsyncIterator[MessagePage]:
             pager = self.list(
@@ -718,7 +725,7 @@ class Client:
         thread_ids: Iterable[str] | AsyncIterable[str],
         *,
         concurrency: int = 8,
-        order: str = "asc",
+        order: Order = "asc",
         max_items_per_thread: int | None = None,
         on_progress: Callable[[FetchProgress], None] | None = None,
         page_size: int = 100,

@@ -7,6 +7,12 @@ the models do not know are kept in ``extra``; content blocks, annotations and to
 unknown ``type`` become ``UnknownContent``, ``UnknownAnnotation`` or ``UnknownTool`` holding
 their raw dict.
 
+The string fields with a documented set of values are typed with the ``Literal`` types of
+:mod:`openai_messages.types`: a field read from a server as ``Open[...]`` (any string
+arrives at runtime), the ``type`` of an ``Unknown*`` class as the sentinel
+:data:`~openai_messages.types.UnknownType`, so that ``block.type == "text"`` narrows a
+block to ``TextContent``; that module's docstring says why.
+
 Two models compare equal exactly when they convert back to the same JSON object.
 Conversion (JSON bytes or dicts to models and back) lives in :mod:`openai_messages.converter`.
 """
@@ -19,8 +25,21 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, Unio
 
 import attrs
 
+from .types import ImageDetail, IncompleteReason, MessageStatus, Role
+
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from .types import Open, UnknownType
+else:
+    # The converter reads these annotations: at runtime a field read from a server is a
+    # str whatever it holds (see openai_messages.types for the static types).
+    class _AnyString:
+        def __getitem__(self, known: object) -> type[str]:
+            return str
+
+    Open = _AnyString()  # Open[MessageStatus] -> str
+    UnknownType = str
 
 __all__ = [
     "Annotation",
@@ -73,6 +92,11 @@ def _extra() -> Any:
 
 def _absent() -> Any:
     return attrs.field(default=NOTHING_ABSENT, kw_only=True, repr=False)
+
+
+def _server_type(value: str) -> UnknownType:
+    """The ``type`` of an ``Unknown*`` object: any string at runtime (see the module docstring)."""
+    return value  # type: ignore[return-value]
 
 
 def _json_map(*, default: Any = None) -> Any:
@@ -174,7 +198,7 @@ class FilePathAnnotation(_Model):
 class UnknownAnnotation:
     """An annotation of a type this package does not know; ``raw`` is the whole object."""
 
-    type: str
+    type: UnknownType = attrs.field(converter=_server_type)
     raw: Mapping[str, Any] = _json_map(default=NO_EXTRA)
 
 
@@ -209,7 +233,7 @@ class ImageFile(_Model):
     """An image stored as a file."""
 
     file_id: str
-    detail: str | None = None
+    detail: Open[ImageDetail] | None = None
     extra: Mapping[str, Any] = _extra()
     _absent: frozenset[str] = _absent()
 
@@ -230,7 +254,7 @@ class ImageUrl(_Model):
     """An image given by URL."""
 
     url: str
-    detail: str | None = None
+    detail: Open[ImageDetail] | None = None
     extra: Mapping[str, Any] = _extra()
     _absent: frozenset[str] = _absent()
 
@@ -261,7 +285,7 @@ class RefusalContent(_Model):
 class UnknownContent:
     """A content block of a type this package does not know; ``raw`` is the whole object."""
 
-    type: str
+    type: UnknownType = attrs.field(converter=_server_type)
     raw: Mapping[str, Any] = _json_map(default=NO_EXTRA)
 
 
@@ -296,7 +320,7 @@ class FileSearchTool(_Model):
 class UnknownTool:
     """A tool of a type this package does not know; ``raw`` is the whole object."""
 
-    type: str
+    type: UnknownType = attrs.field(converter=_server_type)
     raw: Mapping[str, Any] = _json_map(default=NO_EXTRA)
 
 
@@ -321,7 +345,7 @@ class Attachment(_Model):
 class IncompleteDetails(_Model):
     """Why a message is incomplete."""
 
-    reason: str
+    reason: Open[IncompleteReason]
     extra: Mapping[str, Any] = _extra()
     _absent: frozenset[str] = _absent()
 
@@ -342,11 +366,11 @@ class Message(_Model):
     object: str = "thread.message"
     created_at: int | None = None
     thread_id: str | None = None
-    status: str | None = None
+    status: Open[MessageStatus] | None = None
     incomplete_details: IncompleteDetails | None = None
     completed_at: int | None = None
     incomplete_at: int | None = None
-    role: str | None = None
+    role: Open[Role] | None = None
     content: tuple[MessageContent, ...] = ()
     assistant_id: str | None = None
     run_id: str | None = None
@@ -479,7 +503,7 @@ class ImageFilePart:
     """An image-file part of a create request (``detail``: "auto", "low" or "high")."""
 
     file_id: str
-    detail: str | None = None
+    detail: ImageDetail | None = None
 
 
 @attrs.frozen
@@ -487,7 +511,7 @@ class ImageUrlPart:
     """An image-URL part of a create request (``detail``: "auto", "low" or "high")."""
 
     url: str
-    detail: str | None = None
+    detail: ImageDetail | None = None
 
 
 ContentPart = Union[TextPart, ImageFilePart, ImageUrlPart]  # noqa: UP007
@@ -505,7 +529,7 @@ def _optional_tuple(value: Any) -> Any:
 class CreateMessageRequest:
     """The body of a create. Fields left as None are not sent."""
 
-    role: str
+    role: Role
     content: str | tuple[ContentPart, ...] = attrs.field(converter=_content_arg)
     attachments: tuple[Attachment, ...] | None = attrs.field(
         default=None, converter=_optional_tuple

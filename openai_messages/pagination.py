@@ -20,6 +20,7 @@ import attrs
 from . import validation
 from .background import Feed, FeedRegistry
 from .errors import InvalidArgumentError, PaginationError
+from .types import Order
 
 __all__ = ["PageLike", "Pager"]
 
@@ -133,7 +134,7 @@ class Pager(Generic[ItemT, PageT]):
         self,
         fetch: FetchPage[PageT],
         *,
-        order: str = "desc",
+        order: Order = "desc",
         after: str | None = None,
         before: str | None = None,
         page_size: int = 100,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, get_args
 from urllib.parse import quote, urlencode, urlsplit
 
 import attrs
@@ -24,6 +24,8 @@ from ._version import __version__
 from .headers import parse_request_id
 from .operations import Request
 from .seam import Reply, same_origin
+from .types import ApiVersion as ApiVersion  # also protocol.ApiVersion, as before
+from .types import Order, Role
 
 __all__ = [
     "RETIRED_HOSTS",
@@ -52,7 +54,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-ApiVersion = Literal["v1", "v2"]
 
 USER_AGENT: Final = (
     f"openai_messages/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
@@ -126,7 +127,7 @@ class Endpoint:
             value = getattr(self, name)
             if value is not None:
                 validation.check_header_value(name, value)
-        if self.api_version not in ("v1", "v2"):
+        if self.api_version not in get_args(ApiVersion):
             raise errors.InvalidArgumentError(
                 f"api_version must be 'v1' or 'v2', got {self.api_version!r}"
             )
@@ -215,7 +216,7 @@ def _attachments(value: object) -> list[Any] | None:
 def build_create(
     thread_id: str,
     *,
-    role: str,
+    role: Role,
     content: object,
     attachments: object = None,
     metadata: object = None,
@@ -291,7 +292,7 @@ def build_delete(thread_id: str, message_id: str) -> Request[models.DeletedMessa
 
 def _page_query(
     limit: int,
-    order: str,
+    order: Order,
     after: str | None,
     before: str | None,
     run_id: str | None = None,
@@ -322,7 +323,7 @@ def build_list(
     thread_id: str,
     *,
     limit: int = 100,
-    order: str = "desc",
+    order: Order = "desc",
     after: str | None = None,
     before: str | None = None,
     run_id: str | None = None,
@@ -342,7 +343,7 @@ def build_list_files(
     message_id: str,
     *,
     limit: int = 100,
-    order: str = "desc",
+    order: Order = "desc",
     after: str | None = None,
     before: str | None = None,
     check_cursors: bool = True,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast, get_args
 from urllib.parse import quote
 
 from .errors import InvalidArgumentError
+from .types import Order, Role
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -33,6 +34,9 @@ MAX_METADATA_KEYS: Final = 16
 MAX_METADATA_KEY_LENGTH: Final = 64
 MAX_METADATA_VALUE_LENGTH: Final = 512
 MAX_FILE_IDS: Final = 10
+
+_ORDERS: Final = get_args(Order)
+_ROLES: Final = get_args(Role)
 
 # Whitespace, C0/C1 control characters and the characters that would change the URL's shape.
 _FORBIDDEN_IN_ID = re.compile(r"[\s\x00-\x1f\x7f-\x9f/?#%\\]")
@@ -73,18 +77,18 @@ def check_page_size(value: object, name: str = "page_size") -> int:
     return value
 
 
-def check_order(value: object) -> str:
-    """``order`` is ``"asc"`` or ``"desc"``."""
-    if value not in ("asc", "desc"):
+def check_order(value: object) -> Order:
+    """``order`` is ``"asc"`` or ``"desc"`` (:data:`~openai_messages.types.Order`)."""
+    if value not in _ORDERS:
         raise InvalidArgumentError(f"order must be 'asc' or 'desc', got {value!r}")
-    return value
+    return cast(Order, value)
 
 
-def check_role(value: object) -> str:
-    """``role`` is ``"user"`` or ``"assistant"``."""
-    if value not in ("user", "assistant"):
+def check_role(value: object) -> Role:
+    """``role`` is ``"user"`` or ``"assistant"`` (:data:`~openai_messages.types.Role`)."""
+    if value not in _ROLES:
         raise InvalidArgumentError(f"role must be 'user' or 'assistant', got {value!r}")
-    return value
+    return cast(Role, value)
 
 
 def check_metadata(value: object) -> dict[str, str] | None:

@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = {"parsing", "full walk", "latency hiding", "bulk", "rate-limited", "memory", "import"}
+SCENARIOS = {
+    "parsing",
+    "full walk",
+    "latency hiding",
+    "bulk",
+    "rate-limited",
+    "memory",
+    "import",
+    "restore",
+}
 
 
 def run_harness(results_dir: Path, *extra: str) -> dict[str, Any]:

@@ -125,7 +125,7 @@ async def test_chaos_walk_yields_every_message_exactly_once_in_order(
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
-async def test_chaos_backward_walk_from_a_cursor(order: str, tmp_path: Path) -> None:
+async def test_chaos_backward_walk_from_a_cursor(order: om.Order, tmp_path: Path) -> None:
     """``before=`` walks, resumed halfway from ``pager.cursor``, under the same chaos."""
     async with Emulator(api_key=API_KEY, seed=7) as emu:
         ids = emu.store.add_messages("thread_back", BACKWARD_MESSAGES)

@@ -41,7 +41,7 @@ THREAD = "thread_w"
 class WalkRecord:
     """One logical walk (possibly made of several pagers resumed from each other)."""
 
-    order: str
+    order: om.Order
     backward: bool
     prefetch: int
     page_size: int
@@ -168,7 +168,7 @@ class WalkWhileWriting(RuleBasedStateMachine):
         anchor=st.integers(0, 10_000),
     )
     def start_walk(
-        self, order: str, backward: bool, prefetch: int, page_size: int, anchor: int
+        self, order: om.Order, backward: bool, prefetch: int, page_size: int, anchor: int
     ) -> None:
         assert self.client is not None
         everything = sorted(positions(self.emu), key=positions(self.emu).__getitem__)
@@ -288,7 +288,7 @@ def test_walks_under_concurrent_writers_stateful() -> None:
 @pytest.mark.parametrize("backward", [False, True], ids=["after", "before"])
 @pytest.mark.parametrize("prefetch", [0, 2])
 async def test_long_walk_while_writers_run_flat_out(
-    client: om.Client, emu: Emulator, order: str, backward: bool, prefetch: int
+    client: om.Client, emu: Emulator, order: om.Order, backward: bool, prefetch: int
 ) -> None:
     """Two writers create and delete without pause while a 2,000-message walk runs and is
     resumed from its cursor every 300 messages."""

@@ -133,7 +133,8 @@ def test_type_tags_are_class_constants() -> None:
     assert _text("x").type == "text"
     assert FileCitationAnnotation.type == "file_citation"
     assert CodeInterpreterTool().type == "code_interpreter"
-    assert UnknownContent("new", {}).type == "new"
+    kind: str = UnknownContent("new", {}).type  # statically the sentinel, at runtime the tag
+    assert kind == "new"
     assert "type" not in attrs.fields_dict(TextContent)
 
 

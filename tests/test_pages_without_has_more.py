@@ -101,3 +101,10 @@ async def test_fetch_many_walks_every_page_without_has_more(client_of: Any) -> N
     results = [r async for r in client.fetch_many([THREAD], page_size=100)]
     assert results[0].ok
     assert [m.id for m in results[0].messages] == server.ids
+
+
+async def test_with_response_list_walks_every_page_without_has_more(client_of: Any) -> None:
+    server, client = await client_of(25)
+    pages = [r async for r in client.with_response.list(THREAD, order="asc", page_size=10)]
+    assert [m.id for r in pages for m in r.value.data] == server.ids
+    assert [r.status_code for r in pages] == [200, 200, 200]

@@ -89,7 +89,7 @@ async def test_max_items_with_pages(client: om.Client, emu: Emulator) -> None:
 @pytest.mark.parametrize("order", ["asc", "desc"])
 @pytest.mark.parametrize("prefetch", [0, 1, 3])
 async def test_backward_walk_with_before(
-    client: om.Client, emu: Emulator, order: str, prefetch: int
+    client: om.Client, emu: Emulator, order: om.Order, prefetch: int
 ) -> None:
     ids = seed(emu, 333)
     k = 200
@@ -105,7 +105,7 @@ async def test_backward_walk_with_before(
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
 async def test_backward_pages_keep_the_listing_order(
-    client: om.Client, emu: Emulator, order: str
+    client: om.Client, emu: Emulator, order: om.Order
 ) -> None:
     ids = seed(emu, 100)
     pages = [
@@ -122,7 +122,7 @@ async def test_backward_pages_keep_the_listing_order(
 @pytest.mark.parametrize("backward", [False, True], ids=["after", "before"])
 @pytest.mark.parametrize("stop_at", [1, 39, 40, 41, 150])
 async def test_resume_from_cursor(
-    client: om.Client, emu: Emulator, order: str, backward: bool, stop_at: int
+    client: om.Client, emu: Emulator, order: om.Order, backward: bool, stop_at: int
 ) -> None:
     ids = seed(emu, 200)
     listing = ids if order == "asc" else ids[::-1]
@@ -168,7 +168,7 @@ async def test_cursor_of_pages_is_the_edge_of_the_last_page(
 @pytest.mark.parametrize("order", ["asc", "desc"])
 @pytest.mark.parametrize("backward", [False, True])
 async def test_prefetch_on_and_off_give_identical_results(
-    client: om.Client, emu: Emulator, order: str, backward: bool
+    client: om.Client, emu: Emulator, order: om.Order, backward: bool
 ) -> None:
     ids = seed(emu, 470)
     before = (ids[-1] if order == "asc" else ids[0]) if backward else None
@@ -383,7 +383,7 @@ async def v1_client(emu: Emulator) -> AsyncIterator[om.Client]:
 @pytest.mark.parametrize("order", ["asc", "desc"])
 @pytest.mark.parametrize("prefetch", [0, 2])
 async def test_v1_list_files_walks_every_file(
-    v1_client: om.Client, emu: Emulator, order: str, prefetch: int
+    v1_client: om.Client, emu: Emulator, order: om.Order, prefetch: int
 ) -> None:
     file_ids = [f"file-{i:04d}" for i in range(250)]
     message = emu.store.add_message("thread_v1", file_ids=file_ids)

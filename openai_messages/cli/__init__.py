@@ -1,4 +1,4 @@
-"""The ``openai-messages`` command line: ``export``, ``serve`` and ``demo``.
+"""The ``openai-messages`` command line: ``export``, ``import``, ``serve`` and ``demo``.
 
 The commands need the ``[cli]`` extra (click and rich); this module imports neither, so
 that without them :func:`main` can say how to install them instead of a traceback.

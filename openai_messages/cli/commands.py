@@ -1,5 +1,5 @@
-"""The ``openai-messages`` command: ``export`` threads to JSON Lines, ``serve`` the emulator,
-and run the ``demo``.
+"""The ``openai-messages`` command: ``export`` threads to JSON Lines, ``import`` them into a
+server, ``serve`` the emulator, and run the ``demo``.
 
 Exit codes: 0 done, 1 an API error (the other threads are still exported), 2 bad usage or
 input, 130 interrupted (re-run the same export to resume).
@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import IO, Any, Final, TypeVar
 
 import click
@@ -21,9 +21,10 @@ from rich.console import Console
 
 from .. import validation
 from .._version import __version__
-from ..client import Client
+from ..client import DEFAULT_BASE_URL, Client
 from ..errors import APIError, AuthenticationError, InvalidArgumentError, PermissionDeniedError
 from ..retry import RetryPolicy
+from ..types import Order
 from .export import (
     ExportStats,
     JsonlSink,
@@ -33,11 +34,21 @@ from .export import (
     ThreadFailure,
     export_threads,
 )
+from .importer import STATE_SUFFIX as IMPORT_STATE_SUFFIX
+from .importer import (
+    ImportInputError,
+    ImportJournal,
+    ImportStats,
+    SourceThread,
+    import_threads,
+    read_export,
+)
 from .progress import describe, make_display, showing
 
 __all__ = ["EXIT_API_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "cli", "main"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_API_ERROR: Final = 1
 EXIT_USAGE: Final = 2
@@ -185,6 +196,56 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+def connection_options(command: F) -> F:
+    """The options that say where and how to connect (shared by export and import)."""
+    for option in reversed(
+        (
+            click.option(
+                "--base-url", default=None, metavar="URL",
+                help="API base URL [default: $OPENAI_BASE_URL, then https://api.openai.com/v1].",
+            ),
+            click.option(
+                "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
+                help="Environment variable holding the API key.",
+            ),
+            click.option(
+                "--api-version", type=click.Choice(["v1", "v2"]), default="v2",
+                show_default=True,
+            ),
+            click.option(
+                "--max-retries", type=click.IntRange(0, 20), default=4, show_default=True,
+                help="Re-sends of a request after a transient failure.",
+            ),
+        )
+    ):  # fmt: skip
+        command = option(command)
+    return command
+
+
+def progress_option(command: F) -> F:
+    """``--progress auto|bar|log|none`` (shared by export and import)."""
+    return click.option(
+        "--progress", type=click.Choice(PROGRESS_CHOICES), default="auto", show_default=True,
+        help="Progress on stderr: a bar on a terminal (auto), log lines, or none.",
+    )(command)  # fmt: skip
+
+
+def connection(
+    base_url: str | None, api_key_env: str, api_version: str, max_retries: int, **more: Any
+) -> dict[str, Any]:
+    """The ``Client`` options of the connection options; no key is a usage error."""
+    api_key = os.environ.get(api_key_env)
+    if not api_key:
+        raise click.UsageError(f"no API key: set the {api_key_env} environment variable")
+    return {
+        "api_key": api_key,
+        "base_url": base_url,
+        "api_version": api_version,
+        "retry_policy": RetryPolicy(max_retries=max_retries),
+        **more,
+    }
+
+
 # -- the command group -----------------------------------------------------------------------
 
 
@@ -199,7 +260,7 @@ async def _export(
     sink: Sink,
     client_options: dict[str, Any],
     *,
-    order: str,
+    order: Order,
     concurrency: int,
     page_size: int,
     progress: str,
@@ -245,30 +306,15 @@ async def _export(
     help="Messages per request.",
 )  # fmt: skip
 @click.option(
-    "--base-url", default=None, metavar="URL",
-    help="API base URL [default: $OPENAI_BASE_URL, then https://api.openai.com/v1].",
-)  # fmt: skip
-@click.option(
-    "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
-    help="Environment variable holding the API key.",
-)  # fmt: skip
-@click.option("--api-version", type=click.Choice(["v1", "v2"]), default="v2", show_default=True)
-@click.option(
     "--ids-from", type=click.File("rb"), default=None, metavar="FILE",
     help="Read thread ids from FILE, one a line ('-': stdin).",
 )  # fmt: skip
-@click.option(
-    "--max-retries", type=click.IntRange(0, 20), default=4, show_default=True,
-    help="Re-sends of a request after a transient failure.",
-)  # fmt: skip
-@click.option(
-    "--progress", type=click.Choice(PROGRESS_CHOICES), default="auto", show_default=True,
-    help="Progress on stderr: a bar on a terminal (auto), log lines, or none.",
-)  # fmt: skip
+@connection_options
+@progress_option
 def export(
     thread_ids: tuple[str, ...],
     output: str,
-    order: str,
+    order: Order,
     concurrency: int,
     page_size: int,
     base_url: str | None,
@@ -285,20 +331,12 @@ def export(
     """
     ids = read_ids(thread_ids, ids_from)
     check_ids(ids)
-    api_key = os.environ.get(api_key_env)
-    if not api_key:
-        raise click.UsageError(f"no API key: set the {api_key_env} environment variable")
+    client_options = connection(base_url, api_key_env, api_version, max_retries)
     console = stderr_console()
     sink, resuming = open_sink(output, order)
     if resuming:
         done = sum(1 for tid in ids if sink.state(tid).done)
         console.print(f"resuming {output}: {done} of {len(ids)} threads already complete")
-    client_options: dict[str, Any] = {
-        "api_key": api_key,
-        "base_url": base_url,
-        "api_version": api_version,
-        "retry_policy": RetryPolicy(max_retries=max_retries),
-    }
     try:
         try:
             failures, stats, counters = run_async(
@@ -333,6 +371,168 @@ def export(
     except OSError as exc:
         raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     console.print(f"exported {stats.threads_done} threads: {describe(stats, counters)}")
+    if failures:
+        report_failures(failures, console)
+        sys.exit(EXIT_API_ERROR)
+
+
+async def _import(
+    threads: Sequence[SourceThread],
+    journal: ImportJournal,
+    client_options: dict[str, Any],
+    *,
+    thread_map: dict[str, str],
+    concurrency: int,
+    progress: str,
+    console: Console,
+) -> tuple[list[ThreadFailure], ImportStats, dict[str, int]]:
+    """Run the import with its progress display; the failures, totals and client counters."""
+    stats = ImportStats()
+    async with Client(**client_options) as client:
+        display = make_display(
+            progress, stats, lambda: client.stats, console, LOG_INTERVAL, label="import"
+        )
+        try:
+            async with showing(display):
+                failures = await import_threads(
+                    client,
+                    threads,
+                    journal,
+                    stats,
+                    thread_map=thread_map,
+                    concurrency=concurrency,
+                    trust_idempotency_key=client_options["trust_idempotency_key"],
+                )
+        finally:
+            stats.finished = time.monotonic()
+        return failures, stats, dict(client.stats)
+
+
+def parse_thread_map(pairs: Iterable[str]) -> dict[str, str]:
+    """``SRC=DST`` pairs as a dict; a malformed pair or id is a usage error naming it."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        source, sep, target = pair.partition("=")
+        try:
+            if not sep:
+                raise InvalidArgumentError("expected SRC=DST")
+            validation.quote_id("source thread id", source.strip())
+            validation.quote_id("target thread id", target.strip())
+        except InvalidArgumentError as exc:
+            raise click.UsageError(f"--thread-map {pair!r}: {exc}") from None
+        if mapping.get(source.strip(), target.strip()) != target.strip():
+            raise click.UsageError(f"--thread-map gives {source.strip()!r} two targets")
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+@cli.command(name="import", short_help="Import an export into a server (exactly once, resumable).")
+@click.argument("export_file", metavar="EXPORT.jsonl", type=click.Path(dir_okay=False))
+@click.option(
+    "--thread-map", "thread_maps", multiple=True, metavar="SRC=DST",
+    help="Write source thread SRC into the existing thread DST (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--map", "map_file", default=None, metavar="MAP.jsonl",
+    help="Record one line per imported message: source_thread_id, source_id, thread_id, id.",
+)  # fmt: skip
+@click.option(
+    "--state", "state_file", default=None, metavar="FILE",
+    help=f"Where the resume state is kept [default: EXPORT.jsonl{IMPORT_STATE_SUFFIX}].",
+)  # fmt: skip
+@click.option(
+    "--concurrency", type=click.IntRange(1, 512), default=8, show_default=True,
+    help="Threads imported at once (the messages of one thread go one after the other).",
+)  # fmt: skip
+@click.option(
+    "--trust-idempotency-key", is_flag=True, default=False,
+    help="The target honours Idempotency-Key: after a failure re-send with the same key "
+    "instead of listing the thread to check.",
+)  # fmt: skip
+@connection_options
+@progress_option
+def import_(
+    export_file: str,
+    thread_maps: tuple[str, ...],
+    map_file: str | None,
+    state_file: str | None,
+    concurrency: int,
+    trust_idempotency_key: bool,
+    base_url: str | None,
+    api_key_env: str,
+    api_version: str,
+    max_retries: int,
+    progress: str,
+) -> None:
+    """Create the threads and messages of EXPORT.jsonl (written by export) on a server.
+
+    Each source thread gets a new thread (or the one --thread-map gives), then its
+    messages in their original order (created_at, then file order), with role, content,
+    attachments (file_ids with --api-version v1) and metadata. Sent content is the create
+    API's: text, image_file and image_url parts (a refusal becomes text); annotations,
+    ids, timestamps, status, assistant and run ids are dropped. Each message carries its
+    idempotency key in metadata (om_idempotency_key) when it has room for one.
+
+    Exactly once: re-running the same command after an interruption creates only what is
+    missing, never a message twice. The file is checked whole before anything is sent.
+    Exit codes: 0 done, 1 an API error, 2 bad usage or input, 130 interrupted.
+    """
+    thread_map = parse_thread_map(thread_maps)
+    client_options = connection(
+        base_url, api_key_env, api_version, max_retries,
+        trust_idempotency_key=trust_idempotency_key,
+    )  # fmt: skip
+    console = stderr_console()
+    try:
+        threads = read_export(export_file, "v1" if api_version == "v1" else "v2")
+    except ImportInputError as exc:
+        raise click.UsageError(f"{export_file}: {exc}") from None
+    unknown = sorted(set(thread_map) - {t.thread_id for t in threads})
+    if unknown:
+        raise click.UsageError(f"--thread-map names threads not in {export_file}: {unknown}")
+    target = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    state_path = state_file or export_file + IMPORT_STATE_SUFFIX
+    try:
+        journal = ImportJournal.open(state_path, map_file, target)
+    except ResumeError as exc:
+        raise click.UsageError(str(exc)) from None
+    except OSError as exc:
+        raise click.UsageError(f"cannot open {exc.filename}: {exc.strerror or exc}") from None
+    if journal.resumed:
+        done = sum(1 for t in threads if journal.state(t.thread_id).done)
+        console.print(f"resuming {state_path}: {done} of {len(threads)} threads already complete")
+    try:
+        try:
+            failures, stats, counters = run_async(
+                _import(
+                    threads,
+                    journal,
+                    client_options,
+                    thread_map=thread_map,
+                    concurrency=concurrency,
+                    progress=progress,
+                    console=console,
+                )
+            )
+        finally:
+            journal.close()
+    except Interrupted:
+        console.print("interrupted; run the same command again to resume")
+        sys.exit(EXIT_INTERRUPTED)
+    except ResumeError as exc:
+        raise click.UsageError(str(exc)) from None
+    except InvalidArgumentError as exc:
+        raise click.UsageError(str(exc)) from None
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        console.print(
+            f"error: the server refused the API key ({type(exc).__name__}: {exc}); "
+            f"nothing can be imported with it"
+        )
+        sys.exit(EXIT_API_ERROR)
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+    recovered = f" ({stats.recovered} found already created)" if stats.recovered else ""
+    console.print(f"imported {stats.threads_done} threads{recovered}: {describe(stats, counters)}")
     if failures:
         report_failures(failures, console)
         sys.exit(EXIT_API_ERROR)

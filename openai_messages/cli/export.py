@@ -29,6 +29,7 @@ from ..bulk import RUN_ENDING
 from ..client import Client
 from ..errors import OpenAIMessagesError
 from ..models import Message
+from ..types import Order
 
 if sys.platform != "win32":  # pragma: no branch
     import fcntl
@@ -422,7 +423,7 @@ async def export_threads(
     sink: Sink,
     stats: ExportStats,
     *,
-    order: str = "asc",
+    order: Order = "asc",
     concurrency: int = 8,
     page_size: int = 100,
 ) -> list[ThreadFailure]:

@@ -83,11 +83,13 @@ class RichDisplay:
 
     interval = 0.2
 
-    def __init__(self, stats: ExportStats, counters: Counters, console: Console) -> None:
+    def __init__(
+        self, stats: ExportStats, counters: Counters, console: Console, label: str = "export"
+    ) -> None:
         self._stats = stats
         self._counters = counters
         self._progress = Progress(
-            TextColumn("[bold blue]export"),
+            TextColumn(f"[bold blue]{label}"),
             BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TextColumn("threads  {task.fields[detail]}"),
@@ -124,7 +126,15 @@ class RichDisplay:
 class LogDisplay:
     """A plain line every ``interval`` seconds, for logs and pipes."""
 
-    def __init__(self, stats: ExportStats, counters: Counters, stream: IO[str], interval: float):
+    def __init__(
+        self,
+        stats: ExportStats,
+        counters: Counters,
+        stream: IO[str],
+        interval: float,
+        label: str = "export",
+    ):
+        self._label = label
         self._stats = stats
         self._counters = counters
         self._stream = stream
@@ -134,7 +144,7 @@ class LogDisplay:
         stats = self._stats
         total = stats.threads_total
         print(
-            f"export: {_threads_finished(stats)}/{total} threads, "
+            f"{self._label}: {_threads_finished(stats)}/{total} threads, "
             f"{describe(stats, self._counters())}, {stats.elapsed:.1f} s",
             file=self._stream,
             flush=True,
@@ -153,15 +163,20 @@ class LogDisplay:
 
 
 def make_display(
-    mode: str, stats: ExportStats, counters: Counters, console: Console, interval: float
+    mode: str,
+    stats: ExportStats,
+    counters: Counters,
+    console: Console,
+    interval: float,
+    label: str = "export",
 ) -> Display:
     """A bar on a terminal (``auto``) or always (``bar``), log lines (``log``), or nothing."""
     if mode == "auto":
         mode = "bar" if console.is_terminal else "log"
     if mode == "bar":
-        return RichDisplay(stats, counters, console)
+        return RichDisplay(stats, counters, console, label)
     if mode == "log":
-        return LogDisplay(stats, counters, console.file, interval)
+        return LogDisplay(stats, counters, console.file, interval, label)
     return NoDisplay()
 
 

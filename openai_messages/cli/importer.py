@@ -1,0 +1,292 @@
+"""Exactly-once, resumable import of an export's threads into a target server.
+
+The export is read and checked whole before anything is sent
+(:mod:`~openai_messages.cli.import_source`), progress is kept in an
+:class:`~openai_messages.cli.import_journal.ImportJournal`; this module holds the import
+loop. Each source thread gets a target thread (created, or given by ``--thread-map``), then
+its messages are created one after the other in the source's order (``created_at``, then
+file order), in the create API's shape.
+
+Exactly once: every source message has a deterministic idempotency key (from a random
+nonce kept in the state file, the source thread and message ids, and the target thread id).
+The key is sent as ``Idempotency-Key`` and, when the metadata has room, kept in the created
+message's metadata under :data:`IDEMPOTENCY_METADATA_KEY`. :class:`ImportJournal` records,
+per source thread, the target thread and how many of its messages are created; it is
+committed like the export's state file (the map synced first, then the state replaced
+atomically), at most a second apart, and at once after a target thread is created. A run
+killed between a create and the next commit resumes by listing the target thread after the
+last committed message and matching the keys found in metadata (or, for a message with no
+room for the key, its role, content and metadata), so nothing is created twice; with
+``trust_idempotency_key`` it re-sends with the same keys instead, for servers that honour
+them. A create whose outcome stays unknown stops its thread (re-run to check and continue).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+
+from ..bulk import RUN_ENDING
+from ..client import Client
+from ..errors import CreateOutcomeUnknownError, OpenAIMessagesError
+from ..idempotency import find_created
+from ..models import Message
+from ..protocol import IDEMPOTENCY_MARKER
+from ..validation import MAX_METADATA_KEYS
+from .export import ExportStats, ResumeError, ThreadFailure, _bounded
+from .import_journal import ImportJournal, ImportThreadState
+from .import_source import ImportInputError, SourceMessage, SourceThread, read_export
+
+__all__ = [
+    "IDEMPOTENCY_METADATA_KEY",
+    "SOURCE_THREAD_METADATA_KEY",
+    "STATE_SUFFIX",
+    "ImportInputError",
+    "ImportJournal",
+    "ImportMessageError",
+    "ImportStats",
+    "SourceMessage",
+    "SourceThread",
+    "create_arguments",
+    "create_target_thread",
+    "has_marker_room",
+    "idempotency_key",
+    "import_threads",
+    "read_export",
+]
+
+IDEMPOTENCY_METADATA_KEY: Final = IDEMPOTENCY_MARKER
+"""The metadata key holding a created message's idempotency key (the lead may point it at
+the client core's own marker)."""
+SOURCE_THREAD_METADATA_KEY: Final = "om_source_thread_id"
+"""The metadata key of a created target thread that names its source thread."""
+STATE_SUFFIX: Final = ".import-state.json"
+
+
+class ImportMessageError(OpenAIMessagesError):
+    """A source message could not be created; names it, its line and the cause."""
+
+    def __init__(self, message: SourceMessage, cause: BaseException) -> None:
+        super().__init__(
+            f"message {message.id} (line {message.line}) was not created: "
+            f"{type(cause).__name__}: {cause}"
+        )
+        self.source = message
+        self.cause = cause
+
+
+def has_marker_room(message: SourceMessage) -> bool:
+    """Whether the message's metadata can take the idempotency key too."""
+    metadata = message.metadata
+    return IDEMPOTENCY_METADATA_KEY in metadata or len(metadata) < MAX_METADATA_KEYS
+
+
+def metadata_for(message: SourceMessage, key: str) -> dict[str, str]:
+    """The metadata to send: the source's, plus the idempotency key if there is room."""
+    if not has_marker_room(message):
+        return dict(message.metadata)
+    return {**message.metadata, IDEMPOTENCY_METADATA_KEY: key}
+
+
+def create_arguments(message: SourceMessage, key: str) -> dict[str, Any]:
+    """The keyword arguments of ``client.create`` for ``message`` sent with ``key``."""
+    return {
+        "role": message.role,
+        "content": message.content,
+        "attachments": message.attachments,
+        "file_ids": message.file_ids,
+        "metadata": metadata_for(message, key),
+        "idempotency_key": key,
+    }
+
+
+def idempotency_key(nonce: str, source_thread: str, source_id: str, target_thread: str) -> str:
+    """The key a source message is always created with in one import (same on resume)."""
+    digest = hashlib.sha256(
+        "\x00".join((nonce, source_thread, source_id, target_thread)).encode()
+    ).hexdigest()
+    return f"om-import-{digest[:40]}"
+
+
+# -- the import loop ---------------------------------------------------------------------------
+
+
+async def create_target_thread(
+    client: Client, *, metadata: Mapping[str, str], idempotency_key: str
+) -> str:
+    """Create a thread on the target and return its id.
+
+    ``idempotency_key`` is the same on every run of one import, so that a server that
+    honours ``Idempotency-Key`` returns the thread an interrupted run created.
+    """
+    thread = await client.create_thread(metadata=dict(metadata), idempotency_key=idempotency_key)
+    return thread.id
+
+
+@attrs.define
+class ImportStats(ExportStats):
+    """The export's totals (read by the same progress display), plus what resume found."""
+
+    recovered: int = 0
+    """Messages found already created on the target (committed by no earlier run)."""
+
+
+async def _recover(
+    client: Client,
+    thread: SourceThread,
+    state: ImportThreadState,
+    journal: ImportJournal,
+    stats: ImportStats,
+) -> None:
+    """Record the messages an interrupted run created after its last commit.
+
+    Walks the target thread after the last committed message, matching the next expected
+    source message by its key in metadata (or, with no room for one, by its role, content,
+    metadata and files); messages that match nothing were written by someone else.
+    """
+    target = state.target
+    assert target is not None
+    pending = thread.messages[state.count :]
+    position = 0
+    async for found in client.list(target, order="asc", after=state.last_id, prefetch=0):
+        if position >= len(pending):
+            break
+        source = pending[position]
+        key = idempotency_key(journal.nonce, thread.thread_id, source.id, target)
+        if not _is_created(found, source, key):
+            continue
+        journal.record(source, target, found.id)
+        stats.recovered += 1
+        stats.messages += 1
+        position += 1
+
+
+def _is_created(found: Message, source: SourceMessage, key: str) -> bool:
+    """Whether ``found`` is ``source`` created with ``key`` (by its marker, else its body)."""
+    marker = (found.metadata or {}).get(IDEMPOTENCY_METADATA_KEY)
+    if has_marker_room(source):
+        return bool(marker == key)
+    if marker is not None:
+        return False
+    return bool(find_created([found], _body(source, key), not_before=0.0))
+
+
+def _body(source: SourceMessage, key: str) -> dict[str, Any]:
+    """The create body of ``source``, in the form :func:`find_created` compares."""
+    return {
+        "role": source.role,
+        "content": source.content,
+        "metadata": metadata_for(source, key),
+        "attachments": source.attachments or [],
+        "file_ids": source.file_ids or [],
+    }
+
+
+async def import_threads(
+    client: Client,
+    threads: Sequence[SourceThread],
+    journal: ImportJournal,
+    stats: ImportStats,
+    *,
+    thread_map: Mapping[str, str] | None = None,
+    concurrency: int = 8,
+    trust_idempotency_key: bool = False,
+) -> list[ThreadFailure]:
+    """Import every thread not yet complete in ``journal``; return the threads that failed.
+
+    Threads run ``concurrency`` at a time, the messages of one thread one after the other.
+    A failing thread does not stop the others and is never marked done; a refused key
+    (401/403) ends the import at once, raised from here.
+    """
+    thread_map = dict(thread_map or {})
+    for source_thread, target in thread_map.items():
+        known = journal.state(source_thread).target
+        if known is not None and known != target:
+            raise ResumeError(
+                f"source thread {source_thread} was imported into {known}, "
+                f"not {target}; resume with the same --thread-map"
+            )
+    for thread in threads:
+        _check_unchanged(thread, journal.state(thread.thread_id))
+    stats.threads_total = len(threads)
+    todo = [t for t in threads if not journal.state(t.thread_id).done]
+    stats.threads_skipped = len(threads) - len(todo)
+    failures: list[ThreadFailure] = []
+
+    def job(thread: SourceThread) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            try:
+                await _import_one(
+                    client, thread, journal, stats, thread_map.get(thread.thread_id),
+                    trust_idempotency_key,
+                )  # fmt: skip
+            except RUN_ENDING:
+                raise
+            except OpenAIMessagesError as exc:
+                failures.append(ThreadFailure(thread.thread_id, exc))
+                stats.threads_failed += 1
+            else:
+                journal.finish(thread.thread_id)
+                stats.threads_done += 1
+
+        return run
+
+    await _bounded([job(t) for t in todo], concurrency)
+    return failures
+
+
+def _check_unchanged(thread: SourceThread, state: ImportThreadState) -> None:
+    """Refuse to resume from an export whose committed part is not what it was."""
+    count = len(thread.messages)
+    changed = state.count > count or (state.done and state.count != count)
+    if not changed and state.count > 0:
+        changed = thread.messages[state.count - 1].id != state.source_id
+    if changed:
+        raise ResumeError(
+            f"source thread {thread.thread_id} is not what the interrupted import read "
+            f"({state.count} messages committed, up to {state.source_id}); resume with the "
+            f"same export, or give another --state"
+        )
+
+
+async def _import_one(
+    client: Client,
+    thread: SourceThread,
+    journal: ImportJournal,
+    stats: ImportStats,
+    mapped: str | None,
+    trust: bool,
+) -> None:
+    state = journal.state(thread.thread_id)
+    if state.target is None:
+        created_thread = mapped or await create_target_thread(
+            client,
+            metadata={SOURCE_THREAD_METADATA_KEY: thread.thread_id[:512]},
+            idempotency_key=idempotency_key(journal.nonce, thread.thread_id, "", ""),
+        )
+        journal.set_target(thread.thread_id, created_thread)
+    elif not trust:
+        await _recover(client, thread, state, journal, stats)
+    target = state.target
+    assert target is not None
+    for source in thread.messages[state.count :]:
+        key = idempotency_key(journal.nonce, thread.thread_id, source.id, target)
+        try:
+            created = await client.create(target, **create_arguments(source, key))
+        except RUN_ENDING:
+            raise
+        except CreateOutcomeUnknownError as exc:
+            raise ImportMessageError(
+                source,
+                OpenAIMessagesError(
+                    f"{exc}; this thread is stopped: run the same import again to check "
+                    f"the target and continue"
+                ),
+            ) from None
+        except OpenAIMessagesError as exc:
+            raise ImportMessageError(source, exc) from None
+        journal.record(source, target, created.id)
+        stats.messages += 1
