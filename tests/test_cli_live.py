@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 
+from openai_messages.cli.commands import cli
 from openai_messages.emulator import AI_AZURE_SCOPE, COGNITIVE_SERVICES_SCOPE
 from openai_messages.emulator.log import LoggedRequest
 
 from .import_support import write_export
-from .test_cli import API_KEY, ServedEmulator, assert_exact_export, invoke
+from .test_cli import API_KEY, ServedEmulator, assert_exact_export
 
 THREADS = 3
 MESSAGES = 1000
@@ -61,7 +62,16 @@ def token_command(
     return shlex.join([sys.executable, "-c", code])
 
 
-def export(out: Path, ids: list[str], *options: str, env: dict[str, str] | None = None) -> Result:
+def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+    """The command in-process, with OPENAI_API_KEY set and OPENAI_BASE_URL unset
+    (``env`` adds variables; None unsets one)."""
+    runner = CliRunner(env={"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": None, **(env or {})})
+    return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+def export(
+    out: Path, ids: list[str], *options: str, env: dict[str, str | None] | None = None
+) -> Result:
     return invoke("export", *ids, "-o", str(out), "--progress", "none", *options, env=env)
 
 
@@ -175,7 +185,10 @@ def test_azure_export_with_an_api_key(
     options = ["--azure-endpoint", served.emu.url_for(flavour)]  # type: ignore[arg-type]
     if version is not None:
         options += ["--azure-api-version", version]
-    env = {"AZURE_OPENAI_API_KEY": API_KEY, "OPENAI_API_KEY": "sk-not-this-one-0123"}
+    env: dict[str, str | None] = {
+        "AZURE_OPENAI_API_KEY": API_KEY,
+        "OPENAI_API_KEY": "sk-not-this-one-0123",
+    }
     result = export(out, ids, *options, env=env)
     assert result.exit_code == 0, result.stderr
     assert_exact_export(out, served, ids)
@@ -191,7 +204,7 @@ def test_azure_export_with_an_api_key(
 def test_azure_key_from_another_variable(served: ServedEmulator, tmp_path: Path) -> None:
     ids = seed(served, 1, 5)
     out = tmp_path / "azure.jsonl"
-    env = {"MY_AZURE_KEY": API_KEY, "AZURE_OPENAI_API_KEY": None}
+    env: dict[str, str | None] = {"MY_AZURE_KEY": API_KEY, "AZURE_OPENAI_API_KEY": None}
     options = ["--azure-endpoint", served.emu.url_for("azure_v1"), "--api-key-env", "MY_AZURE_KEY"]
     result = export(out, ids, *options, env=env)
     assert result.exit_code == 0, result.stderr
