@@ -91,6 +91,14 @@ class AiohttpSeam(Seam):
                 ),
             ) as resp:
                 return Reply(resp.status, resp.headers, await self._read(resp), request.url)
+        except (AssertionError, RuntimeError):
+            # closed under a request in flight (aiohttp asserts on a closed connector; with
+            # trust_env it awaits the proxy and netrc lookup, a window for close() to run)
+            if self.closed:
+                raise errors.ClientClosedError(
+                    "the client was closed during this request"
+                ) from None
+            raise
         except aiohttp.ConnectionTimeoutError as exc:
             raise errors.APITimeoutError(
                 self._describe("timed out connecting", exc), maybe_delivered=False

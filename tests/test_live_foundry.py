@@ -4,8 +4,12 @@ cached, renewed on a 401), the Foundry list shape parsed losslessly, clear error
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
+import sys
+import types
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import orjson
@@ -105,3 +109,36 @@ async def test_a_refused_credential_token_twice_is_an_authentication_error(emu: 
         async with om.Client.foundry(emu.url_for("foundry"), credential=credential) as c:
             await c.retrieve_thread("thread_f")
     assert len(emu.log) == 0
+
+
+async def test_with_neither_the_default_azure_credential_is_made_on_first_use(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-identity is not installed here: a module of that name whose
+    DefaultAzureCredential is the emulator's async credential stands in for it."""
+    made: list[Any] = []
+    closed: list[bool] = []
+
+    def default_credential(**kwargs: Any) -> Any:
+        credential = emu.async_credential(3600)
+
+        async def close() -> None:
+            closed.append(True)
+
+        credential.close = close  # type: ignore[method-assign]
+        made.append(credential)
+        return credential
+
+    for name in ("azure", "azure.identity", "azure.identity.aio"):
+        module = types.ModuleType(name)
+        module.__spec__ = importlib.machinery.ModuleSpec(name, None)
+        module.DefaultAzureCredential = default_credential  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, name, module)
+    client = om.Client.foundry(emu.url_for("foundry"))
+    assert made == []  # nothing created before the first call
+    async with client:
+        assert len(await client.list("thread_f").collect()) == 7
+        await client.retrieve_thread("thread_f")
+    assert len(made) == 1
+    assert made[0].scopes == [(AI_AZURE_SCOPE,)]
+    assert closed == [True]
