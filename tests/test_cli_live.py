@@ -24,6 +24,7 @@ from openai_messages.emulator.log import LoggedRequest
 
 from .import_support import write_export
 from .test_cli import API_KEY, ServedEmulator, assert_exact_export
+from .test_cli_hostile import HostileServer
 
 THREADS = 3
 MESSAGES = 1000
@@ -158,6 +159,24 @@ def test_a_failing_token_command_ends_the_run_with_one_scrubbed_line(
     assert "SECRET" not in result.stderr + result.stdout
     assert "thread_" not in result.stderr  # one line for the run, not one a thread
     assert calls(entra) == []
+
+
+def test_a_refusal_spread_over_lines_is_one_line(tmp_path: Path) -> None:
+    body = b'{"error":{"message":"token refused\\nsee the logs\\r\\n  for why","code":"401"}}'
+    server = HostileServer(lambda thread_id, query: (401, body))
+    try:
+        result = export(
+            tmp_path / "out.jsonl", ["thread_a", "thread_b"], "--base-url", server.url,
+            "--token-command", shlex.join([sys.executable, "-c", "print('tok-0123456789')"]),
+            "--concurrency", "1",
+        )  # fmt: skip
+    finally:
+        server.close()
+    assert result.exit_code == 1
+    (line,) = error_lines(result)
+    assert "token refused see the logs for why" in line
+    assert result.stderr.count("\n") == 1  # one line, ending the output
+    assert len(server.requests) == 2  # the token, then its renewal: refused both times
 
 
 # -- Azure: classic and v1 routes, api key or token ---------------------------------------------

@@ -222,7 +222,7 @@ def end_run(
             f"error: the server refused {connection.credential} "
             f"({type(error).__name__}: {error}); {consequence} with it"
         )
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(" ".join(line.split()), markup=False, highlight=False, soft_wrap=True)
     sys.exit(EXIT_API_ERROR)
 
 
