@@ -16,7 +16,7 @@ import pytest
 from click.testing import Result
 
 from openai_messages.cli.connection import connection
-from openai_messages.emulator import AI_AZURE_SCOPE
+from openai_messages.emulator import AI_AZURE_SCOPE, COGNITIVE_SERVICES_SCOPE
 
 from .test_cli import API_KEY, ServedEmulator, assert_exact_export
 from .test_cli_live import calls, error_lines, export, invoke, seed, token_command
@@ -186,20 +186,28 @@ def fresh_azure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return root
 
 
-def test_credential_azure_identity_exports_from_foundry(
-    served: ServedEmulator, tmp_path: Path, fresh_azure: Path
-) -> None:
+@pytest.mark.parametrize(
+    ("option", "flavour", "scope"),
+    [
+        ("--foundry-endpoint", "foundry", AI_AZURE_SCOPE),
+        ("--azure-endpoint", "azure_v1", COGNITIVE_SERVICES_SCOPE),
+    ],
+)
+def test_credential_azure_identity_exports(
+    served: ServedEmulator, tmp_path: Path, fresh_azure: Path, option: str, flavour: str,
+    scope: str,
+) -> None:  # fmt: skip
     stand_in(fresh_azure, identity=True)
     ids = seed(served, 2, 120)
     out = tmp_path / "out.jsonl"
     result = export(
-        out, ids, "--foundry-endpoint", served.emu.url_for("foundry"),
+        out, ids, option, served.emu.url_for(flavour),  # type: ignore[arg-type]
         "--credential", "azure-identity", env={"OM_TEST_TOKEN_URL": served.emu.token_url},
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert_exact_export(out, served, ids)
     (credential,) = sys.modules["azure.identity.aio"].created
-    assert credential.scopes == [(AI_AZURE_SCOPE,)]  # one token, cached for the export
+    assert credential.scopes == [(scope,)]  # one token, cached for the export
     assert credential.closed  # closed with the client
     assert {r.status for r in calls(served)} == {200}
 
