@@ -14,17 +14,23 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import IO, Any, Final, TypeVar
+from typing import IO, Any, Final, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 
 from .. import validation
 from .._version import __version__
-from ..client import DEFAULT_BASE_URL, Client
-from ..errors import APIError, AuthenticationError, InvalidArgumentError, PermissionDeniedError
-from ..retry import RetryPolicy
+from ..client import Client
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    CredentialError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+)
 from ..types import Order
+from .connection import Connection, connection_options
 from .export import (
     ExportStats,
     JsonlSink,
@@ -197,30 +203,28 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def connection_options(command: F) -> F:
-    """The options that say where and how to connect (shared by export and import)."""
-    for option in reversed(
-        (
-            click.option(
-                "--base-url", default=None, metavar="URL",
-                help="API base URL [default: $OPENAI_BASE_URL, then https://api.openai.com/v1].",
-            ),
-            click.option(
-                "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
-                help="Environment variable holding the API key.",
-            ),
-            click.option(
-                "--api-version", type=click.Choice(["v1", "v2"]), default="v2",
-                show_default=True,
-            ),
-            click.option(
-                "--max-retries", type=click.IntRange(0, 20), default=4, show_default=True,
-                help="Re-sends of a request after a transient failure.",
-            ),
+def open_client(connection: Connection, **options: Any) -> Client:
+    """The command's client; what only the client checks (a Foundry endpoint without
+    ``/api/projects/``, a malformed URL) is a usage error, before any file is opened."""
+    try:
+        return connection.client(**options)
+    except InvalidArgumentError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def end_run(
+    error: Exception, connection: Connection, consequence: str, console: Console
+) -> NoReturn:
+    """One line for an error that ends the run (a refused credential, no token), exit 1."""
+    if isinstance(error, CredentialError):
+        line = f"error: no token: {error}; {consequence} without one"
+    else:
+        line = (
+            f"error: the server refused {connection.credential} "
+            f"({type(error).__name__}: {error}); {consequence} with it"
         )
-    ):  # fmt: skip
-        command = option(command)
-    return command
+    console.print(" ".join(line.split()), markup=False, highlight=False, soft_wrap=True)
+    sys.exit(EXIT_API_ERROR)
 
 
 def progress_option(command: F) -> F:
@@ -229,22 +233,6 @@ def progress_option(command: F) -> F:
         "--progress", type=click.Choice(PROGRESS_CHOICES), default="auto", show_default=True,
         help="Progress on stderr: a bar on a terminal (auto), log lines, or none.",
     )(command)  # fmt: skip
-
-
-def connection(
-    base_url: str | None, api_key_env: str, api_version: str, max_retries: int, **more: Any
-) -> dict[str, Any]:
-    """The ``Client`` options of the connection options; no key is a usage error."""
-    api_key = os.environ.get(api_key_env)
-    if not api_key:
-        raise click.UsageError(f"no API key: set the {api_key_env} environment variable")
-    return {
-        "api_key": api_key,
-        "base_url": base_url,
-        "api_version": api_version,
-        "retry_policy": RetryPolicy(max_retries=max_retries),
-        **more,
-    }
 
 
 # -- the command group -----------------------------------------------------------------------
@@ -266,7 +254,7 @@ def cli() -> None:
 async def _export(
     ids: Sequence[str],
     sink: Sink,
-    client_options: dict[str, Any],
+    client: Client,
     *,
     order: Order,
     concurrency: int,
@@ -276,7 +264,7 @@ async def _export(
 ) -> tuple[list[ThreadFailure], ExportStats, dict[str, int]]:
     """Run the export with its progress display; the failures, totals and client counters."""
     stats = ExportStats()
-    async with Client(**client_options) as client:
+    async with client:
         display = make_display(progress, stats, lambda: client.stats, console, LOG_INTERVAL)
         try:
             async with showing(display):
@@ -319,11 +307,8 @@ def export(
     order: Order,
     concurrency: int,
     page_size: int,
-    base_url: str | None,
-    api_key_env: str,
-    api_version: str,
     ids_from: IO[bytes] | None,
-    max_retries: int,
+    connection: Connection,
     progress: str,
 ) -> None:
     """Export every message of THREAD_ID... as JSON Lines, exactly as the server sent them.
@@ -333,7 +318,7 @@ def export(
     """
     ids = read_ids(thread_ids, ids_from)
     check_ids(ids)
-    client_options = connection(base_url, api_key_env, api_version, max_retries)
+    client = open_client(connection)
     console = stderr_console()
     sink, resuming = open_sink(output, order)
     if resuming:
@@ -345,7 +330,7 @@ def export(
                 _export(
                     ids,
                     sink,
-                    client_options,
+                    client,
                     order=order,
                     concurrency=concurrency,
                     page_size=page_size,
@@ -360,12 +345,8 @@ def export(
         sys.exit(EXIT_INTERRUPTED)
     except InvalidArgumentError as exc:
         raise click.UsageError(str(exc)) from None
-    except (AuthenticationError, PermissionDeniedError) as exc:
-        console.print(
-            f"error: the server refused the API key ({type(exc).__name__}: {exc}); "
-            f"no thread can be exported with it"
-        )
-        sys.exit(EXIT_API_ERROR)
+    except (AuthenticationError, PermissionDeniedError, CredentialError) as exc:
+        end_run(exc, connection, "no thread can be exported", console)
     except BrokenPipeError:
         _silence_stdout()
         console.print("error: the output was closed before the export finished")
@@ -381,7 +362,7 @@ def export(
 async def _import(
     threads: Sequence[SourceThread],
     journal: ImportJournal,
-    client_options: dict[str, Any],
+    client: Client,
     *,
     thread_map: dict[str, str],
     concurrency: int,
@@ -390,7 +371,7 @@ async def _import(
 ) -> tuple[list[ThreadFailure], ImportStats, dict[str, int]]:
     """Run the import with its progress display; the failures, totals and client counters."""
     stats = ImportStats()
-    async with Client(**client_options) as client:
+    async with client:
         display = make_display(
             progress, stats, lambda: client.stats, console, LOG_INTERVAL, label="import"
         )
@@ -403,7 +384,7 @@ async def _import(
                     stats,
                     thread_map=thread_map,
                     concurrency=concurrency,
-                    trust_idempotency_key=client_options["trust_idempotency_key"],
+                    trust_idempotency_key=client.trust_idempotency_key,
                 )
         finally:
             stats.finished = time.monotonic()
@@ -460,10 +441,7 @@ def import_(
     state_file: str | None,
     concurrency: int,
     trust_idempotency_key: bool,
-    base_url: str | None,
-    api_key_env: str,
-    api_version: str,
-    max_retries: int,
+    connection: Connection,
     progress: str,
 ) -> None:
     """Create the threads and messages of EXPORT.jsonl (written by export) on a server.
@@ -480,19 +458,16 @@ def import_(
     Exit codes: 0 done, 1 an API error, 2 bad usage or input, 130 interrupted.
     """
     thread_map = parse_thread_map(thread_maps)
-    client_options = connection(
-        base_url, api_key_env, api_version, max_retries,
-        trust_idempotency_key=trust_idempotency_key,
-    )  # fmt: skip
+    client = open_client(connection, trust_idempotency_key=trust_idempotency_key)
     console = stderr_console()
     try:
-        threads = read_export(export_file, "v1" if api_version == "v1" else "v2")
+        threads = read_export(export_file, connection.api_version)
     except ImportInputError as exc:
         raise click.UsageError(f"{export_file}: {exc}") from None
     unknown = sorted(set(thread_map) - {t.thread_id for t in threads})
     if unknown:
         raise click.UsageError(f"--thread-map names threads not in {export_file}: {unknown}")
-    target = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    target = connection.target
     state_path = state_file or export_file + IMPORT_STATE_SUFFIX
     try:
         journal = ImportJournal.open(state_path, map_file, target)
@@ -509,7 +484,7 @@ def import_(
                 _import(
                     threads,
                     journal,
-                    client_options,
+                    client,
                     thread_map=thread_map,
                     concurrency=concurrency,
                     progress=progress,
@@ -525,12 +500,8 @@ def import_(
         raise click.UsageError(str(exc)) from None
     except InvalidArgumentError as exc:
         raise click.UsageError(str(exc)) from None
-    except (AuthenticationError, PermissionDeniedError) as exc:
-        console.print(
-            f"error: the server refused the API key ({type(exc).__name__}: {exc}); "
-            f"nothing can be imported with it"
-        )
-        sys.exit(EXIT_API_ERROR)
+    except (AuthenticationError, PermissionDeniedError, CredentialError) as exc:
+        end_run(exc, connection, "nothing can be imported", console)
     except OSError as exc:
         raise click.UsageError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
     recovered = f" ({stats.recovered} found already created)" if stats.recovered else ""

@@ -25,14 +25,19 @@ import attrs
 import orjson
 
 from .. import converter
-from ..bulk import RUN_ENDING, RunTotals
+from ..bulk import RUN_ENDING as WALK_ENDING
+from ..bulk import RunTotals
 from ..client import Client
-from ..errors import OpenAIMessagesError
+from ..errors import CredentialError, OpenAIMessagesError
 from ..models import Message
 from ..types import Order
 
 if sys.platform != "win32":  # pragma: no branch
     import fcntl
+
+RUN_ENDING: Final = (*WALK_ENDING, CredentialError)
+"""What ends an export or import at once: a refused key or token (401/403), a closed
+client, or no token to be had (a failing --token-command would fail every thread)."""
 
 __all__ = [
     "STATE_SUFFIX",
@@ -422,8 +427,8 @@ async def export_threads(
 
     Threads with messages already written resume with ``after=<last id>``; the others
     are walked by ``client.stream_many`` page by page. A failing thread does not stop the
-    others and is never marked done; a refused key (401/403) ends the export at once,
-    raised from here.
+    others and is never marked done; a refused key (401/403) or a token that cannot be
+    had (:data:`RUN_ENDING`) ends the export at once, raised from here.
     """
     todo = [tid for tid in thread_ids if not sink.state(tid).done]
     stats.threads_total = len(thread_ids)
@@ -489,5 +494,7 @@ async def export_threads(
                 if chunk.messages:
                     page(chunk.thread_id, chunk.messages)
                 if chunk.done:
+                    if isinstance(chunk.error, CredentialError):
+                        raise chunk.error
                     ended(chunk.thread_id, chunk.error)
     return failures

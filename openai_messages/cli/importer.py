@@ -29,14 +29,13 @@ from typing import Any, Final
 
 import attrs
 
-from ..bulk import RUN_ENDING
 from ..client import Client
 from ..errors import CreateOutcomeUnknownError, OpenAIMessagesError
 from ..idempotency import find_created
 from ..models import Message
 from ..protocol import IDEMPOTENCY_MARKER
 from ..validation import MAX_METADATA_KEYS
-from .export import ExportStats, ResumeError, ThreadFailure, _bounded
+from .export import RUN_ENDING, ExportStats, ResumeError, ThreadFailure, _bounded
 from .import_journal import ImportJournal, ImportThreadState
 from .import_source import ImportInputError, SourceMessage, SourceThread, read_export
 
