@@ -58,11 +58,14 @@ class ClientSpec:
     """For ``om`` only: pages fetched ahead while the caller works."""
     max_retries: int | None = None
     """None: the client's default."""
+    token_provider: bool = False
+    """For ``om`` only: the key comes from an async callable, asked before every request."""
 
     @property
     def label(self) -> str:
         if self.kind == "om":
-            return "openai_messages" + (f" prefetch={self.prefetch}" if self.prefetch != 1 else "")
+            prefetch = f" prefetch={self.prefetch}" if self.prefetch != 1 else ""
+            return "openai_messages" + prefetch + (" token provider" if self.token_provider else "")
         if self.kind == "floor":
             return "aiohttp+orjson floor"
         limit = "" if self.page_size is None else f", limit={self.page_size}"
@@ -134,7 +137,12 @@ class _OmWalker:
 
         self.spec = spec
         self._page_size = spec.page_size or 100
-        self._client = om.Client(api_key=api_key, base_url=base_url, max_retries=spec.max_retries)
+
+        async def provider() -> str:
+            return api_key
+
+        key: Any = provider if spec.token_provider else api_key
+        self._client = om.Client(api_key=key, base_url=base_url, max_retries=spec.max_retries)
 
     @property
     def requests(self) -> int:

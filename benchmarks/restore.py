@@ -57,7 +57,7 @@ class RestoreSize:
 SIZES: dict[str, RestoreSize] = {
     "smoke": RestoreSize(threads=4, messages=20, fault_threads=2, fault_messages=6),
     "quick": RestoreSize(threads=8, messages=100, fault_threads=4, fault_messages=40),
-    "full": RestoreSize(threads=16, messages=200, fault_threads=8, fault_messages=100),
+    "full": RestoreSize(threads=16, messages=200, fault_threads=4, fault_messages=50),
 }
 CHAOS_SEED = 11
 

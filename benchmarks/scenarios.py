@@ -127,8 +127,9 @@ def full_walk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     # The floor runs right after openai_messages in every run: the CPU ratio is paired
     # run by run, and neighbours in time share the machine's mood.
     om_seq = OM.with_(prefetch=0)
+    om_token = OM.with_(token_provider=True)
     officials = ctx.officials("walk", HTTPX_100, HTTPX, extra=(AIOHTTP_100, AIOHTTP))
-    specs = [OM, FLOOR, om_seq, *officials]
+    specs = [OM, FLOOR, om_seq, om_token, *officials]
     thread = emu.thread_ids[0]
     size = f"{ctx.mode.walk_messages:,}-msg thread"
     cpu = {
@@ -177,6 +178,8 @@ def full_walk(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     )
     # The floor waits for each page before asking for the next, like prefetch=0.
     results.ratio("full walk", f"{om_seq.label} / floor", cpu[om_seq], cpu[FLOOR])
+    # An async token provider is asked before every request (once per 100 messages).
+    results.ratio("full walk", f"{om_token.label} / openai_messages", cpu[om_token], cpu[OM])
 
 
 # -- latency hiding --------------------------------------------------------------------
