@@ -28,6 +28,7 @@ TEST_DEPS = [
     "pyyaml>=6",
     "openai>=1.40",
     "hatchling>=1.27",
+    "psutil>=5.9",
     "tomli>=2; python_version < '3.11'",
 ]
 PACKAGES = ["openai_messages", "tests", "benchmarks", "noxfile.py", "docs/conf.py"]
