@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -10,6 +11,9 @@ import openai_messages as om
 from openai_messages.emulator import Emulator
 
 from .support import API_KEY, FAST_RETRIES
+
+if TYPE_CHECKING:
+    from .test_cli import ServedEmulator
 
 
 @pytest.fixture
@@ -31,3 +35,15 @@ async def client(emu: Emulator) -> AsyncIterator[om.Client]:
         api_key=API_KEY, base_url=emu.url, retry_policy=FAST_RETRIES, retry_budget=None
     ) as c:
         yield c
+
+
+@pytest.fixture
+def served() -> Iterator[ServedEmulator]:
+    """An emulator serving from a thread of its own, for tests that run the CLI in-process."""
+    from .test_cli import ServedEmulator
+
+    server = ServedEmulator().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -13,12 +13,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-import pytest
 from click.testing import CliRunner, Result
 from rich.console import Console
 
@@ -86,15 +85,6 @@ class ServedEmulator:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
-
-
-@pytest.fixture
-def served() -> Iterator[ServedEmulator]:
-    server = ServedEmulator().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:

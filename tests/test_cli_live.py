@@ -42,15 +42,6 @@ def entra() -> Iterator[ServedEmulator]:
         server.stop()
 
 
-@pytest.fixture
-def served() -> Iterator[ServedEmulator]:
-    server = ServedEmulator().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def token_command(
     served: ServedEmulator, *, lifetime: float = LIFETIME, scope: str = AI_AZURE_SCOPE,
     text: bool = False,

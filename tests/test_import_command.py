@@ -4,7 +4,6 @@ in-process (click's CliRunner) against the emulator over loopback."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +29,6 @@ from .import_support import (
     write_export,
 )
 from .test_cli import ServedEmulator, invoke
-
-
-@pytest.fixture
-def served() -> Iterator[ServedEmulator]:
-    server = ServedEmulator().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def creates(served: ServedEmulator) -> int:

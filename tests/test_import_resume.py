@@ -26,15 +26,6 @@ MAX_RUNS = 40
 
 
 @pytest.fixture
-def served() -> Iterator[ServedEmulator]:
-    server = ServedEmulator().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def keyless(served: ServedEmulator) -> Iterator[KeylessProxy]:
     """The emulator behind a proxy that drops Idempotency-Key (a server that ignores it)."""
     proxy = KeylessProxy(served.emu.url).start()
