@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 
 from openai_messages.emulator import Emulator, Faults
+
+from .test_emulator_routes import call as routes_call
 
 KEY = "sk-emu-threads"
 THREAD_FIELDS = {"id", "object", "created_at", "metadata", "tool_resources"}
@@ -36,14 +37,11 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def call(
-    http: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    json: Any = None,
-    headers: dict[str, str] | None = None,
+    http: aiohttp.ClientSession, method: str, url: str, json: Any = None, **options: Any
 ) -> tuple[int, Any]:
-    async with http.request(method, url, json=json, headers=headers) as resp:
-        return resp.status, orjson.loads(await resp.read())
+    """One request (checked as the route tests check theirs): status and decoded body."""
+    status, body, _ = await routes_call(http, method, url, json=json, **options)
+    return status, body
 
 
 def url(server: Emulator, flavour: str, path: str) -> str:
