@@ -227,11 +227,13 @@ class Journal:
         self.poisoned: OSError | None = None
 
     @classmethod
-    def create(cls, path: str, header: Mapping[str, Any]) -> Journal:
-        """Start a journal at ``path`` (replacing any) holding only ``header``, durably."""
+    def create(
+        cls, path: str, header: Mapping[str, Any], records: Iterable[Record] = ()
+    ) -> Journal:
+        """Start a journal at ``path`` (replacing any) of ``header`` and ``records``, durably."""
         sweep_temporaries(path)
         journal = cls(path, -1, header, 0)
-        journal._rewrite([])
+        journal._rewrite(records)
         return journal
 
     @classmethod
