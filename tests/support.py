@@ -49,7 +49,15 @@ _HEADER_KEYS = ("journal", "format", "order", "nonce", "target", "map")
 def read_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A state journal as one dict, as of its last whole record: the header's keys, then
     each record's keys (latest wins) and its ``threads`` merged thread by thread."""
-    lines = Path(path).read_bytes().split(b"\n")
+    data = Path(path).read_bytes()
+    try:
+        whole: dict[str, Any] = orjson.loads(data)  # a state of the older, one-object format
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if "journal" not in whole:
+            return whole
+    lines = data.split(b"\n")
     header = orjson.loads(lines[0])
     merged: dict[str, Any] = {k: v for k, v in header.items() if k != "journal"}
     threads: dict[str, Any] = {}
