@@ -14,7 +14,12 @@ from typing import Any
 
 import pytest
 
-__all__ = ["fd_path", "fail", "fsynced_paths", "written_bytes"]
+__all__ = ["fail", "fd_path", "fsynced_paths", "is_file", "written_bytes"]
+
+
+def is_file(path: str | os.PathLike[str]) -> Callable[[str], bool]:
+    """A ``matches`` for :func:`fail`: the file at ``path`` alone."""
+    return lambda name: name == str(path)
 
 
 def fd_path(fd: int) -> str:

@@ -9,6 +9,7 @@ file-size limit in a subprocess.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import random
 import resource
@@ -22,7 +23,7 @@ import pytest
 from openai_messages.cli import export as export_module
 from openai_messages.cli.export import STATE_SUFFIX, ResumableFile, encode_page
 
-from .fault_files import fail, written_bytes
+from .fault_files import fail, is_file, written_bytes
 from .support import read_state
 from .test_cli import (
     ServedEmulator,
@@ -41,10 +42,6 @@ def seeded(served: ServedEmulator, threads: int, messages: int) -> list[str]:
 
 def small_pages(served: ServedEmulator, out: Path, ids: list[str]) -> list[str]:
     return [*export_args(served, out, *ids), "--page-size", "10", "--concurrency", "1"]
-
-
-def is_file(path: Path) -> object:
-    return lambda name: name == str(path)
 
 
 # -- item 1: nothing claimed after a failed fsync; resume checks what the state claims ------
@@ -142,7 +139,7 @@ def test_a_lost_state_and_another_order_repeat_nothing(
     partial = [
         orjson.dumps(m)
         for t in ids
-        for m in served.call(lambda t=t: served.emu.store.messages(t))[:30]
+        for m in served.call(functools.partial(served.emu.store.messages, t))[:30]
     ]
     out.write_bytes(b"".join(line + b"\n" for line in partial))  # an asc export, its state lost
     result = invoke(*export_args(served, out, *ids), "--order", "desc")
@@ -151,7 +148,7 @@ def test_a_lost_state_and_another_order_repeat_nothing(
     assert result.exit_code == 0, result.stderr
     assert "missing" in result.stderr
     for thread_id in ids:
-        stored = served.call(lambda t=thread_id: served.emu.store.messages(t))
+        stored = served.call(functools.partial(served.emu.store.messages, thread_id))
         assert sorted(m["id"] for m in items if m["thread_id"] == thread_id) == sorted(
             m["id"] for m in stored
         )
