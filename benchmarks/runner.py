@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import report, restore, scenarios
+from . import checkpoint, report, restore, scenarios
 from .chart import write_chart
 from .clients import official_available
 from .config import MODES, Mode
@@ -23,7 +23,9 @@ from .results import Results
 __all__ = ["main"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("parsing", "walk", "latency", "bulk", "limited", "memory", "import", "restore")
+SCENARIOS = (
+    "parsing", "walk", "latency", "bulk", "limited", "memory", "import", "restore", "checkpoint",
+)  # fmt: skip
 
 
 def _emulators(mode: Mode, wanted: set[str], official: bool) -> dict[str, EmulatorSpec]:
@@ -148,6 +150,7 @@ def _run_all(
             "restore",
             lambda: restore.restore(ctx, emus["restore"], emus["restore_faults"], results),
         ),
+        ("checkpoint", lambda: checkpoint.checkpoint(ctx.mode.name, results, ctx.log)),
     ]
     for name, step in steps:
         if name not in wanted:

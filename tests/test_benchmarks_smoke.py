@@ -24,6 +24,7 @@ SCENARIOS = {
     "memory",
     "import",
     "restore",
+    "checkpoint",
 }
 
 
