@@ -63,6 +63,23 @@ def test_no_checkpoint_after_a_failed_map_fsync(
     assert_imported(served, sources, targets, map_path)
 
 
+def test_resume_checks_the_map_the_state_claims(served: ServedEmulator, tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    sources = write_export(export, {"thread_a": 10, "thread_b": 10})
+    targets = seed_targets(served, list(sources))
+    map_path = tmp_path / "map.jsonl"
+    args = import_args(served, export, targets, "--map", str(map_path))
+    assert invoke(*args).exit_code == 0
+    lines = map_path.read_bytes().split(b"\n")
+    lines[4] = b"\0" * len(lines[4])  # a block of the map lost
+    map_path.write_bytes(b"\n".join(lines))
+    before = map_path.read_bytes()
+    result = invoke(*args)
+    assert map_path.read_bytes() == before
+    assert result.exit_code == 2, result.stderr
+    assert f"{map_path}:5" in result.stderr
+
+
 # -- item 3: an export still being written, or unfinished -------------------------------------
 
 
