@@ -112,6 +112,34 @@ def test_an_export_being_written_or_unfinished_is_refused(
     assert creates(served) == 11
 
 
+def test_an_unfinished_export_imports_what_is_complete_with_complete_only(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.jsonl"
+    sink = ResumableFile.open(str(export), "asc")
+    sink.write_page("thread_a", [message(n, "thread_a") for n in range(5)])
+    sink.finish("thread_a")
+    sink.write_page("thread_b", [message(n, "thread_b") for n in range(10, 14)])
+    sink.close()
+    with export.open("ab") as fh:
+        fh.write(b'{"id": "msg_torn", "thr')  # a killed export's last line
+    refused = invoke(*import_args(served, export, {}))
+    assert refused.exit_code == 2
+    assert "--complete-only" in refused.stderr
+    partial = invoke(*import_args(served, export, {}), "--complete-only")
+    assert partial.exit_code == 0, partial.stderr
+    assert "importing the 1 of 2 threads" in " ".join(partial.stderr.split())
+    assert creates(served) == 5
+    sink = ResumableFile.open(str(export), "asc")  # the export finishes
+    sink.write_page("thread_b", [message(n, "thread_b") for n in range(14, 16)])
+    sink.finish("thread_b")
+    sink.close()
+    served.call(served.emu.log.clear)
+    rest = invoke(*import_args(served, export, {}))
+    assert rest.exit_code == 0, rest.stderr
+    assert creates(served) == 6  # thread_b alone, thread_a is not created again
+
+
 # -- item 4: a lost or damaged state -----------------------------------------------------------
 
 

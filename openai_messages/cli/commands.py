@@ -461,6 +461,10 @@ def parse_thread_map(pairs: Iterable[str]) -> dict[str, str]:
     help="Threads imported at once (the messages of one thread go one after the other).",
 )  # fmt: skip
 @click.option(
+    "--complete-only", is_flag=True, default=False,
+    help="Import the threads an unfinished export has finished (it is refused otherwise).",
+)  # fmt: skip
+@click.option(
     "--trust-idempotency-key", is_flag=True, default=False,
     help="The target honours Idempotency-Key: after a failure re-send with the same key "
     "instead of listing the thread to check.",
@@ -473,6 +477,7 @@ def import_(
     map_file: str | None,
     state_file: str | None,
     concurrency: int,
+    complete_only: bool,
     trust_idempotency_key: bool,
     connection: Connection,
     progress: str,
@@ -495,22 +500,38 @@ def import_(
     client = open_client(connection, trust_idempotency_key=trust_idempotency_key)
     console = stderr_console()
     try:
-        reason = unfinished(export_file)
+        partial = unfinished(export_file)
     except ResumeError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError:
-        reason = None  # read_export names the file it cannot read
-    if reason is not None:
+        partial = None  # read_export names the file it cannot read
+    if partial is not None and (partial.running or not complete_only):
+        other = (
+            ""
+            if partial.running
+            else "; or import the threads it has finished with --complete-only"
+        )
         raise click.UsageError(
-            f"{reason}: run that export to the end (the same command resumes it), then import"
+            f"{partial.reason}: run that export to the end (the same command resumes it), "
+            f"then import{other}"
         )
     try:
-        threads = read_export(export_file, connection.api_version)
+        threads = read_export(
+            export_file, connection.api_version, partial.size if partial else None
+        )
     except ImportInputError as exc:
         raise click.UsageError(f"{export_file}: {exc}") from None
     unknown = sorted(set(thread_map) - {t.thread_id for t in threads})
     if unknown:
         raise click.UsageError(f"--thread-map names threads not in {export_file}: {unknown}")
+    if partial is not None:
+        kept = [t for t in threads if t.thread_id in partial.complete]
+        console.print(
+            f"importing the {len(kept)} of {len(threads)} threads {export_file} has finished "
+            f"(--complete-only); the same command imports the others once the export is done",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        threads = kept
     target = connection.target
     state_path = state_file or export_file + IMPORT_STATE_SUFFIX
     try:
