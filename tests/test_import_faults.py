@@ -193,6 +193,21 @@ def test_a_lost_state_with_nothing_to_rebuild_from_is_refused(
     assert ".lock" in result.stderr
 
 
+def test_a_run_that_never_wrote_its_state_leaves_no_trace(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.jsonl"
+    sources = write_export(export, {"thread_a": 4})
+    failed = invoke(*import_args(served, export, {}, "--map", str(tmp_path / "no" / "map")))
+    assert failed.exit_code == 74, failed.stderr
+    assert not Path(str(export) + STATE_SUFFIX + ".lock").exists()
+    map_path = tmp_path / "map.jsonl"
+    result = invoke(*import_args(served, export, {}, "--map", str(map_path)))
+    assert result.exit_code == 0, result.stderr
+    targets = {line["source_thread_id"]: line["thread_id"] for line in map_lines(map_path)}
+    assert_imported(served, sources, targets, map_path)
+
+
 def test_a_damaged_state_says_what_to_do(served: ServedEmulator, tmp_path: Path) -> None:
     export = tmp_path / "export.jsonl"
     sources = write_export(export, {"thread_a": 5})

@@ -16,6 +16,7 @@ target what was created after that by content (:attr:`ImportJournal.rebuilt`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -95,16 +96,20 @@ class ImportJournal:
         """Open (or start, or rebuild) the journal; :class:`ResumeError` if it cannot be
         resumed safely, :class:`OSError` naming the file that cannot be read or written."""
         journal = cls(state_path, map_path, target)
+        lock_path = state_path + ".lock"
+        used_before = os.path.exists(lock_path)
         try:
-            journal._open(dict(thread_map or {}))
+            journal._open(dict(thread_map or {}), used_before)
         except BaseException:
             journal._release()
+            if not used_before and not os.path.exists(state_path):
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path)  # no trace of a run that never had a state
             raise
         return journal
 
-    def _open(self, thread_map: dict[str, str]) -> None:
+    def _open(self, thread_map: dict[str, str], used_before: bool) -> None:
         lock_path = self.state_path + ".lock"
-        used_before = os.path.exists(lock_path)
         with naming(lock_path):
             self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         lock(self._lock_fd, self.state_path, "another import")
