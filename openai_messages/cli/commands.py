@@ -168,6 +168,7 @@ def stderr_console() -> Console:
 def io_failure(error: OSError, fallback: str, console: Console, advice: str) -> NoReturn:
     """One line naming the path that failed and why, exit 74 (no usage banner)."""
     path = error.filename if error.filename is not None else fallback
+    path = "stdout" if path == "-" else path
     console.print(
         f"error: cannot write {path}: {error.strerror or error}; {advice}",
         markup=False, highlight=False, soft_wrap=True,
