@@ -12,7 +12,6 @@ import errno
 import functools
 import os
 import random
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -245,19 +244,22 @@ def test_a_failed_write_exits_74_and_resumes(
     assert_exact_export(out, served, ids)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
 def test_a_file_size_limit_exits_74_and_resumes(served: ServedEmulator, tmp_path: Path) -> None:
     ids = seeded(served, 3, 200)
     out = tmp_path / "out.jsonl"
     args = small_pages(served, out, ids)
 
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
-
+    limited = (  # the command under a file-size limit (writes past it fail with EFBIG)
+        "import resource, runpy, sys; "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000)); "
+        "sys.argv[0] = 'openai-messages'; "
+        "runpy.run_module('openai_messages', run_name='__main__')"
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "openai_messages", *args],
+        [sys.executable, "-c", limited, *args],
         env=env_for_subprocess(),
         capture_output=True,
-        preexec_fn=limit,
         timeout=120,
         check=False,
     )

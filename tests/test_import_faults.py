@@ -193,6 +193,19 @@ def test_a_lost_state_with_nothing_to_rebuild_from_is_refused(
     assert ".lock" in result.stderr
 
 
+def test_an_unwritable_state_folder_fails_at_once_naming_it(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.jsonl"
+    write_export(export, {"thread_a": 4})
+    state = tmp_path / "missing" / "state.json"
+    result = invoke(*import_args(served, export, {}), "--state", str(state))
+    assert result.exit_code == 74, result.stderr
+    assert f"cannot write {state}" in " ".join(result.stderr.split())
+    assert "Usage" not in result.stderr
+    assert len(served.call(lambda: served.emu.log.filter("create_thread"))) == 0
+
+
 def test_a_run_that_never_wrote_its_state_leaves_no_trace(
     served: ServedEmulator, tmp_path: Path
 ) -> None:
