@@ -146,6 +146,10 @@ def test_a_lost_state_and_another_order_repeat_nothing(
     assert len(items) == 100
     assert result.exit_code == 0, result.stderr
     assert "missing" in result.stderr
+    served.call(served.emu.log.clear)
+    again = invoke(*export_args(served, out, *ids), "--order", "desc")
+    assert again.exit_code == 0, again.stderr
+    assert len(served.emu.log) == 0  # done now: nothing is walked a third time
     for thread_id in ids:
         stored = served.call(functools.partial(served.emu.store.messages, thread_id))
         assert sorted(m["id"] for m in items if m["thread_id"] == thread_id) == sorted(

@@ -509,8 +509,9 @@ def _plan(fd: int, path: str, order: str) -> _Plan:
     for tid in dict.fromkeys([*known, *scanned]):
         claim = known.get(tid)
         found = scanned.get(tid, (0, None))
-        if claim is not None and not claim.rewalk and (claim.count, claim.last_id) == found:
-            threads[tid] = claim
+        matches = claim is not None and (claim.count, claim.last_id) == found
+        if claim is not None and matches and (claim.done or not claim.rewalk):
+            threads[tid] = claim  # (a thread walked again resumes from its start again)
             continue
         threads[tid] = ThreadState(count=found[0], rewalk=True)
         if claim is not None and not claim.rewalk:
