@@ -157,6 +157,29 @@ def test_a_lost_state_and_another_order_repeat_nothing(
         )
 
 
+def test_a_damaged_state_is_refused_with_advice_and_nothing_changed(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    ids = seeded(served, 2, 20)
+    out = tmp_path / "out.jsonl"
+    assert invoke(*export_args(served, out, *ids)).exit_code == 0
+    with out.open("ab") as fh:
+        fh.write(b'{"id": "msg_torn"')  # an uncommitted tail: not cut while refused
+    state = Path(str(out) + STATE_SUFFIX)
+    lines = state.read_bytes().split(b"\n")
+    state.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:]]))
+    before = out.read_bytes(), state.read_bytes()
+    result = invoke(*export_args(served, out, *ids))
+    assert (out.read_bytes(), state.read_bytes()) == before
+    assert result.exit_code == 2, result.stderr
+    assert "move it aside" in " ".join(result.stderr.split())
+    state.rename(tmp_path / "damaged")  # as the error says
+    served.call(served.emu.log.clear)
+    resumed = invoke(*export_args(served, out, *ids))
+    assert resumed.exit_code == 0, resumed.stderr
+    assert_exact_export(out, served, ids)
+
+
 # -- item 5: a line deleted by hand -------------------------------------------------------------
 
 
