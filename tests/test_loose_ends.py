@@ -1,0 +1,80 @@
+"""Issue 21: loose ends found against hostile servers, each reproduced over real HTTP.
+
+The servers are raw sockets (:mod:`tests.hostile`) or the emulator. Each test names the
+issue's item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+import openai_messages as om
+
+from .hostile import Received, serve
+from .support import API_KEY, FAST_RETRIES, assert_nowhere
+
+# -- item 1: no key in the exception chain of a reply aiohttp cannot parse -------------
+
+KEYS = {
+    "plain": API_KEY,
+    "b64ish": "sk-ab/cd+ef=gh/IJ+kl==-0123456789",
+    "non_ascii": "sk-cl\u00e9-\u00fcber-\u00e9t\u00e9-0123456789",
+}
+
+
+def _echoed(received: Received) -> str:
+    """The credential header as the server read it (bytes as Latin-1)."""
+    return received.headers.get("authorization") or received.headers["api-key"]
+
+
+REPLIES: dict[str, Callable[[str], str]] = {
+    "status_line": lambda e: f"HTTP/1.1 2x0 {e}\r\nContent-Length: 2\r\n\r\n{{}}",
+    "nul_in_value": lambda e: f"HTTP/1.1 200 OK\r\nX-Echo: {e}\x00\r\nContent-Length: 0\r\n\r\n",
+    "ctl_in_name": lambda e: f"HTTP/1.1 200 OK\r\nX-Echo\x01: {e}\r\nContent-Length: 0\r\n\r\n",
+    "bare_line": lambda e: f"HTTP/1.1 200 OK\r\n{e}\r\nContent-Length: 0\r\n\r\n",
+    "length": lambda e: f"HTTP/1.1 200 OK\r\nContent-Length: 2{e}\r\n\r\n{{}}",
+}
+
+
+def _client(url: str, key: str, auth: str) -> om.Client:
+    options: dict[str, Any] = {"retry_policy": FAST_RETRIES, "retry_budget": None}
+    if auth == "azure":
+        return om.Client.azure(endpoint=url.removesuffix("/v1"), api_key=key, **options)
+    if auth == "provider":
+        return om.Client(api_key=lambda: key, base_url=url, **options)
+    return om.Client(api_key=key, base_url=url, **options)
+
+
+# a provider's token must fit a header as it is: a non-ASCII one is refused before sending
+AUTHS = [(a, k) for a in ("bearer", "azure", "provider") for k in KEYS]
+AUTHS.remove(("provider", "non_ascii"))
+
+
+@pytest.mark.parametrize("reply", list(REPLIES))
+@pytest.mark.parametrize(("auth", "key"), AUTHS)
+async def test_item1_unparsable_reply_echoing_the_key_leaks_it_nowhere(
+    reply: str, key: str, auth: str
+) -> None:
+    secret = KEYS[key]
+    raw = REPLIES[reply]
+
+    async with (
+        serve(lambda r: raw(_echoed(r)).encode("latin-1")) as (url, seen),
+        _client(url, secret, auth) as client,
+    ):
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: client.retrieve("thread_1", "msg_1"),
+            lambda: client.create("thread_1", role="user", content="x", max_retries=0),
+        ]
+        for call in calls:
+            with pytest.raises((om.APIConnectionError, om.CreateOutcomeUnknownError)) as info:
+                await call()
+            assert "could not be parsed" in str(info.value)
+            assert_nowhere(secret, info.value)
+        results = [r async for r in client.fetch_many(["thread_1"])]
+        assert results[0].error is not None
+        assert_nowhere(secret, results[0].error)
+    assert secret.encode().decode("latin-1") in _echoed(seen[0])  # the key was echoed
