@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import openai_messages as om
+from openai_messages import converter
 
-from .hostile import Received, serve
+from .hostile import Received, response, serve
 from .support import API_KEY, FAST_RETRIES, assert_nowhere
+
+MESSAGE: dict[str, Any] = {"id": "msg_1", "object": "thread.message", "role": "user"}
 
 # -- item 1: no key in the exception chain of a reply aiohttp cannot parse -------------
 
@@ -78,3 +84,30 @@ async def test_item1_unparsable_reply_echoing_the_key_leaks_it_nowhere(
         assert results[0].error is not None
         assert_nowhere(secret, results[0].error)
     assert secret.encode().decode("latin-1") in _echoed(seen[0])  # the key was echoed
+
+
+# -- item 2: a message nested deeper than orjson writes is encoded all the same --------
+
+
+@pytest.mark.parametrize("depth", [300, 1010])
+async def test_item2_deeply_nested_message_encodes(depth: int) -> None:
+    deep = "[" * depth + '{"k":"\u00e9"}' + "]" * depth  # orjson writes 255 levels at most
+    body = orjson.dumps(MESSAGE)[:-1] + b',"x_deep":' + deep.encode() + b"}"
+    async with (
+        serve(lambda _: response(200, body)) as (url, _),
+        om.Client(api_key=API_KEY, base_url=url) as client,
+    ):
+        message = await client.retrieve("thread_1", "msg_1")
+    encoded = converter.encode(message)
+    assert encoded == body  # as orjson writes: compact, UTF-8, keys in order, nothing lost
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+)
+
+
+@given(JSON)
+def test_item2_the_deep_writer_writes_what_orjson_writes(value: object) -> None:
+    assert converter._encode_deep(value) == orjson.dumps(value)
