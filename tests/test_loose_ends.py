@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import openai_messages as om
 from openai_messages import converter
+from openai_messages.emulator import Emulator
 
 from .hostile import Received, response, serve
 from .support import API_KEY, FAST_RETRIES, assert_nowhere
@@ -111,3 +112,36 @@ JSON = st.recursive(
 @given(JSON)
 def test_item2_the_deep_writer_writes_what_orjson_writes(value: object) -> None:
     assert converter._encode_deep(value) == orjson.dumps(value)
+
+
+# -- item 3: a token provider that cannot give a token ends a bulk run at once ---------
+
+
+def _failing_provider(good: int) -> tuple[Callable[[], str], list[int]]:
+    """A provider that gives the key ``good`` times, then fails; and its call count."""
+    calls = [0]
+
+    def provider() -> str:
+        calls[0] += 1
+        if calls[0] > good:
+            raise RuntimeError("the vault is sealed")
+        return API_KEY
+
+    return provider, calls
+
+
+@pytest.mark.parametrize("how", ["fetch_many", "stream_many"])
+async def test_item3_failing_token_provider_ends_the_whole_run(emu: Emulator, how: str) -> None:
+    ids = [f"thread_{i}" for i in range(30)]
+    for thread_id in ids:
+        emu.store.add_messages(thread_id, 1)
+    provider, calls = _failing_provider(good=3)
+    async with om.Client(api_key=provider, base_url=emu.url, retry_policy=FAST_RETRIES) as client:
+        run = client.fetch_many(ids, concurrency=2)
+        source = run if how == "fetch_many" else run.stream
+        seen: list[object] = []
+        with pytest.raises(om.CredentialError):
+            async for item in source:
+                seen.append(item)
+        assert all(getattr(item, "error", None) is None for item in seen)
+    assert calls[0] < len(ids)  # the other threads never asked for a token
