@@ -226,6 +226,8 @@ class WithResponse:
                 cause=cause,
                 recheck_delay=self._transport.policy.backoff_max,
             )
+            if isinstance(cause, errors.StoredButUnreadableError):
+                return await reconcile.find_stored(deadline)  # stored: find it by its key
             return await reconcile.run(deadline)
 
         return await self._transport.call(request, options, settle)

@@ -6,6 +6,7 @@ issue's item.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -145,3 +146,71 @@ async def test_item3_failing_token_provider_ends_the_whole_run(emu: Emulator, ho
                 seen.append(item)
         assert all(getattr(item, "error", None) is None for item in seen)
     assert calls[0] < len(ids)  # the other threads never asked for a token
+
+
+# -- item 4: a create stored but unreadable is looked up by its key --------------------
+
+
+class _Store:
+    """A hostile server's thread: a create is stored (metadata kept), then answered with
+    ``reply``; a list answers the stored messages, newest first."""
+
+    def __init__(self, reply: bytes, *, keeps_metadata: bool = True) -> None:
+        self.reply = reply
+        self.keeps_metadata = keeps_metadata
+        self.stored: list[dict[str, Any]] = []
+
+    def add(self, received: Received) -> dict[str, Any]:
+        body = orjson.loads(received.body)
+        message = {**MESSAGE, "id": f"msg_{len(self.stored)}", "created_at": int(time.time())}
+        message["content"] = [
+            {"type": "text", "text": {"value": body["content"], "annotations": []}}
+        ]
+        message["metadata"] = body.get("metadata", {}) if self.keeps_metadata else {}
+        self.stored.append(message)
+        return message
+
+    def listing(self) -> bytes:
+        data = self.stored[::-1]
+        return response(200, {"object": "list", "data": data, "has_more": False})
+
+    def answer(self, received: Received) -> bytes:
+        if received.method == "POST":
+            self.add(received)
+            return self.reply
+        return self.listing()
+
+
+UNREADABLE = {
+    "empty": response(200, b""),
+    "not_json": response(200, b"<html>stored</html>"),
+    "too_large": response(200, {**MESSAGE, "id": "msg_0", "pad": "x" * 5000}),
+}
+
+
+@pytest.mark.parametrize("kind", list(UNREADABLE))
+async def test_item4_unreadable_2xx_create_is_found_by_its_key(kind: str) -> None:
+    store = _Store(UNREADABLE[kind])
+    store.stored.append({**MESSAGE, "id": "msg_older", "metadata": {}})  # not it
+    async with (
+        serve(store.answer) as (url, seen),
+        om.Client(api_key=API_KEY, base_url=url, max_response_bytes=1000) as client,
+    ):
+        created = await client.create("thread_1", role="user", content="hi", metadata={"a": "b"})
+    assert created.id == store.stored[-1]["id"]
+    assert created.metadata is not None
+    assert created.metadata["a"] == "b"
+    assert [r.method for r in seen] == ["POST", "GET"]  # looked up, never re-sent
+
+
+@pytest.mark.parametrize("kind", list(UNREADABLE))
+async def test_item4_stored_but_unreadable_only_when_not_found(kind: str) -> None:
+    store = _Store(UNREADABLE[kind], keeps_metadata=False)  # the key cannot be found
+    async with (
+        serve(store.answer) as (url, seen),
+        om.Client(api_key=API_KEY, base_url=url, max_response_bytes=1000) as client,
+    ):
+        with pytest.raises(om.StoredButUnreadableError) as info:
+            await client.create("thread_1", role="user", content="hi")
+    assert "do not create it again" in str(info.value)
+    assert [r.method for r in seen] == ["POST", "GET"]
