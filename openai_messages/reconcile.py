@@ -58,7 +58,8 @@ class Reconcile:
     def unknown(self, reason: str) -> errors.CreateOutcomeUnknownError:
         return errors.CreateOutcomeUnknownError(
             f"the create in thread {self.thread_id!r} may have been stored ({self.cause}), and "
-            f"{reason}; list the thread's newest messages before creating it again",
+            f"{reason}; settle it with client.find_created(thread_id, idempotency_key) "
+            "before creating it again",
             thread_id=self.thread_id,
             idempotency_key=self.key,
             request_id=self.cause.request_id,

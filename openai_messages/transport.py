@@ -465,7 +465,8 @@ class Transport:
         key = call.request.headers.get("Idempotency-Key", "")
         return errors.CreateOutcomeUnknownError(
             f"the {call.op.name} {where}failed in a way that may have stored the "
-            f"{_what(call.op)} ({cause}); check before creating it again",
+            f"{_what(call.op)} ({cause}); check before creating it again"
+            + (" (client.find_created(thread_id, idempotency_key))" if thread_id else ""),
             thread_id=thread_id,
             idempotency_key=key,
             request_id=cause.request_id,

@@ -6,6 +6,7 @@ issue's item.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -214,3 +215,45 @@ async def test_item4_stored_but_unreadable_only_when_not_found(kind: str) -> Non
             await client.create("thread_1", role="user", content="hi")
     assert "do not create it again" in str(info.value)
     assert [r.method for r in seen] == ["POST", "GET"]
+
+
+# -- item 5: a create that timed out after it was stored is settled by find_created ----
+
+
+async def test_item5_find_created_settles_a_create_whose_timeout_ran_out() -> None:
+    store = _Store(b"")
+    release = asyncio.Event()
+
+    async def answer(received: Received) -> bytes:
+        if received.method == "POST":
+            store.add(received)  # stored, then the reply never comes in time
+            await release.wait()
+            return response(500, {"error": {"message": "late"}})
+        return store.listing()
+
+    async with serve(answer) as (url, seen), _client(url, API_KEY, "bearer") as client:
+        try:
+            with pytest.raises(om.CreateOutcomeUnknownError) as info:
+                # a hang guard, not a timing assertion: the create's own timeout ends it
+                await asyncio.wait_for(
+                    client.create("thread_1", role="user", content="hi", timeout=0.3), 20
+                )
+        finally:
+            release.set()
+        err = info.value
+        assert err.thread_id == "thread_1"
+        found = await client.find_created(err.thread_id, err.idempotency_key)
+        assert found is not None
+        assert found.id == store.stored[0]["id"]
+        assert await client.find_created("thread_1", "om-not-this-one") is None
+    assert [r.method for r in seen].count("POST") == 1
+
+
+async def test_item5_find_created_walks_past_the_first_page(emu: Emulator) -> None:
+    emu.store.create_thread("thread_f")
+    async with om.Client(api_key=API_KEY, base_url=emu.url) as client:
+        first = await client.create("thread_f", role="user", content="mine", idempotency_key="k-1")
+        emu.store.add_messages("thread_f", 150)  # newer ones: it is on the second page
+        found = await client.find_created("thread_f", "k-1")
+        assert found == first
+        assert await client.find_created("thread_f", "k-1", max_items=100) is None
