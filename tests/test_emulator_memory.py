@@ -53,7 +53,8 @@ async def test_item7_serving_keeps_one_compact_copy_per_message_at_most(traced: 
             first = _held() - before
             await _pass(client, ids)
             second = _held() - before - first
-        stored = sum(len(r.json(2)) for t in ids for r in emu.store.thread(t).records)  # type: ignore[union-attr]
+        records = [r for t in ids for r in emu.store.thread(t).records]  # type: ignore[union-attr]
+        stored = sum(len(r.json(2)) for r in records)
     # at most the messages' JSON once more (the cache), plus a fixed allowance
     assert first < 1.5 * stored + 256 * 1024, (first, stored)
     assert second < 128 * 1024, second  # a second pass keeps nothing per request
