@@ -30,6 +30,7 @@ PREFIXES: dict[str, tuple[str, dict[str, str]]] = {
 async def server() -> AsyncIterator[Emulator]:
     async with Emulator(api_key=KEY) as emu:
         emu.store.create_thread("thread_m")
+        emu.store.add_messages("thread_x", 3)
         yield emu
 
 
@@ -137,7 +138,7 @@ THREAD = st.fixed_dictionaries(
 )
 @given(
     prefix=st.sampled_from(list(PREFIXES)),
-    target=st.sampled_from(["message", "thread", "modify_thread"]),
+    target=st.sampled_from(["message", "thread", "modify_thread", "modify_message"]),
     message=MESSAGE,
     thread=THREAD,
 )
@@ -156,8 +157,32 @@ async def test_item6_no_malformed_body_is_a_500(
             "/threads/thread_m",
             {k: v for k, v in thread.items() if k != "messages"},
         ),
+        "modify_message": (
+            f"/threads/thread_x/messages/{server.store.messages('thread_x')[0]['id']}",
+            {k: v for k, v in message.items() if k == "metadata"},
+        ),
     }[target]
     status, reply = await post(http, server, prefix, path, body)
     assert status in (200, 400), (status, reply)
     if status == 400:
         assert reply["error"]["message"]
+
+
+QUERY = st.dictionaries(
+    st.sampled_from(["limit", "order", "after", "before", "run_id"]), st.text(max_size=70)
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(prefix=st.sampled_from(list(PREFIXES)), query=QUERY)
+async def test_item6_no_malformed_list_query_is_a_500(
+    server: Emulator, http: aiohttp.ClientSession, prefix: str, query: dict[str, str]
+) -> None:
+    root, version = PREFIXES[prefix]
+    url = f"{server.root_url}{root}/threads/thread_x/messages"
+    async with http.get(url, params={**query, **version}) as resp:
+        assert resp.status in (200, 400, 404), (resp.status, await resp.read())
