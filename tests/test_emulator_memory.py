@@ -18,7 +18,7 @@ from openai_messages.emulator import Emulator
 
 from .support import API_KEY
 
-THREADS = 200
+THREADS = 400
 PER_THREAD = 5
 
 
@@ -55,8 +55,9 @@ async def test_item7_serving_keeps_one_compact_copy_per_message_at_most(traced: 
             second = _held() - before - first
         records = [r for t in ids for r in emu.store.thread(t).records]  # type: ignore[union-attr]
         stored = sum(len(r.json(2)) for r in records)
-    # at most the messages' JSON once more (the cache), plus a fixed allowance
-    assert first < 1.5 * stored + 256 * 1024, (first, stored)
+    # at most the messages' JSON once more (the cache), plus a fixed allowance (the
+    # measured rest is ~400 KB whatever the size: connections, yarl's bounded caches)
+    assert first < 1.5 * stored + 1024 * 1024, (first, stored)
     assert second < 128 * 1024, second  # a second pass keeps nothing per request
 
 
@@ -73,4 +74,4 @@ async def test_item7_a_request_log_entry_is_small(traced: None) -> None:
                 await client.retrieve("thread_l", message_id)
             per_entry = (_held() - before) / requests
         assert len(emu.log) == requests
-    assert per_entry < 600, per_entry
+    assert per_entry < 700, per_entry  # 1049 B with a copy of the headers per entry
