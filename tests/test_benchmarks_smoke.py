@@ -22,6 +22,7 @@ SCENARIOS = {
     "bulk",
     "rate-limited",
     "memory",
+    "emulator memory",
     "import",
     "restore",
     "checkpoint",
