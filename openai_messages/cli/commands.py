@@ -27,7 +27,9 @@ from ..errors import (
     AuthenticationError,
     CredentialError,
     InvalidArgumentError,
+    PaginationError,
     PermissionDeniedError,
+    ThreadListingUnsupportedError,
 )
 from ..types import Order
 from .connection import Connection, connection_options
@@ -50,6 +52,7 @@ from .importer import (
     read_export,
 )
 from .progress import describe, make_display, showing
+from .thread_listing import listed_threads, write_thread_ids
 
 __all__ = ["EXIT_API_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "cli", "main"]
 
@@ -196,6 +199,15 @@ def open_sink(output: str, order: str) -> tuple[Sink, bool]:
     return sink, bool(sink.threads)
 
 
+def _write_threads_out(path: str, sink: Sink) -> None:
+    """``--threads-out``: every thread id the export knows, once each; a usage error if
+    it cannot be written."""
+    try:
+        write_thread_ids(path, sink.threads)
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _silence_stdout() -> None:
     """After a broken pipe, send what is left for stdout to the null device."""
     with contextlib.suppress(OSError, ValueError):
@@ -261,11 +273,16 @@ async def _export(
     page_size: int,
     progress: str,
     console: Console,
+    all_threads: bool = False,
 ) -> tuple[list[ThreadFailure], ExportStats, dict[str, int]]:
-    """Run the export with its progress display; the failures, totals and client counters."""
+    """Run the export with its progress display; the failures, totals and client counters.
+
+    ``all_threads``: after ``ids`` (the threads the output's state knows), the threads
+    the service lists (:func:`listed_threads`)."""
     stats = ExportStats()
     async with client:
         display = make_display(progress, stats, lambda: client.stats, console, LOG_INTERVAL)
+        more = listed_threads(client, sink, stats) if all_threads else None
         try:
             async with showing(display):
                 failures = await export_threads(
@@ -276,6 +293,7 @@ async def _export(
                     order=order,
                     concurrency=concurrency,
                     page_size=page_size,
+                    more=more,
                 )
         finally:
             stats.finished = time.monotonic()
@@ -299,6 +317,15 @@ async def _export(
     "--ids-from", type=click.File("rb"), default=None, metavar="FILE",
     help="Read thread ids from FILE, one a line ('-': stdin).",
 )  # fmt: skip
+@click.option(
+    "--all-threads", is_flag=True,
+    help="Export every thread the service lists (GET /threads: Foundry's classic agents), "
+    "oldest first, instead of THREAD_ID... or --ids-from.",
+)  # fmt: skip
+@click.option(
+    "--threads-out", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+    help="With --all-threads: write the ids of the threads found to FILE, one a line.",
+)  # fmt: skip
 @connection_options
 @progress_option
 def export(
@@ -308,19 +335,29 @@ def export(
     concurrency: int,
     page_size: int,
     ids_from: IO[bytes] | None,
+    all_threads: bool,
+    threads_out: str | None,
     connection: Connection,
     progress: str,
 ) -> None:
-    """Export every message of THREAD_ID... as JSON Lines, exactly as the server sent them.
+    """Export every message of THREAD_ID... (or, with --all-threads, of every thread the
+    service lists) as JSON Lines, exactly as the server sent them.
 
     Re-running into the same FILE after an interruption appends only what is missing.
     Exit codes: 0 done, 1 an API error, 2 bad usage or input, 130 interrupted.
     """
+    if all_threads and (thread_ids or ids_from is not None):
+        raise click.UsageError("give THREAD_ID... or --ids-from, or --all-threads, not both")
+    if threads_out is not None and not all_threads:
+        raise click.UsageError("--threads-out goes with --all-threads")
     ids = read_ids(thread_ids, ids_from)
-    check_ids(ids)
+    if not all_threads:
+        check_ids(ids)
     client = open_client(connection)
     console = stderr_console()
     sink, resuming = open_sink(output, order)
+    if all_threads:
+        ids = list(sink.threads)  # those an earlier run found; the listing goes on after them
     if resuming:
         done = sum(1 for tid in ids if sink.state(tid).done)
         console.print(f"resuming {output}: {done} of {len(ids)} threads already complete")
@@ -336,10 +373,19 @@ def export(
                     page_size=page_size,
                     progress=progress,
                     console=console,
+                    all_threads=all_threads,
                 )
             )
         finally:
             close_sink(sink, output)
+            if threads_out is not None:
+                _write_threads_out(threads_out, sink)
+    except ThreadListingUnsupportedError as exc:
+        console.print(
+            f"error: {exc}; give the thread ids instead (THREAD_ID... or --ids-from FILE)",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        sys.exit(EXIT_API_ERROR)
     except Interrupted:
         console.print("interrupted; run the same command again to resume")
         sys.exit(EXIT_INTERRUPTED)
@@ -353,6 +399,13 @@ def export(
         sys.exit(EXIT_API_ERROR)
     except OSError as exc:
         raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    except (APIError, PaginationError) as exc:  # only the thread listing raises these here
+        console.print(
+            f"error: listing the threads failed ({type(exc).__name__}: {exc}); "
+            "run the same command again to resume",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        sys.exit(EXIT_API_ERROR)
     console.print(f"exported {stats.threads_done} threads: {describe(stats, counters)}")
     if failures:
         report_failures(failures, console)

@@ -9,6 +9,11 @@ kill) the file is cut back to the committed size, which always ends on a line bo
 and each unfinished thread resumes its walk with ``after=<last id>``: nothing is written
 twice, nothing is lost, and no partial line survives. Without a state file, an existing
 file is recovered by reading each line's ``thread_id`` and ``id``.
+
+``export --all-threads`` feeds the same loop from the service's thread list
+(:mod:`~openai_messages.cli.thread_listing`): the sink records the threads a listing page
+names together with the listing's cursor (``listing_cursor``, one more field of the state),
+so a resumed listing goes on after the last thread the state knows.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import IO, Any, Final
 
 import attrs
@@ -95,6 +100,8 @@ class ExportStats(RunTotals):
 
     threads_total: int = 0
     threads_skipped: int = 0
+    listing: bool = False
+    """True while the thread list is being read (``threads_total`` still grows)."""
     finished: float | None = None
     """When the export ended (``time.monotonic()``); None while it runs."""
 
@@ -143,6 +150,19 @@ class Sink:
 
     def __init__(self) -> None:
         self.threads: dict[str, ThreadState] = {}
+        self.listing_cursor: str | None = None
+        """The id of the last thread a listing recorded (``--all-threads`` resumes after it)."""
+
+    def discover(self, thread_ids: Sequence[str], cursor: str | None) -> list[str]:
+        """Record the threads of one listing page and the listing's cursor, together (so
+        that a state holding the cursor holds every thread before it); the new ones."""
+        new = [tid for tid in dict.fromkeys(thread_ids) if tid not in self.threads]
+        for tid in new:
+            self.threads[tid] = ThreadState()
+        if cursor is not None:
+            self.listing_cursor = cursor
+        self.maybe_checkpoint()
+        return new
 
     def state(self, thread_id: str) -> ThreadState:
         """The export state of a thread (a fresh one if it was never seen)."""
@@ -264,6 +284,8 @@ class ResumableFile(Sink):
         except (AttributeError, TypeError, ValueError):
             return False
         self.size = size
+        cursor = state.get("listing_cursor")  # only with the threads it comes after
+        self.listing_cursor = cursor if isinstance(cursor, str) and cursor else None
         return True
 
     # -- writing ---------------------------------------------------------------------------
@@ -279,6 +301,10 @@ class ResumableFile(Sink):
     def finish(self, thread_id: str) -> None:
         self._dirty = True
         super().finish(thread_id)
+
+    def discover(self, thread_ids: Sequence[str], cursor: str | None) -> list[str]:
+        self._dirty = True
+        return super().discover(thread_ids, cursor)
 
     def maybe_checkpoint(self) -> None:
         """Commit at most once every ``CHECKPOINT_INTERVAL`` seconds."""
@@ -296,6 +322,7 @@ class ResumableFile(Sink):
             "order": self.order,
             "size": self.size,
             "threads": {tid: attrs.asdict(st) for tid, st in self.threads.items()},
+            "listing_cursor": self.listing_cursor,
         }
         _replace_atomically(self.state_path, orjson.dumps(state, option=orjson.OPT_INDENT_2))
         self._dirty = False
@@ -422,11 +449,13 @@ async def export_threads(
     order: Order = "asc",
     concurrency: int = 8,
     page_size: int = 100,
+    more: AsyncIterable[str] | None = None,
 ) -> list[ThreadFailure]:
     """Export every thread not yet complete in ``sink``; return the threads that failed.
 
     Threads with messages already written resume with ``after=<last id>``; the others
-    are walked by ``client.stream_many`` page by page. A failing thread does not stop the
+    are walked by ``client.stream_many`` page by page, followed by the threads of ``more``
+    (ids found while the export runs: ``--all-threads``). A failing thread does not stop the
     others and is never marked done; a refused key (401/403) or a token that cannot be
     had (:data:`RUN_ENDING`) ends the export at once, raised from here.
     """
@@ -485,10 +514,9 @@ async def export_threads(
     partial = [tid for tid in todo if sink.state(tid).last_id is not None]
     await _bounded([resume_job(tid) for tid in partial], concurrency)
     fresh = [tid for tid in todo if sink.state(tid).last_id is None]
-    if fresh:
-        stream = client.stream_many(
-            fresh, concurrency=concurrency, order=order, page_size=page_size
-        )
+    if fresh or more is not None:
+        ids = fresh if more is None else _then(fresh, more)
+        stream = client.stream_many(ids, concurrency=concurrency, order=order, page_size=page_size)
         async with stream:
             async for chunk in stream:
                 if chunk.messages:
@@ -498,3 +526,10 @@ async def export_threads(
                         raise chunk.error
                     ended(chunk.thread_id, chunk.error)
     return failures
+
+
+async def _then(first: Sequence[str], more: AsyncIterable[str]) -> AsyncIterator[str]:
+    for thread_id in first:
+        yield thread_id
+    async for thread_id in more:
+        yield thread_id
