@@ -8,7 +8,6 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -39,7 +38,7 @@ def state_of(out: Path) -> dict[str, object]:
 
 def test_all_threads_exports_every_listed_thread(listing: ServedEmulator, tmp_path: Path) -> None:
     store = listing.emu.store
-    thread_ids = store.seed(7, 30) + [store.create_thread()]  # an empty one too
+    thread_ids = [*store.seed(7, 30), store.create_thread()]  # an empty one too
     out, ids_out = tmp_path / "out.jsonl", tmp_path / "ids.txt"
     args = all_threads_args(listing, out, "--threads-out", str(ids_out), "--page-size", "20")
     result = invoke(*args)
@@ -63,9 +62,7 @@ def test_all_threads_exports_every_listed_thread(listing: ServedEmulator, tmp_pa
     assert first.query["after"] == thread_ids[-1]
 
 
-def test_a_service_that_cannot_list_threads_says_so(
-    served: ServedEmulator, tmp_path: Path
-) -> None:
+def test_a_service_that_cannot_list_threads_says_so(served: ServedEmulator, tmp_path: Path) -> None:
     served.emu.store.seed(2, 3)
     out = tmp_path / "out.jsonl"
     result = invoke(*all_threads_args(served, out))
@@ -127,8 +124,8 @@ class ThreadAdder:
 
 
 @pytest.fixture
-def rng() -> Iterator[random.Random]:
-    yield random.Random(22)
+def rng() -> random.Random:
+    return random.Random(22)
 
 
 def kill_after_a_checkpoint(args: list[str], out: Path, rng: random.Random) -> bool:
@@ -167,12 +164,13 @@ def test_sigkill_loop_over_2000_threads_while_threads_are_added(
     args = all_threads_args(listing, out, *more, "--progress", "none")
     listing.emu.latency = 0.004  # so that the export outlives a few checkpoints
     cursors = []
-    with ThreadAdder(listing, rng) as adder:
+    with ThreadAdder(listing, random.Random(23)) as adder:
         landed = 0
         for _ in range(4):
             landed += kill_after_a_checkpoint(args, out, rng)
             cursors.append(state_of(out)["listing_cursor"])
         assert landed >= 3
+        assert 0 < len(exported(out)) < total + 3 * len(adder.added)  # part-way
         assert None not in cursors  # every run resumed the listing from a cursor
         assert len(set(cursors)) >= 3  # and moved it on
         code, stderr = finish(start(args))  # a run that ends while threads are still added
