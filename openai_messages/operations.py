@@ -12,7 +12,7 @@ timeout, a connection dropped after sending):
 ``RECONCILE``
     A create: find what the attempt stored before re-sending (messages can be listed).
 ``REPORT``
-    A create that cannot be checked (threads cannot be listed): raise
+    A create that cannot be checked (most services cannot list threads): raise
     :class:`~openai_messages.errors.CreateOutcomeUnknownError`.
 
 Creates re-send with the same ``Idempotency-Key`` instead when the client trusts the
