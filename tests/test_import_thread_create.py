@@ -6,11 +6,8 @@ The target ignores ``Idempotency-Key`` (the proxy drops it), so only the marker 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from openai_messages.cli.importer import IDEMPOTENCY_METADATA_KEY, SOURCE_THREAD_METADATA_KEY
 from openai_messages.emulator import Fault
@@ -18,15 +15,6 @@ from openai_messages.emulator import Fault
 from .import_support import KeylessProxy, import_args, source_of, target_view, write_export
 from .test_cli import ServedEmulator, invoke
 from .test_import_resume import finish, start
-
-
-@pytest.fixture
-def keyless(served: ServedEmulator) -> Iterator[KeylessProxy]:
-    proxy = KeylessProxy(served.emu.url).start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 def created_threads(served: ServedEmulator) -> dict[str, list[str]]:
