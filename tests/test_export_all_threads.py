@@ -10,12 +10,17 @@ import threading
 import time
 from pathlib import Path
 
+import io
+
 import orjson
 import pytest
 
-from openai_messages.cli.export import STATE_SUFFIX
+from openai_messages.cli.export import STATE_SUFFIX, ExportStats, ResumableFile
+from openai_messages.cli.progress import LogDisplay
+from openai_messages.emulator import Fault
 
 from .test_cli import ServedEmulator, assert_exact_export, export_args, exported, invoke
+from .test_export import message
 from .test_import_resume import created_so_far, finish, start
 
 
@@ -60,6 +65,55 @@ def test_all_threads_exports_every_listed_thread(listing: ServedEmulator, tmp_pa
     assert walked == set(newer)
     (first, *_) = listing.emu.log.filter("list_threads")
     assert first.query["after"] == thread_ids[-1]
+
+
+def test_a_listing_that_fails_part_way_exits_1_and_resumes(
+    listing: ServedEmulator, tmp_path: Path
+) -> None:
+    thread_ids = listing.emu.store.seed(230, 1)  # three listing pages of 100
+    listing.emu.faults.add(Fault.error(500), route="list_threads", nth=2)
+    out = tmp_path / "out.jsonl"
+    args = all_threads_args(listing, out, "--max-retries", "0")
+    result = invoke(*args)
+    assert result.exit_code == 1
+    assert "listing the threads failed (InternalServerError" in result.stderr
+    assert "run the same command again" in result.stderr
+    assert state_of(out)["listing_cursor"] == thread_ids[99]
+    listing.emu.faults.clear()
+    listing.call(listing.emu.log.clear)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.stderr
+    assert_exact_export(out, listing, thread_ids)
+    (first, *_) = listing.emu.log.filter("list_threads")
+    assert first.query["after"] == thread_ids[99]
+
+
+def test_the_listing_cursor_is_kept_only_with_the_threads_before_it(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = ResumableFile.open(str(out), "asc")
+    assert sink.discover(["thread_a", "thread_b"], "thread_b") == ["thread_a", "thread_b"]
+    sink.write_page("thread_a", [message(1, "thread_a")])
+    sink.close()
+    sink = ResumableFile.open(str(out), "asc")
+    assert (sink.listing_cursor, list(sink.threads)) == ("thread_b", ["thread_a", "thread_b"])
+    assert sink.discover(["thread_b", "thread_c"], "thread_c") == ["thread_c"]
+    sink.close()
+    Path(str(out) + STATE_SUFFIX).unlink()  # no state: the lines are read, the list restarts
+    sink = ResumableFile.open(str(out), "asc")
+    assert (sink.listing_cursor, list(sink.threads)) == (None, ["thread_a"])
+    sink.close()
+
+
+def test_the_log_line_says_while_threads_are_still_being_found() -> None:
+    stream = io.StringIO()
+    stats = ExportStats(threads_done=2, threads_total=5, listing=True)
+    display = LogDisplay(stats, dict, stream, 1.0)
+    display.refresh()
+    stats.listing = False
+    display.refresh()
+    first, second = stream.getvalue().splitlines()
+    assert first.startswith("export: 2/5+ threads")
+    assert second.startswith("export: 2/5 threads")
 
 
 def test_a_service_that_cannot_list_threads_says_so(served: ServedEmulator, tmp_path: Path) -> None:
