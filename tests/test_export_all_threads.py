@@ -4,13 +4,12 @@ being created while it runs; ``--threads-out``; the error where threads cannot b
 
 from __future__ import annotations
 
+import io
 import random
 import signal
 import threading
 import time
 from pathlib import Path
-
-import io
 
 import orjson
 import pytest
