@@ -226,6 +226,17 @@ async def test_the_emulator_lists_threads_in_the_foundry_shape(
         assert param in str(error)
 
 
+async def test_a_thread_made_again_after_a_delete_is_listed_once_as_the_newest(
+    server: Emulator, http: aiohttp.ClientSession
+) -> None:
+    ids = [server.store.create_thread(f"thread_{n}") for n in range(3)]
+    server.store.delete_thread(ids[0])
+    server.store.create_thread(ids[0])
+    status, page = await call(http, "GET", url(server, "foundry", "/threads") + "&order=asc")
+    assert status == 200
+    assert [t["id"] for t in page["data"]] == [*ids[1:], ids[0]]
+
+
 async def test_the_other_prefixes_answer_404_unless_switched_on(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:

@@ -285,7 +285,7 @@ class Store:
         self._threads: dict[str, Thread] = {}
         self.thread_idempotency: dict[str, str] = {}
         """``Idempotency-Key`` of a thread create -> the id of the thread it created."""
-        self._thread_order: list[str] = []
+        self._thread_order: list[str | None] = []
         """Every thread id ever created, in creation order (a deleted one stays a cursor)."""
         self._thread_positions: dict[str, int] = {}
         self._last_thread_at = 0
@@ -304,9 +304,11 @@ class Store:
             thread = self._threads[thread_id] = Thread(thread_id, metadata, tool_resources)
             # creation times never decrease along the list, as for messages
             thread.created_at = self._last_thread_at = max(thread.created_at, self._last_thread_at)
-            if thread_id not in self._thread_positions:
-                self._thread_positions[thread_id] = len(self._thread_order)
-                self._thread_order.append(thread_id)
+            old = self._thread_positions.get(thread_id)
+            if old is not None:  # made again after a delete: it moves to the end
+                self._thread_order[old] = None
+            self._thread_positions[thread_id] = len(self._thread_order)
+            self._thread_order.append(thread_id)
         return thread_id
 
     def delete_thread(self, thread_id: str) -> bool:
@@ -337,13 +339,13 @@ class Store:
         order, threads = self._thread_order, self._threads
         positions, has_more = select_page(
             range(len(order)),
-            lambda p: order[p] in threads,
+            lambda p: order[p] in threads,  # None (an id made again later) is never in
             limit=limit,
             ascending=ascending,
             after=after,
             before=before,
         )
-        return [threads[order[p]] for p in positions], has_more
+        return [threads[tid] for p in positions if (tid := order[p]) is not None], has_more
 
     def _require(self, thread_id: str) -> Thread:
         try:
