@@ -282,7 +282,7 @@ async def _export(
     stats = ExportStats()
     async with client:
         display = make_display(progress, stats, lambda: client.stats, console, LOG_INTERVAL)
-        more = listed_threads(client, sink, stats) if all_threads else None
+        more = listed_threads(client, sink, stats, page_size=page_size) if all_threads else None
         try:
             async with showing(display):
                 failures = await export_threads(
@@ -312,7 +312,10 @@ async def _export(
 )
 @_shown("--order", click.Choice(["asc", "desc"]), "asc")
 @_shown("--concurrency", click.IntRange(1, 512), 8, "Threads walked at once.")
-@_shown("--page-size", click.IntRange(1, 100), 100, "Messages per request.")
+@_shown(
+    "--page-size", click.IntRange(1, 100), 100,
+    "Messages (and, with --all-threads, threads) per request.",
+)  # fmt: skip
 @click.option(
     "--ids-from", type=click.File("rb"), default=None, metavar="FILE",
     help="Read thread ids from FILE, one a line ('-': stdin).",
