@@ -19,6 +19,7 @@ from openai_messages.cli.progress import LogDisplay
 from openai_messages.emulator import Fault
 
 from .test_cli import ServedEmulator, assert_exact_export, export_args, exported, invoke
+from .test_cli_live import token_command
 from .test_export import message
 from .test_import_resume import created_so_far, finish, start
 
@@ -64,6 +65,27 @@ def test_all_threads_exports_every_listed_thread(listing: ServedEmulator, tmp_pa
     assert walked == set(newer)
     (first, *_) = listing.emu.log.filter("list_threads")
     assert first.query["after"] == thread_ids[-1]
+
+
+def test_the_readme_foundry_recipe_exports_everything(tmp_path: Path) -> None:
+    """``export --all-threads --foundry-endpoint ... --token-command ...``: no thread ids."""
+    foundry = ServedEmulator(entra=True).start()  # Foundry's prefix lists threads by itself
+    try:
+        thread_ids = foundry.call(lambda: foundry.emu.store.seed(130, 2))
+        out, ids_out = tmp_path / "foundry-threads.jsonl", tmp_path / "foundry-thread-ids.txt"
+        result = invoke(
+            "export", "--all-threads", "--threads-out", str(ids_out),
+            "--foundry-endpoint", foundry.emu.url_for("foundry"),
+            "--token-command", token_command(foundry, lifetime=600), "-o", str(out),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert_exact_export(out, foundry, thread_ids)
+        assert ids_out.read_text().splitlines() == thread_ids
+        listed = foundry.emu.log.filter("list_threads")
+        assert [r.query.get("after") for r in listed] == [None, thread_ids[99]]
+        assert all(r.path == "/api/projects/emulator/threads" for r in listed)
+    finally:
+        foundry.stop()
 
 
 def test_a_listing_that_fails_part_way_exits_1_and_resumes(
