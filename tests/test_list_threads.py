@@ -4,6 +4,7 @@ server does not list threads, the pager's guards, and the emulator's ``GET /thre
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from openai_messages import converter
 from openai_messages.emulator import Emulator, Fault
 
 from .support import API_KEY, FAST_RETRIES
+from .test_emulator_cli import _spawn
 from .test_emulator_threads import call, url
 
 
@@ -250,8 +252,22 @@ async def test_the_other_prefixes_answer_404_unless_switched_on(
         assert (status, len(page["data"])) == (200, 1), flavour
 
 
-def test_serve_has_the_list_threads_switch() -> None:
-    from openai_messages.emulator.__main__ import build_parser
-
-    assert build_parser().parse_args(["--list-threads"]).list_threads is True
-    assert build_parser().parse_args([]).list_threads is False
+async def test_serve_list_threads_lists_them_on_every_prefix() -> None:
+    proc = await _spawn(
+        *("--port", "0", "--seed-threads", "3", "--api-key", "sk-cli", "--list-threads"),
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [(await asyncio.wait_for(proc.stdout.readline(), 30)).decode() for _ in range(3)]
+        base_url = lines[0].strip().split("=", 1)[1]
+        seeded = lines[2].strip().split("=", 1)[1].split(",")
+        async with (
+            aiohttp.ClientSession(headers={"Authorization": "Bearer sk-cli"}) as session,
+            session.get(f"{base_url}/threads", params={"order": "asc"}) as resp,
+        ):
+            assert resp.status == 200
+            assert [t["id"] for t in (await resp.json())["data"]] == seeded
+    finally:
+        proc.kill()
+        await proc.wait()
