@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -35,7 +36,7 @@ def all_threads_args(served: ServedEmulator, out: Path, *more: str) -> list[str]
     return [*export_args(served, out), "--all-threads", *more]
 
 
-def state_of(out: Path) -> dict[str, object]:
+def state_of(out: Path) -> dict[str, Any]:
     state = orjson.loads(Path(str(out) + STATE_SUFFIX).read_bytes())
     assert isinstance(state, dict)
     return state
@@ -86,6 +87,26 @@ def test_the_readme_foundry_recipe_exports_everything(tmp_path: Path) -> None:
         assert all(r.path == "/api/projects/emulator/threads" for r in listed)
     finally:
         foundry.stop()
+
+
+def test_a_thread_deleted_after_it_was_listed_is_said_and_done(
+    listing: ServedEmulator, tmp_path: Path
+) -> None:
+    thread_ids = listing.emu.store.seed(4, 3)
+    out = tmp_path / "out.jsonl"
+    args = all_threads_args(listing, out, "--concurrency", "1")
+    # the second thread's messages answer 404, as once it is deleted
+    listing.emu.faults.add(Fault.error(404), route="list", nth=2, times=1)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.stderr
+    assert f"thread {thread_ids[1]} was deleted after it was listed" in result.stderr
+    assert "exported 4 threads" in result.stderr
+    items = exported(out)
+    assert {m["thread_id"] for m in items} == {thread_ids[0], *thread_ids[2:]}
+    assert state_of(out)["threads"][thread_ids[1]]["done"] is True
+    listing.call(listing.emu.log.clear)
+    assert invoke(*args).exit_code == 0
+    assert listing.emu.log.filter("list") == []  # nothing is walked again
 
 
 def test_a_listing_that_fails_part_way_exits_1_and_resumes(

@@ -27,6 +27,7 @@ from ..errors import (
     AuthenticationError,
     CredentialError,
     InvalidArgumentError,
+    NotFoundError,
     PaginationError,
     PermissionDeniedError,
     ThreadListingUnsupportedError,
@@ -199,6 +200,27 @@ def open_sink(output: str, order: str) -> tuple[Sink, bool]:
     return sink, bool(sink.threads)
 
 
+def _drop_deleted(
+    failures: Sequence[ThreadFailure], sink: Sink, stats: ExportStats, console: Console
+) -> list[ThreadFailure]:
+    """``--all-threads``: a listed thread whose messages answer 404 was deleted since it
+    was listed; it is done (what was exported of it stays), said in one line each."""
+    kept: list[ThreadFailure] = []
+    for failure in failures:
+        if not isinstance(failure.error, NotFoundError):
+            kept.append(failure)
+            continue
+        sink.finish(failure.thread_id)
+        stats.threads_failed -= 1
+        stats.threads_done += 1
+        console.print(
+            f"thread {failure.thread_id} was deleted after it was listed "
+            f"({failure.error}); nothing more of it to export",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    return kept
+
+
 def _write_threads_out(path: str, sink: Sink) -> None:
     """``--threads-out``: every thread id the export knows, once each; a usage error if
     it cannot be written."""
@@ -297,6 +319,8 @@ async def _export(
                 )
         finally:
             stats.finished = time.monotonic()
+        if all_threads:
+            failures = _drop_deleted(failures, sink, stats, console)
         return failures, stats, dict(client.stats)
 
 
