@@ -29,6 +29,7 @@ TEST_DEPS = [
     "openai>=1.40",
     "hatchling>=1.27",
     "psutil>=5.9",
+    "azure-ai-agents>=1.1",
     "tomli>=2; python_version < '3.11'",
 ]
 PACKAGES = ["openai_messages", "tests", "benchmarks", "noxfile.py", "docs/conf.py"]

@@ -32,6 +32,7 @@ from typing import (
     Final,
     Generic,
     ParamSpec,
+    Protocol,
     TypedDict,
     TypeVar,
     overload,
@@ -53,8 +54,9 @@ from .models import (
     MessageFilePage,
     MessagePage,
     Thread,
+    ThreadPage,
 )
-from .pagination import Pager
+from .pagination import PageLike, Pager
 from .ratelimit import RateLimiter, RateLimits
 from .reconcile import RECONCILE_MAX_ITEMS, Reconcile
 from .retry import RetryBudget, RetryPolicy
@@ -75,7 +77,16 @@ __all__ = [
 
 T = TypeVar("T")
 P = ParamSpec("P")
-PageT = TypeVar("PageT", MessagePage, MessageFilePage)
+
+
+class _Page(PageLike, Protocol):
+    """A list page model (``MessagePage``, ``ThreadPage``...): what a walk reads of it."""
+
+    @property
+    def absent_fields(self) -> frozenset[str]: ...
+
+
+PageT = TypeVar("PageT", bound=_Page)
 logger = logging.getLogger("openai_messages")
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
@@ -105,7 +116,8 @@ class ClientOptions(TypedDict, total=False):
 
 
 class WalkOptions(CallOptions, total=False):
-    """The options of a walk (:meth:`Client.list`, :meth:`Client.list_files`).
+    """The options of a walk (:meth:`Client.list`, :meth:`Client.list_files`,
+    :meth:`Client.list_threads`).
 
     ``order`` ("desc" by default), ``after``/``before`` (a starting cursor: ``before``
     walks backward), ``page_size`` (the API's ``limit``, 1-100, default 100),
@@ -154,7 +166,7 @@ def _split(options: WalkOptions) -> tuple[dict[str, Any], CallOptions]:
 class _Paged(Generic[PageT]):
     """A page as the pager walks it, with the response it came in."""
 
-    data: tuple[Any, ...]
+    data: Sequence[Any]
     has_more: bool
     response: Response[PageT]
 
@@ -280,6 +292,12 @@ class WithResponse:
 
     # -- threads ---------------------------------------------------------------------------
 
+    def list_threads(
+        self, **options: Unpack[WalkOptions]
+    ) -> AsyncGenerator[Response[ThreadPage], None]:
+        """Every page of the project's threads, each as a :class:`Response`."""
+        return _responses(self._client._threads_pager(options, keep=True))
+
     async def create_thread(
         self,
         *,
@@ -291,9 +309,10 @@ class WithResponse:
     ) -> Response[Thread]:
         """A new thread, with its first ``messages`` (dicts of create's arguments) if any.
 
-        Sent with an ``Idempotency-Key``. Threads cannot be listed, so a failure after
-        which the thread may exist raises :class:`CreateOutcomeUnknownError`, unless the
-        client has ``trust_idempotency_key=True`` (it then re-sends with the same key).
+        Sent with an ``Idempotency-Key``. A failure after which the thread may exist
+        raises :class:`CreateOutcomeUnknownError` (most services cannot list threads to
+        check), unless the client has ``trust_idempotency_key=True`` (it then re-sends
+        with the same key).
         """
         return await self._transport.call(
             protocol.build_create_thread(
@@ -339,7 +358,8 @@ async def _responses(pager: Pager[Any, _Paged[PageT]]) -> AsyncGenerator[Respons
     async for paged in pager.pages():
         response = paged.response
         if len(paged.data) != len(response.value.data):  # trimmed to max_items
-            response = attrs.evolve(response, value=attrs.evolve(response.value, data=paged.data))
+            page: Any = response.value  # an attrs page model (PageT is bound to a protocol)
+            response = attrs.evolve(response, value=attrs.evolve(page, data=paged.data))
         yield response
 
 
@@ -686,6 +706,20 @@ class Client:
             if mine:
                 return mine[0]
         return None
+
+    def list_threads(self, **options: Unpack[WalkOptions]) -> Pager[Thread, ThreadPage]:
+        """Every thread of the project, walked like :meth:`list` (``GET /threads``).
+
+        Only some services list threads (Foundry's classic agents do; so does the
+        emulator's Foundry prefix). Elsewhere the first page raises
+        :class:`ThreadListingUnsupportedError` (the server answered 404 or 405), never
+        an empty list. ``order="asc"`` walks from the oldest thread, so that
+        ``after=pager.cursor`` later continues with the threads created since.
+        """
+        return self._threads_pager(options, keep=False)
+
+    def _threads_pager(self, options: WalkOptions, *, keep: bool) -> Pager[Any, Any]:
+        return self._pager(protocol.build_list_threads, options, keep)
 
     def _list_pager(
         self, thread_id: str, run_id: str | None, options: WalkOptions, *, keep: bool

@@ -31,6 +31,7 @@ __all__ = [
     "RedirectError",
     "ResponseTooLargeError",
     "StoredButUnreadableError",
+    "ThreadListingUnsupportedError",
     "UnprocessableEntityError",
 ]
 
@@ -221,6 +222,39 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     """HTTP 500 or above."""
+
+
+class ThreadListingUnsupportedError(APIStatusError):
+    """The service does not list threads: ``GET /threads`` answered 404 or 405.
+
+    So do OpenAI's retired API, Azure OpenAI's Assistants and most compatible servers;
+    Foundry's classic agents list them. Take the thread ids from your own records
+    instead. Raised by :meth:`Client.list_threads` in place of the status error (on a
+    404 it is also a :class:`NotFoundError`); never an empty list.
+    """
+
+    @classmethod
+    def of(cls, error: APIStatusError) -> ThreadListingUnsupportedError:
+        """The error of a listing refused with ``error`` (a 404 or a 405)."""
+        told = error.message.removeprefix(f"HTTP {error.status_code}: ")
+        kind = _ListingNotFound if error.status_code == 404 else cls
+        return kind(
+            f"this service cannot list threads (GET /threads: {told}); "
+            "take the thread ids from your own records",
+            status_code=error.status_code,
+            request_id=error.request_id,
+            error_type=error.error_type,
+            code=error.code,
+            param=error.param,
+            headers=error.headers,
+        )
+
+
+class _ListingNotFound(ThreadListingUnsupportedError, NotFoundError):
+    """A :class:`ThreadListingUnsupportedError` of a 404: a :class:`NotFoundError` too."""
+
+
+_ListingNotFound.__name__ = _ListingNotFound.__qualname__ = "ThreadListingUnsupportedError"
 
 
 class PaginationError(OpenAIMessagesError):

@@ -72,6 +72,7 @@ __all__ = [
     "TextContent",
     "TextPart",
     "Thread",
+    "ThreadPage",
     "Tool",
     "UnknownAnnotation",
     "UnknownContent",
@@ -473,6 +474,19 @@ class Thread(_Model):
     created_at: int | None = None
     metadata: Mapping[str, Any] | None = _json_map()
     tool_resources: Mapping[str, Any] | None = _json_map()
+    extra: Mapping[str, Any] = _extra()
+    _absent: frozenset[str] = _absent()
+
+
+@attrs.frozen(repr=False)
+class ThreadPage(_Model, _PageMixin[Thread]):
+    """One page of a thread list (``GET /threads``, where the service lists threads)."""
+
+    object: str = "list"
+    data: tuple[Thread, ...] = ()
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool = False
     extra: Mapping[str, Any] = _extra()
     _absent: frozenset[str] = _absent()
 

@@ -12,7 +12,7 @@ timeout, a connection dropped after sending):
 ``RECONCILE``
     A create: find what the attempt stored before re-sending (messages can be listed).
 ``REPORT``
-    A create that cannot be checked (threads cannot be listed): raise
+    A create that cannot be checked (most services cannot list threads): raise
     :class:`~openai_messages.errors.CreateOutcomeUnknownError`.
 
 Creates re-send with the same ``Idempotency-Key`` instead when the client trusts the
@@ -30,7 +30,7 @@ from typing import Final, Generic, TypeVar
 
 import attrs
 
-from . import models, validation
+from . import errors, models, validation
 
 __all__ = [
     "Ambiguity",
@@ -42,6 +42,7 @@ __all__ = [
     "DELETE_THREAD",
     "LIST_FILES",
     "LIST_MESSAGES",
+    "LIST_THREADS",
     "MODIFY_MESSAGE",
     "MODIFY_THREAD",
     "RETRIEVE_FILE",
@@ -103,6 +104,8 @@ class Operation(Generic[T]):
     ambiguity: Ambiguity = Ambiguity.RESEND
     gone: Callable[[str], T] | None = None
     """For ``DELETE``: the result when the target is gone after an ambiguous attempt."""
+    unserved: Callable[[errors.APIStatusError], errors.APIStatusError] | None = None
+    """For an endpoint some services do not serve: the error of its 404 or 405."""
     fields: tuple[str, ...] = attrs.field(init=False)
 
     @fields.default
@@ -164,6 +167,14 @@ RETRIEVE_FILE: Final = Operation(
     "retrieve_file", "GET", f"{_MESSAGE}/files/{{file_id}}", models.MessageFile
 )
 
+LIST_THREADS: Final = Operation(
+    "list_threads",
+    "GET",
+    "threads",
+    models.ThreadPage,
+    unserved=errors.ThreadListingUnsupportedError.of,
+)
+"""Foundry's classic agents list threads; OpenAI's retired API and Azure OpenAI do not."""
 CREATE_THREAD: Final = Operation(
     "create_thread", "POST", "threads", models.Thread, Ambiguity.REPORT
 )

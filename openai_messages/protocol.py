@@ -40,6 +40,7 @@ __all__ = [
     "build_delete_thread",
     "build_list",
     "build_list_files",
+    "build_list_threads",
     "build_modify",
     "build_modify_thread",
     "build_retrieve",
@@ -360,6 +361,20 @@ def build_retrieve_file(
     return ops.RETRIEVE_FILE.request(
         {"thread_id": thread_id, "message_id": message_id, "file_id": file_id}
     )
+
+
+def build_list_threads(
+    *,
+    limit: int = 100,
+    order: Order = "desc",
+    after: str | None = None,
+    before: str | None = None,
+    check_cursors: bool = True,
+) -> Request[models.ThreadPage]:
+    """``GET threads`` for one page (where the service lists threads: Foundry's classic
+    agents; elsewhere a 404 or 405 becomes ``ThreadListingUnsupportedError``)."""
+    query = _page_query(limit, order, after, before, check_cursors=check_cursors)
+    return ops.LIST_THREADS.request({}, query=query)
 
 
 def _tool_resources(value: object) -> dict[str, Any] | None:

@@ -426,6 +426,8 @@ class Transport:
                 )
             raise self._failed(call, failure) from None
         status_error = self._status_error(reply, scrubber)
+        if reply.status in (404, 405) and call.op.unserved is not None:
+            status_error = call.op.unserved(status_error)
         if reply.status == 404 and call.op.gone is not None and call.ambiguous:
             # an earlier attempt failed in flight, then the target was gone: it was done
             return call.response(call.op.gone(call.request.target), reply)

@@ -13,6 +13,7 @@ from openai_messages.emulator import Emulator
 from .support import API_KEY, FAST_RETRIES
 
 if TYPE_CHECKING:
+    from .import_support import KeylessProxy
     from .test_cli import ServedEmulator
 
 
@@ -47,3 +48,16 @@ def served() -> Iterator[ServedEmulator]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def keyless(served: ServedEmulator) -> Iterator[KeylessProxy]:
+    """The served emulator behind a proxy that drops Idempotency-Key (a server that
+    ignores it)."""
+    from .import_support import KeylessProxy
+
+    proxy = KeylessProxy(served.emu.url).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

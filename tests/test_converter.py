@@ -911,7 +911,7 @@ async def test_a_page_without_has_more_is_read_with_has_more_absent_over_http() 
     assert converter.unstructure(first) == page
 
 
-@pytest.mark.parametrize("cls", [MessagePage, MessageFilePage])
+@pytest.mark.parametrize("cls", [MessagePage, MessageFilePage, om.ThreadPage])
 @pytest.mark.parametrize("read", ["structure", "decode"])
 def test_every_page_model_needs_its_data(cls: type[Any], read: str) -> None:
     for body in NOT_PAGES:
@@ -934,7 +934,7 @@ def test_every_model_of_the_models_module_is_covered() -> None:
     classes = {getattr(models, n) for n in models.__all__ if attrs.has(getattr(models, n))}
     assert classes == {*found.responses, *found.unknowns, *found.requests}
     assert set(found.unions) == {models.Annotation, models.MessageContent, models.Tool}
-    assert set(found.pages) == {MessagePage, MessageFilePage}
+    assert set(found.pages) == {MessagePage, MessageFilePage, models.ThreadPage}
     assert set(converter.converter.readers.plain) >= set(found.responses)
 
 

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,16 +22,6 @@ from .test_cli import ServedEmulator, env_for_subprocess
 from .test_import_command import assert_imported
 
 MAX_RUNS = 40
-
-
-@pytest.fixture
-def keyless(served: ServedEmulator) -> Iterator[KeylessProxy]:
-    """The emulator behind a proxy that drops Idempotency-Key (a server that ignores it)."""
-    proxy = KeylessProxy(served.emu.url).start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 def start(args: list[str]) -> subprocess.Popen[bytes]:

@@ -29,7 +29,10 @@ from ..errors import (
     AuthenticationError,
     CredentialError,
     InvalidArgumentError,
+    NotFoundError,
+    PaginationError,
     PermissionDeniedError,
+    ThreadListingUnsupportedError,
 )
 from ..types import Order
 from .connection import Connection, connection_options
@@ -54,6 +57,7 @@ from .importer import (
 )
 from .importer import STATE_SUFFIX as IMPORT_STATE_SUFFIX
 from .progress import describe, make_display, showing
+from .thread_listing import listed_threads, write_thread_ids
 
 __all__ = ["EXIT_API_ERROR", "EXIT_INTERRUPTED", "EXIT_IO_ERROR", "EXIT_USAGE", "cli", "main"]
 
@@ -229,6 +233,27 @@ def open_sink(output: str, order: str, console: Console) -> tuple[Sink, bool]:
     return sink, bool(sink.threads)
 
 
+def _drop_deleted(
+    failures: Sequence[ThreadFailure], sink: Sink, stats: ExportStats, console: Console
+) -> list[ThreadFailure]:
+    """``--all-threads``: a listed thread whose messages answer 404 was deleted since it
+    was listed; it is done (what was exported of it stays), said in one line each."""
+    kept: list[ThreadFailure] = []
+    for failure in failures:
+        if not isinstance(failure.error, NotFoundError):
+            kept.append(failure)
+            continue
+        sink.finish(failure.thread_id)
+        stats.threads_failed -= 1
+        stats.threads_done += 1
+        console.print(
+            f"thread {failure.thread_id} was deleted after it was listed "
+            f"({failure.error}); nothing more of it to export",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    return kept
+
+
 def _silence_stdout() -> None:
     """After a broken pipe, send what is left for stdout to the null device."""
     with contextlib.suppress(OSError, ValueError):
@@ -294,11 +319,16 @@ async def _export(
     page_size: int,
     progress: str,
     console: Console,
+    all_threads: bool = False,
 ) -> tuple[list[ThreadFailure], ExportStats, dict[str, int]]:
-    """Run the export with its progress display; the failures, totals and client counters."""
+    """Run the export with its progress display; the failures, totals and client counters.
+
+    ``all_threads``: after ``ids`` (the threads the output's state knows), the threads
+    the service lists (:func:`listed_threads`)."""
     stats = ExportStats()
     async with client:
         display = make_display(progress, stats, lambda: client.stats, console, LOG_INTERVAL)
+        more = listed_threads(client, sink, stats, page_size=page_size) if all_threads else None
         try:
             async with showing(display):
                 failures = await export_threads(
@@ -309,9 +339,12 @@ async def _export(
                     order=order,
                     concurrency=concurrency,
                     page_size=page_size,
+                    more=more,
                 )
         finally:
             stats.finished = time.monotonic()
+        if all_threads:
+            failures = _drop_deleted(failures, sink, stats, console)
         return failures, stats, dict(client.stats)
 
 
@@ -327,10 +360,22 @@ async def _export(
 )
 @_shown("--order", click.Choice(["asc", "desc"]), "asc")
 @_shown("--concurrency", click.IntRange(1, 512), 8, "Threads walked at once.")
-@_shown("--page-size", click.IntRange(1, 100), 100, "Messages per request.")
+@_shown(
+    "--page-size", click.IntRange(1, 100), 100,
+    "Messages (and, with --all-threads, threads) per request.",
+)  # fmt: skip
 @click.option(
     "--ids-from", type=click.File("rb"), default=None, metavar="FILE",
     help="Read thread ids from FILE, one a line ('-': stdin).",
+)  # fmt: skip
+@click.option(
+    "--all-threads", is_flag=True,
+    help="Export every thread the service lists (GET /threads: Foundry's classic agents), "
+    "oldest first, instead of THREAD_ID... or --ids-from.",
+)  # fmt: skip
+@click.option(
+    "--threads-out", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+    help="With --all-threads: write the ids of the threads found to FILE, one a line.",
 )  # fmt: skip
 @connection_options
 @progress_option
@@ -341,20 +386,30 @@ def export(
     concurrency: int,
     page_size: int,
     ids_from: IO[bytes] | None,
+    all_threads: bool,
+    threads_out: str | None,
     connection: Connection,
     progress: str,
 ) -> None:
-    """Export every message of THREAD_ID... as JSON Lines, exactly as the server sent them.
+    """Export every message of THREAD_ID... (or, with --all-threads, of every thread the
+    service lists) as JSON Lines, exactly as the server sent them.
 
     Re-running into the same FILE after an interruption appends only what is missing.
     Exit codes: 0 done, 1 an API error, 2 bad usage or input, 74 an I/O error,
     130 interrupted.
     """
+    if all_threads and (thread_ids or ids_from is not None):
+        raise click.UsageError("give THREAD_ID... or --ids-from, or --all-threads, not both")
+    if threads_out is not None and not all_threads:
+        raise click.UsageError("--threads-out goes with --all-threads")
     ids = read_ids(thread_ids, ids_from)
-    check_ids(ids)
+    if not all_threads:
+        check_ids(ids)
     client = open_client(connection)
     console = stderr_console()
     sink, resuming = open_sink(output, order, console)
+    if all_threads:
+        ids = list(sink.threads)  # those an earlier run found; the listing goes on after them
     if resuming:
         done = sum(1 for tid in ids if sink.state(tid).done)
         console.print(f"resuming {output}: {done} of {len(ids)} threads already complete")
@@ -370,10 +425,19 @@ def export(
                     page_size=page_size,
                     progress=progress,
                     console=console,
+                    all_threads=all_threads,
                 )
             )
         finally:
             close_sink(sink, output, console)
+            if threads_out is not None:
+                write_thread_ids(threads_out, sink.threads)  # an OSError names its path
+    except ThreadListingUnsupportedError as exc:
+        console.print(
+            f"error: {exc}; give the thread ids instead (THREAD_ID... or --ids-from FILE)",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        sys.exit(EXIT_API_ERROR)
     except Interrupted:
         console.print("interrupted; run the same command again to resume")
         sys.exit(EXIT_INTERRUPTED)
@@ -387,6 +451,13 @@ def export(
         sys.exit(EXIT_API_ERROR)
     except OSError as exc:
         io_failure(exc, output, console, _RESUME_ADVICE)
+    except (APIError, PaginationError) as exc:  # only the thread listing raises these here
+        console.print(
+            f"error: listing the threads failed ({type(exc).__name__}: {exc}); "
+            "run the same command again to resume",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        sys.exit(EXIT_API_ERROR)
     console.print(f"exported {stats.threads_done} threads: {describe(stats, counters)}")
     if failures:
         report_failures(failures, console)
@@ -541,13 +612,6 @@ def import_(
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
         io_failure(exc, state_path, console, "nothing was imported")
-    for source in journal.orphans:
-        console.print(
-            f"warning: source thread {source}: an interrupted run sent the create of its "
-            f"target thread and never recorded its id; that thread may be an orphan on "
-            f"{target} (its metadata has {SOURCE_THREAD_METADATA_KEY}={source}): delete it",
-            markup=False, highlight=False, soft_wrap=True,
-        )  # fmt: skip
     if journal.rebuilt:
         console.print(
             f"{state_path} is missing: rebuilt from "
@@ -572,6 +636,7 @@ def import_(
                 )
             )
         finally:
+            _warn_orphans(journal, target, console)
             journal.close()
     except Interrupted:
         console.print("interrupted; run the same command again to resume")
@@ -589,6 +654,18 @@ def import_(
     if failures:
         report_failures(failures, console)
         sys.exit(EXIT_API_ERROR)
+
+
+def _warn_orphans(journal: ImportJournal, target: str, console: Console) -> None:
+    """Name the target threads an interrupted run may have left behind (created, their id
+    never recorded, and not found by their marker: the target cannot list threads)."""
+    for source in journal.orphans:
+        console.print(
+            f"warning: source thread {source}: an interrupted run sent the create of its "
+            f"target thread and never recorded its id; that thread may be an orphan on "
+            f"{target} (its metadata has {SOURCE_THREAD_METADATA_KEY}={source}): delete it",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
 
 
 @cli.command(

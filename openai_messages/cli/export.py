@@ -12,6 +12,13 @@ every thread's count and last id against the state: a thread that does not match
 deleted by hand, no state at all) is walked again from its start, writing only the
 messages not in the file. A file that is not an export is refused before anything in it
 is changed.
+
+``export --all-threads`` feeds the same loop from the service's thread list
+(:mod:`~openai_messages.cli.thread_listing`): the sink records the threads a listing page
+names together with the listing's cursor (``listing_cursor``, one more field of the
+state, in the same record), so a resumed listing goes on after the last thread the state
+knows; ``listing`` is ``"running"`` until the list's last page was read, and an export
+whose listing did not finish is unfinished.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import IO, Any, Final
 
 import attrs
@@ -108,6 +115,8 @@ class ExportStats(RunTotals):
 
     threads_total: int = 0
     threads_skipped: int = 0
+    listing: bool = False
+    """True while the thread list is being read (``threads_total`` still grows)."""
     finished: float | None = None
     """When the export ended (``time.monotonic()``); None while it runs."""
 
@@ -156,6 +165,28 @@ class Sink:
 
     def __init__(self) -> None:
         self.threads: dict[str, ThreadState] = {}
+        self.listing_cursor: str | None = None
+        """The id of the last thread a listing recorded (``--all-threads`` resumes after it)."""
+
+    def discover(self, thread_ids: Sequence[str], cursor: str | None) -> list[str]:
+        """Record the threads of one listing page and the listing's cursor, together (so
+        that a state holding the cursor holds every thread before it); the new ones."""
+        new = [tid for tid in dict.fromkeys(thread_ids) if tid not in self.threads]
+        for tid in new:
+            self.threads[tid] = ThreadState()
+            self._touched(tid)
+        self._listed(cursor if cursor is not None else self.listing_cursor, running=True)
+        self.maybe_checkpoint()
+        return new
+
+    def listing_done(self) -> None:
+        """The thread list's last page was read: the export knows every thread."""
+        self._listed(self.listing_cursor, running=False)
+        self.maybe_checkpoint()
+
+    def _listed(self, cursor: str | None, running: bool) -> None:
+        """Remember the listing's cursor and whether it is still running."""
+        self.listing_cursor = cursor
 
     def state(self, thread_id: str) -> ThreadState:
         """The export state of a thread (a fresh one if it was never seen)."""
@@ -270,6 +301,8 @@ class ResumableFile(Sink):
         self.threads, self.size, self.fields, self.notes = (
             plan.threads, plan.size, plan.fields, plan.notes
         )  # fmt: skip
+        cursor = self.fields.get("listing_cursor")  # kept only with the threads before it
+        self.listing_cursor = cursor if isinstance(cursor, str) and cursor else None
         with naming(self.path):
             if plan.actual > plan.size:
                 os.ftruncate(self._fd, plan.size)
@@ -310,6 +343,11 @@ class ResumableFile(Sink):
 
     def _touched(self, thread_id: str) -> None:
         self._changed.add(thread_id)
+
+    def _listed(self, cursor: str | None, running: bool) -> None:
+        super()._listed(cursor, running)
+        self.set_field("listing_cursor", self.listing_cursor)
+        self.set_field("listing", "running" if running else "done")
 
     def maybe_checkpoint(self) -> None:
         """Commit at most once every ``CHECKPOINT_INTERVAL`` seconds (from the end of the last)."""
@@ -460,7 +498,8 @@ def unfinished(path: str) -> Unfinished | None:
     if state is None:
         return None
     complete = frozenset(tid for tid, st in state.threads.items() if st.done)
-    if len(complete) < len(state.threads) or state.size != os.path.getsize(path):
+    listing = state.fields.get("listing") == "running"  # --all-threads: more may follow
+    if len(complete) < len(state.threads) or state.size != os.path.getsize(path) or listing:
         reason = (
             f"{path} is an unfinished export ({len(complete)} of {len(state.threads)} threads "
             f"complete, per {path}{STATE_SUFFIX})"
@@ -641,11 +680,13 @@ async def export_threads(
     order: Order = "asc",
     concurrency: int = 8,
     page_size: int = 100,
+    more: AsyncIterable[str] | None = None,
 ) -> list[ThreadFailure]:
     """Export every thread not yet complete in ``sink``; return the threads that failed.
 
     Threads with messages already written resume with ``after=<last id>``; the others
-    are walked by ``client.stream_many`` page by page. A failing thread does not stop the
+    are walked by ``client.stream_many`` page by page, followed by the threads of ``more``
+    (ids found while the export runs: ``--all-threads``). A failing thread does not stop the
     others and is never marked done; a refused key (401/403) or a token that cannot be
     had (:data:`RUN_ENDING`) ends the export at once, raised from here.
     """
@@ -704,10 +745,9 @@ async def export_threads(
     partial = [tid for tid in todo if sink.state(tid).last_id is not None]
     await _bounded([resume_job(tid) for tid in partial], concurrency)
     fresh = [tid for tid in todo if sink.state(tid).last_id is None]
-    if fresh:
-        stream = client.stream_many(
-            fresh, concurrency=concurrency, order=order, page_size=page_size
-        )
+    if fresh or more is not None:
+        ids = fresh if more is None else _then(fresh, more)
+        stream = client.stream_many(ids, concurrency=concurrency, order=order, page_size=page_size)
         async with stream:
             async for chunk in stream:
                 if chunk.messages:
@@ -715,3 +755,10 @@ async def export_threads(
                 if chunk.done:
                     ended(chunk.thread_id, chunk.error)
     return failures
+
+
+async def _then(first: Sequence[str], more: AsyncIterable[str]) -> AsyncIterator[str]:
+    for thread_id in first:
+        yield thread_id
+    async for thread_id in more:
+        yield thread_id

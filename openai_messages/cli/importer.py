@@ -19,18 +19,29 @@ last committed message and matching the keys found in metadata (or, for a messag
 room for the key, its role, content and metadata), so nothing is created twice; with
 ``trust_idempotency_key`` it re-sends with the same keys instead, for servers that honour
 them. A create whose outcome stays unknown stops its thread (re-run to check and continue).
+
+A target thread is created with its key in its metadata too. Where the target lists
+threads (``GET /threads``: Foundry's classic agents), a thread create that may or may not
+have been stored is looked for by that marker before another is created, and a resumed
+import first looks, once, for the threads a killed run created but did not commit
+(:func:`find_marked_threads`); elsewhere the outcome stays unknown.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
 
 from ..client import Client
-from ..errors import CreateOutcomeUnknownError, OpenAIMessagesError
+from ..errors import (
+    CreateOutcomeUnknownError,
+    OpenAIMessagesError,
+    ThreadListingUnsupportedError,
+)
 from ..idempotency import find_created
 from ..models import Message
 from ..protocol import IDEMPOTENCY_MARKER
@@ -51,6 +62,7 @@ __all__ = [
     "SourceThread",
     "create_arguments",
     "create_target_thread",
+    "find_marked_threads",
     "has_marker_room",
     "idempotency_key",
     "import_threads",
@@ -64,6 +76,10 @@ SOURCE_THREAD_METADATA_KEY: Final = "om_source_thread_id"
 """The metadata key of a created target thread that names its source thread."""
 STATE_SUFFIX: Final = ".import-state.json"
 _KEY_PREFIX: Final = "om-import-"
+THREAD_CREATE_ATTEMPTS: Final = 3
+"""Thread creates tried, each looked for after an ambiguous failure, before giving up."""
+CLOCK_SKEW: Final = 600.0
+"""Seconds the target's clock may be behind ours (how far back a look for a thread goes)."""
 
 
 class ImportMessageError(OpenAIMessagesError):
@@ -120,10 +136,53 @@ async def create_target_thread(
     """Create a thread on the target and return its id.
 
     ``idempotency_key`` is the same on every run of one import, so that a server that
-    honours ``Idempotency-Key`` returns the thread an interrupted run created.
+    honours ``Idempotency-Key`` returns the thread an interrupted run created; it is kept
+    in the thread's metadata too, so that where the target lists threads, a create whose
+    outcome is unknown is looked for before another is sent. Elsewhere (or after
+    :data:`THREAD_CREATE_ATTEMPTS` such creates) :class:`CreateOutcomeUnknownError`.
     """
-    thread = await client.create_thread(metadata=dict(metadata), idempotency_key=idempotency_key)
-    return thread.id
+    marked = {**metadata, IDEMPOTENCY_METADATA_KEY: idempotency_key}
+    for attempt in range(1, THREAD_CREATE_ATTEMPTS + 1):
+        started = time.time()
+        try:
+            thread = await client.create_thread(metadata=marked, idempotency_key=idempotency_key)
+        except CreateOutcomeUnknownError as unknown:
+            try:
+                found = await find_marked_threads(
+                    client, {idempotency_key}, not_before=started - CLOCK_SKEW
+                )
+            except ThreadListingUnsupportedError:
+                raise unknown from None  # no way to check: the outcome stays unknown
+            if idempotency_key in found:
+                return found[idempotency_key]
+            if attempt == THREAD_CREATE_ATTEMPTS:
+                raise
+            continue  # it was not stored: create it (again)
+        return thread.id
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def find_marked_threads(
+    client: Client, keys: Collection[str], *, not_before: float | None = None
+) -> dict[str, str]:
+    """The target threads holding one of ``keys`` as their marker: key -> thread id.
+
+    Walks the target's threads newest first, until every key is found or the threads are
+    older than ``not_before`` (a Unix time; None: the whole list). Raises
+    :class:`ThreadListingUnsupportedError` where the target does not list threads.
+    """
+    wanted = set(keys)
+    found: dict[str, str] = {}
+    async for thread in client.list_threads(order="desc"):
+        stamp = thread.created_at
+        if not_before is not None and stamp is not None and stamp < not_before:
+            break
+        marker = (thread.metadata or {}).get(IDEMPOTENCY_METADATA_KEY)
+        if isinstance(marker, str) and marker in wanted and marker not in found:
+            found[marker] = thread.id
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 @attrs.define
@@ -230,6 +289,8 @@ async def import_threads(
     todo = [t for t in threads if not journal.state(t.thread_id).done]
     stats.threads_skipped = len(threads) - len(todo)
     failures: list[ThreadFailure] = []
+    if journal.resumed:
+        await _adopt_uncommitted(client, journal, [t.thread_id for t in todo], thread_map)
 
     def job(thread: SourceThread) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
@@ -251,6 +312,35 @@ async def import_threads(
 
     await _bounded([job(t) for t in todo], concurrency)
     return failures
+
+
+def _thread_key(journal: ImportJournal, source_thread: str) -> str:
+    """The idempotency key (and marker) of the target thread of ``source_thread``."""
+    return idempotency_key(journal.nonce, source_thread, "", "")
+
+
+async def _adopt_uncommitted(
+    client: Client, journal: ImportJournal, todo: Sequence[str], thread_map: Mapping[str, str]
+) -> None:
+    """Record the target threads a killed run created but did not commit (found by their
+    marker, where the target lists threads), so that none is created twice."""
+    keys = {
+        _thread_key(journal, src): src
+        for src in todo
+        if journal.state(src).target is None and src not in thread_map
+    }
+    if not keys:
+        return
+    try:
+        found = await find_marked_threads(client, keys)
+    except RUN_ENDING:
+        raise
+    except OpenAIMessagesError:  # cannot list (or look): as before, create them anew
+        return
+    for key, target in found.items():
+        journal.set_target(keys[key], target)
+        if keys[key] in journal.orphans:
+            journal.orphans.remove(keys[key])  # found: not an orphan
 
 
 def _check_unchanged(thread: SourceThread, journal: ImportJournal) -> None:
@@ -286,7 +376,7 @@ async def _import_one(
             new_thread = await create_target_thread(
                 client,
                 metadata={SOURCE_THREAD_METADATA_KEY: thread.thread_id[:512]},
-                idempotency_key=idempotency_key(journal.nonce, thread.thread_id, "", ""),
+                idempotency_key=_thread_key(journal, thread.thread_id),
             )
             journal.set_target(thread.thread_id, new_thread)
         else:

@@ -53,6 +53,11 @@ def _threads_finished(stats: ExportStats) -> int:
     return stats.threads_done + stats.threads_failed + stats.threads_skipped
 
 
+def _threads_found(stats: ExportStats) -> str:
+    """The total of threads; ``N+`` while a thread listing is still finding more."""
+    return f"{stats.threads_total}+" if stats.listing else str(stats.threads_total)
+
+
 class Display(Protocol):
     """Something that shows an export's progress; :meth:`refresh` is called periodically."""
 
@@ -114,7 +119,8 @@ class RichDisplay:
             self._task,
             total=stats.threads_total or None,
             completed=_threads_finished(stats),
-            detail=describe(stats, self._counters(), compact=True),
+            detail=("listing  " if stats.listing else "")
+            + describe(stats, self._counters(), compact=True),
         )
 
     def stop(self) -> None:
@@ -142,9 +148,8 @@ class LogDisplay:
 
     def _line(self) -> None:
         stats = self._stats
-        total = stats.threads_total
         print(
-            f"{self._label}: {_threads_finished(stats)}/{total} threads, "
+            f"{self._label}: {_threads_finished(stats)}/{_threads_found(stats)} threads, "
             f"{describe(stats, self._counters())}, {stats.elapsed:.1f} s",
             file=self._stream,
             flush=True,

@@ -4,7 +4,8 @@ The first line of stdout is ``OPENAI_BASE_URL=http://HOST:PORT/v1``, the second
 ``OPENAI_API_KEY=...`` and the third ``OPENAI_THREAD_IDS=`` followed by the seeded
 thread ids, comma-separated.  Stderr names the other prefixes (Azure, Azure v1,
 Foundry) and the token URL.  ``--loose-ids`` accepts path ids that do not begin with
-``thread``/``msg``; ``--entra`` is the Entra ID mode (see :class:`Emulator`).
+``thread``/``msg``; ``--entra`` is the Entra ID mode; ``--list-threads`` serves
+``GET /threads`` on every prefix (see :class:`Emulator`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         action="store_true",
         help="accept any well-formed path id (default: thread ids begin with 'thread', "
         "message ids with 'msg', like the real API)",
+    )
+    parser.add_argument(
+        "--list-threads",
+        action="store_true",
+        help="serve GET /threads on every prefix (default: only on Foundry's, like the "
+        "real services)",
     )
     parser.add_argument(
         "--entra",
@@ -86,6 +93,7 @@ async def _main(args: argparse.Namespace) -> None:
         stop=stop,
         freeze_gc=True,
         strict_ids=not args.loose_ids,
+        list_threads=args.list_threads,
         entra=args.entra,
     )
 

@@ -43,6 +43,8 @@ class EmulatorState:
     latency: float = 0.0
     strict_ids: bool = True
     implicit_threads: bool = False
+    list_threads: bool = False
+    """Serve ``GET /threads`` on every prefix (Foundry's always lists threads)."""
     entra: bool = False
     tokens: TokenIssuer = attrs.field(factory=TokenIssuer)
     in_flight: int = 0
@@ -189,6 +191,7 @@ class Dispatcher:
                 self.flavour,
                 state.strict_ids,
                 state.implicit_threads,
+                state.list_threads,
             )
             status, payload = self.route(ctx)
         except ApiError as exc:

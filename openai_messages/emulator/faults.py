@@ -21,12 +21,13 @@ ROUTES: Final = frozenset(
         "list_files",
         "retrieve_file",
         "create_thread",
+        "list_threads",
         "retrieve_thread",
         "modify_thread",
         "delete_thread",
     }
 )
-LIST_ROUTES: Final = frozenset({"list", "list_files"})
+LIST_ROUTES: Final = frozenset({"list", "list_files", "list_threads"})
 
 #: Faults answered without running the route's handler.
 PRE_KINDS: Final = frozenset({"error", "html", "redirect", "drop"})

@@ -45,6 +45,8 @@ class Ctx:
     flavour: Flavour = "openai"
     strict_ids: bool = True
     implicit_threads: bool = False
+    list_threads: bool = False
+    """Whether ``GET /threads`` is served on this prefix (always on Foundry's)."""
 
     def path_id(self, name: str) -> str:
         value = check_id(name, self.request.match_info[name])
@@ -291,6 +293,38 @@ def route_create_thread(ctx: Ctx) -> Reply:
     return _thread_reply(thread, ctx.version)
 
 
+def route_list_threads(ctx: Ctx) -> Reply:
+    """GET /threads: Foundry's classic agents list threads; OpenAI and Azure OpenAI do not
+    (404, as for any URL they do not serve) unless the emulator is told to.
+
+    The reply has OpenAI's list shape on every prefix, ``first_id`` included (Foundry's
+    ``OpenAIPageableListOf`` of threads, unlike its message lists)."""
+    if not (ctx.list_threads or ctx.flavour == "foundry"):
+        raise ApiError(404, f"Invalid URL (GET {ctx.request.path})")
+    limit, ascending, after, before = ctx.page_query()
+    store = ctx.store
+    anomaly = ctx.page_fault()
+    if anomaly == "empty_has_more":
+        return 200, list_body([], None, None, True)
+    if anomaly == "repeat_page":
+        after = before = None
+    cursors: dict[str, int | None] = {}
+    for name, value in (("after", after), ("before", before)):
+        cursors[name] = None if value is None else store.thread_position(value)
+        if value is not None and cursors[name] is None:
+            bad_value(name, f"no thread with id '{value}'.")
+    threads, has_more = store.thread_page(
+        limit=limit, ascending=ascending, after=cursors["after"], before=cursors["before"]
+    )
+    if anomaly == "repeat_page":
+        has_more = True
+    elif anomaly == "reverse_page":
+        threads.reverse()
+    items = [orjson.dumps(t.v1() if ctx.version == 1 else t.v2()) for t in threads]
+    first, last = (threads[0].id, threads[-1].id) if threads else (None, None)
+    return 200, list_body(items, first, last, has_more)
+
+
 def route_retrieve_thread(ctx: Ctx) -> Reply:
     """GET /threads/{thread_id}"""
     return _thread_reply(ctx.thread(), ctx.version)
@@ -319,6 +353,7 @@ Route = Callable[[Ctx], Reply]
 _M = "/threads/{thread_id}/messages"
 ROUTE_TABLE: list[tuple[str, str, str, Route]] = [
     ("POST", "/threads", "create_thread", route_create_thread),
+    ("GET", "/threads", "list_threads", route_list_threads),
     ("GET", "/threads/{thread_id}", "retrieve_thread", route_retrieve_thread),
     ("POST", "/threads/{thread_id}", "modify_thread", route_modify_thread),
     ("DELETE", "/threads/{thread_id}", "delete_thread", route_delete_thread),

@@ -38,6 +38,9 @@ class Emulator:
     with ``thread`` / ``msg``; ``strict_ids=False`` accepts any well-formed id, and
     ``implicit_threads=True`` creates a missing thread on its first message (the
     emulator's behaviour before threads existed; the real API answers 404).
+    ``GET /threads`` lists threads on the Foundry prefix, as Foundry's classic agents
+    do; the other prefixes answer 404 like OpenAI and Azure OpenAI, unless
+    ``list_threads=True`` (a compatible server that lists them).
     ``entra=True`` is the Entra ID mode: the Foundry prefix wants a bearer token from
     :meth:`issue_token` (or :meth:`credential`), and any other Bearer value must be the
     key or such a token.  Tokens issued are judged in every mode: an expired one gets
@@ -58,6 +61,7 @@ class Emulator:
         log_size: int | None = 100_000,
         strict_ids: bool = True,
         implicit_threads: bool = False,
+        list_threads: bool = False,
         entra: bool = False,
         tokens: TokenIssuer | None = None,
     ) -> None:
@@ -72,6 +76,7 @@ class Emulator:
             latency=latency,
             strict_ids=strict_ids,
             implicit_threads=implicit_threads,
+            list_threads=list_threads,
             entra=entra,
             tokens=tokens if tokens is not None else TokenIssuer(),
         )
@@ -137,6 +142,15 @@ class Emulator:
     @implicit_threads.setter
     def implicit_threads(self, value: bool) -> None:
         self._state.implicit_threads = value
+
+    @property
+    def list_threads(self) -> bool:
+        """Whether every prefix serves ``GET /threads`` (Foundry's always does)."""
+        return self._state.list_threads
+
+    @list_threads.setter
+    def list_threads(self, value: bool) -> None:
+        self._state.list_threads = value
 
     @property
     def entra(self) -> bool:
@@ -277,6 +291,7 @@ async def serve(
     freeze_gc: bool = False,
     log_size: int | None = 1000,
     strict_ids: bool = True,
+    list_threads: bool = False,
     entra: bool = False,
 ) -> None:
     """Run an emulator until ``stop`` is set (or the task is cancelled).
@@ -296,6 +311,7 @@ async def serve(
         seed=seed,
         log_size=log_size,
         strict_ids=strict_ids,
+        list_threads=list_threads,
         entra=entra,
     )
     thread_ids = emulator.store.seed(seed_threads, seed_messages) if seed_threads else []

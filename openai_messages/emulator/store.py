@@ -295,6 +295,10 @@ class Store:
         self._threads: dict[str, Thread] = {}
         self.thread_idempotency: dict[str, str] = {}
         """``Idempotency-Key`` of a thread create -> the id of the thread it created."""
+        self._thread_order: list[str | None] = []
+        """Every thread id ever created, in creation order (a deleted one stays a cursor)."""
+        self._thread_positions: dict[str, int] = {}
+        self._last_thread_at = 0
 
     # -- threads -------------------------------------------------------------------
     def create_thread(
@@ -307,7 +311,14 @@ class Store:
         if thread_id is None:
             thread_id = self.ids.new("thread_")
         if thread_id not in self._threads:
-            self._threads[thread_id] = Thread(thread_id, metadata, tool_resources)
+            thread = self._threads[thread_id] = Thread(thread_id, metadata, tool_resources)
+            # creation times never decrease along the list, as for messages
+            thread.created_at = self._last_thread_at = max(thread.created_at, self._last_thread_at)
+            old = self._thread_positions.get(thread_id)
+            if old is not None:  # made again after a delete: it moves to the end
+                self._thread_order[old] = None
+            self._thread_positions[thread_id] = len(self._thread_order)
+            self._thread_order.append(thread_id)
         return thread_id
 
     def delete_thread(self, thread_id: str) -> bool:
@@ -321,6 +332,30 @@ class Store:
     def thread_ids(self) -> list[str]:
         """Every thread id, in creation order."""
         return list(self._threads)
+
+    def thread_position(self, thread_id: str) -> int | None:
+        """Where a thread (live or deleted) is in the creation order; None if never made."""
+        return self._thread_positions.get(thread_id)
+
+    def thread_page(
+        self,
+        *,
+        limit: int,
+        ascending: bool,
+        after: int | None = None,
+        before: int | None = None,
+    ) -> tuple[list[Thread], bool]:
+        """One page of live threads by creation (see :func:`select_page` for the cursors)."""
+        order, threads = self._thread_order, self._threads
+        positions, has_more = select_page(
+            range(len(order)),
+            lambda p: order[p] in threads,  # None (an id made again later) is never in
+            limit=limit,
+            ascending=ascending,
+            after=after,
+            before=before,
+        )
+        return [threads[tid] for p in positions if (tid := order[p]) is not None], has_more
 
     def _require(self, thread_id: str) -> Thread:
         try:

@@ -17,6 +17,7 @@ import openai_messages as om
 async def arguments(client: om.Client) -> None:
     client.list("thread_1", order="sideways")  # expect: arg-type
     client.list_files("thread_1", "msg_1", order="up")  # expect: arg-type
+    client.list_threads(order="oldest")  # expect: arg-type
     await client.create("thread_1", role="robot", content="hi")  # expect: arg-type
     client.fetch_many(["thread_1"], order="newest")  # expect: arg-type
     client.stream_many(["thread_1"], order="oldest")  # expect: arg-type

@@ -92,6 +92,9 @@ async def calls_take_the_literals(client: om.Client, order: om.Order, role: om.R
     assert_type(client.list("thread_1", order=order), om.Pager[om.Message, om.MessagePage])
     client.list("thread_1", order="asc", page_size=10)
     client.list_files("thread_1", "msg_1", order="desc")
+    assert_type(client.list_threads(order=order), om.Pager[om.Thread, om.ThreadPage])
+    async for response in client.with_response.list_threads(order="asc", page_size=50):
+        assert_type(response.value, om.ThreadPage)
     om.ImageFilePart("file_1", detail="low")
     om.CreateMessageRequest(role="user", content="hi")
     async for result in client.fetch_many(["thread_1"], order="desc"):
