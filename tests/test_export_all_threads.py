@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from openai_messages.cli.export import STATE_SUFFIX, ExportStats, ResumableFile
 from openai_messages.cli.progress import LogDisplay
 from openai_messages.emulator import Fault
 
+from .support import read_state
 from .test_cli import ServedEmulator, assert_exact_export, export_args, exported, invoke
 from .test_cli_live import token_command
 from .test_export import message
@@ -37,9 +37,7 @@ def all_threads_args(served: ServedEmulator, out: Path, *more: str) -> list[str]
 
 
 def state_of(out: Path) -> dict[str, Any]:
-    state = orjson.loads(Path(str(out) + STATE_SUFFIX).read_bytes())
-    assert isinstance(state, dict)
-    return state
+    return read_state(Path(str(out) + STATE_SUFFIX))
 
 
 def test_all_threads_exports_every_listed_thread(listing: ServedEmulator, tmp_path: Path) -> None:
@@ -229,11 +227,15 @@ def kill_after_a_checkpoint(args: list[str], out: Path, rng: random.Random) -> b
     the next run resumes from it, listing cursor included) and written a random number of
     lines more; whether the kill landed while it was running."""
     state = Path(str(out) + STATE_SUFFIX)
-    before = state.stat().st_mtime_ns if state.exists() else None
+
+    def cursor() -> str | None:
+        return read_state(state).get("listing_cursor") if state.exists() else None
+
+    before = cursor()
     proc = start(args)
     deadline = time.monotonic() + 60
-    while proc.poll() is None and (not state.exists() or state.stat().st_mtime_ns == before):
-        assert time.monotonic() < deadline, "the export committed nothing"
+    while proc.poll() is None and cursor() in (None, before):
+        assert time.monotonic() < deadline, "the export committed no listing page"
         time.sleep(0.005)
     goal = created_so_far(out) + rng.randint(1, 200)
     while proc.poll() is None and created_so_far(out) < goal:

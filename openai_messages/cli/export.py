@@ -270,7 +270,9 @@ class ResumableFile(Sink):
         self.notes: list[str] = []
         self._fd = fd
         self._journal: Journal | None = None
-        self._changed: set[str] = set()
+        self._changed: dict[str, None] = {}
+        """The threads changed since the last checkpoint, in the order first changed (a
+        record keeps the order in which threads were found)."""
         self._changed_fields: set[str] = set()
         self._committed_size = -1
         self._committed_at = time.monotonic()
@@ -342,7 +344,7 @@ class ResumableFile(Sink):
         self.size += len(data)
 
     def _touched(self, thread_id: str) -> None:
-        self._changed.add(thread_id)
+        self._changed[thread_id] = None
 
     def _listed(self, cursor: str | None, running: bool) -> None:
         super()._listed(cursor, running)
