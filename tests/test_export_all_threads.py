@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from openai_messages.cli.export import STATE_SUFFIX, ExportStats, ResumableFile
+from openai_messages.cli.export import STATE_SUFFIX, ExportStats, ResumableFile, unfinished
 from openai_messages.cli.progress import LogDisplay
 from openai_messages.emulator import Fault
 
@@ -119,6 +119,10 @@ def test_a_listing_that_fails_part_way_exits_1_and_resumes(
     assert "listing the threads failed (InternalServerError" in result.stderr
     assert "run the same command again" in result.stderr
     assert state_of(out)["listing_cursor"] == thread_ids[99]
+    # the listing did not reach its end: import refuses the export
+    refused = invoke("import", str(out), "--base-url", listing.emu.url)
+    assert refused.exit_code == 2, refused.stderr
+    assert "listing did not reach the end" in " ".join(refused.stderr.split())
     listing.emu.faults.clear()
     listing.call(listing.emu.log.clear)
     result = invoke(*args)
@@ -126,6 +130,22 @@ def test_a_listing_that_fails_part_way_exits_1_and_resumes(
     assert_exact_export(out, listing, thread_ids)
     (first, *_) = listing.emu.log.filter("list_threads")
     assert first.query["after"] == thread_ids[99]
+
+
+def test_an_export_whose_listing_did_not_finish_is_unfinished(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = ResumableFile.open(str(out), "asc")
+    sink.discover(["thread_a"], "thread_a")
+    sink.write_page("thread_a", [message(1, "thread_a")])
+    sink.finish("thread_a")  # every thread found is complete, but more may be listed
+    sink.close()
+    found = unfinished(str(out))
+    assert found is not None
+    assert "listing did not reach the end" in found.reason
+    sink = ResumableFile.open(str(out), "asc")
+    sink.listing_done()
+    sink.close()
+    assert unfinished(str(out)) is None
 
 
 def test_the_listing_cursor_is_kept_only_with_the_threads_before_it(tmp_path: Path) -> None:

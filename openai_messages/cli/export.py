@@ -502,9 +502,10 @@ def unfinished(path: str) -> Unfinished | None:
     complete = frozenset(tid for tid, st in state.threads.items() if st.done)
     listing = state.fields.get("listing") == "running"  # --all-threads: more may follow
     if len(complete) < len(state.threads) or state.size != os.path.getsize(path) or listing:
+        listed = "; its --all-threads listing did not reach the end" if listing else ""
         reason = (
             f"{path} is an unfinished export ({len(complete)} of {len(state.threads)} threads "
-            f"complete, per {path}{STATE_SUFFIX})"
+            f"complete{listed}, per {path}{STATE_SUFFIX})"
         )
         return Unfinished(reason, False, complete, state.size or 0)
     return None
