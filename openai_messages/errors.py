@@ -23,6 +23,7 @@ __all__ = [
     "CredentialError",
     "InternalServerError",
     "InvalidArgumentError",
+    "ItemsPartiallyStoredError",
     "NotFoundError",
     "OpenAIMessagesError",
     "PaginationError",
@@ -241,8 +242,10 @@ class CreateOutcomeUnknownError(APIError):
     """
 
     thread_id: str | None
-    """The thread of a message create; None for a thread create."""
+    """The thread of a message create; None for a thread or conversation create."""
     idempotency_key: str
+    conversation_id: str | None
+    """The conversation of an items create; None otherwise."""
 
     def __init__(
         self,
@@ -251,7 +254,36 @@ class CreateOutcomeUnknownError(APIError):
         thread_id: str | None,
         idempotency_key: str,
         request_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> None:
         super().__init__(message, request_id=request_id)
         self.thread_id = thread_id
         self.idempotency_key = idempotency_key
+        self.conversation_id = conversation_id
+
+
+class ItemsPartiallyStoredError(APIError):
+    """An items create failed after the server stored only the first items of the batch.
+
+    ``stored`` are the items it stored (the first ``len(stored)`` of what was sent, in
+    order); the other ``sent - len(stored)`` were not stored: send those, not the batch.
+    """
+
+    conversation_id: str
+    stored: tuple[object, ...]
+    """The stored items (:class:`~openai_messages.MessageItem` or ``UnknownItem``)."""
+    sent: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        conversation_id: str,
+        stored: tuple[object, ...],
+        sent: int,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.conversation_id = conversation_id
+        self.stored = stored
+        self.sent = sent

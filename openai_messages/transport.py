@@ -234,9 +234,13 @@ class Transport:
         self.trust_idempotency_key = trust_idempotency_key
         self._rng = rng
         self._base_headers = _SealedHeaders(protocol.endpoint_headers(endpoint))
+        self._conversation_headers = _SealedHeaders(
+            protocol.endpoint_headers(endpoint, "conversations")
+        )
         if self._fixed is not None:
             name, value = protocol.auth_header(endpoint, self._fixed)
             self._base_headers[name] = value
+            self._conversation_headers[name] = value
         self._retired = endpoint.retired
         self.retries = 0
         self.throttled = 0
@@ -308,7 +312,9 @@ class Transport:
             request,
             extra_query=dict(validation.check_query("extra_query", extra_query)) or None,
         )
-        headers = self._base_headers
+        headers = (
+            self._base_headers if request.op.family == "assistants" else self._conversation_headers
+        )
         if request.headers or extra_headers:
             headers = headers.copy()
             headers.update(request.headers)
@@ -403,7 +409,7 @@ class Transport:
                     _what(call.op),
                 )
             raise self._failed(call, failure) from None
-        status_error = self._status_error(reply, scrubber)
+        status_error = self._status_error(reply, scrubber, call.op.family == "assistants")
         if reply.status == 404 and call.op.gone is not None and call.ambiguous:
             # an earlier attempt failed in flight, then the target was gone: it was done
             return call.response(call.op.gone(call.request.target), reply)
@@ -417,11 +423,13 @@ class Transport:
             )
         return exc
 
-    def _status_error(self, reply: Reply, scrubber: Scrubber) -> errors.APIStatusError:
+    def _status_error(
+        self, reply: Reply, scrubber: Scrubber, assistants: bool = True
+    ) -> errors.APIStatusError:
         if reply.status == 429:
             self.throttled += 1
         return error_from_reply(
-            reply.status, reply.headers, reply.body, scrubber, retired=self._retired
+            reply.status, reply.headers, reply.body, scrubber, retired=self._retired and assistants
         )
 
     def _failed(self, call: _Call[T], failure: errors.APIError) -> errors.APIError:
@@ -430,8 +438,10 @@ class Transport:
             return failure
         call.ambiguous = True
         op = call.op
-        if not op.creates or self.trust_idempotency_key:
+        if not op.creates:
             return failure
+        if self.trust_idempotency_key and "Idempotency-Key" in call.request.headers:
+            return failure  # the server is trusted to store it once
         if op.ambiguity is Ambiguity.REPORT or call.settle is None:
             return self._unknown(call, failure)
         call.unsettled = failure
@@ -439,7 +449,8 @@ class Transport:
 
     def _unknown(self, call: _Call[T], cause: errors.APIError) -> errors.CreateOutcomeUnknownError:
         thread_id = call.request.target or None
-        where = f"in thread {thread_id!r} " if thread_id else ""
+        parent = "thread" if call.op.family == "assistants" else "conversation"
+        where = f"in {parent} {thread_id!r} " if thread_id else ""
         key = call.request.headers.get("Idempotency-Key", "")
         return errors.CreateOutcomeUnknownError(
             f"the {call.op.name} {where}failed in a way that may have stored the "
