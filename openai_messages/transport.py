@@ -448,16 +448,17 @@ class Transport:
         return failure
 
     def _unknown(self, call: _Call[T], cause: errors.APIError) -> errors.CreateOutcomeUnknownError:
-        thread_id = call.request.target or None
-        parent = "thread" if call.op.family == "assistants" else "conversation"
-        where = f"in {parent} {thread_id!r} " if thread_id else ""
+        parent_id = call.request.target or None
+        threads = call.op.family == "assistants"
+        where = f"in {'thread' if threads else 'conversation'} {parent_id!r} " if parent_id else ""
         key = call.request.headers.get("Idempotency-Key", "")
         return errors.CreateOutcomeUnknownError(
             f"the {call.op.name} {where}failed in a way that may have stored the "
             f"{_what(call.op)} ({cause}); check before creating it again",
-            thread_id=thread_id,
+            thread_id=parent_id if threads else None,
             idempotency_key=key,
             request_id=cause.request_id,
+            conversation_id=None if threads else parent_id,
         )
 
     # -- the retry loop --------------------------------------------------------------------

@@ -290,3 +290,56 @@ async def test_an_ambiguous_item_delete_that_deleted_answers_the_conversation(
     answer = await client.conversations.items.delete(conv.id, made[0].id)
     assert answer.id == conv.id
     assert emu.conversations.items(conv.id) == []
+
+
+async def test_a_read_timeout_after_storing_is_settled_by_looking(emu: Emulator) -> None:
+    emu.faults.add(Fault.commit_then_delay(1.0), route="create_items", nth=1)
+    timeout = om.Timeout(total=30.0, connect=1.0, read=0.3)
+    async with client_of(emu, timeout=timeout) as client:
+        conv = await client.conversations.create()
+        made = await client.conversations.items.create(conv.id, [user("a"), user("b")])
+    assert [i.text for i in made] == ["a", "b"]
+    assert texts(emu, conv.id) == ["a", "b"]
+    assert len([r for r in emu.log if r.route == "create_items"]) == 1
+
+
+async def test_no_retry_left_is_typed_and_stored_once(client: om.Client, emu: Emulator) -> None:
+    conv = await client.conversations.create()
+    emu.faults.add(Fault.commit_then_drop(), route="create_items", nth=1)
+    with pytest.raises(om.CreateOutcomeUnknownError) as caught:
+        await client.conversations.items.create(conv.id, [user("a")], max_retries=0)
+    assert caught.value.conversation_id == conv.id
+    assert caught.value.thread_id is None
+    assert texts(emu, conv.id) == ["a"]
+
+
+async def test_under_store_then_fail_faults_every_item_is_stored_once(emu: Emulator) -> None:
+    """Batches sent as an importer would (each ``follows`` the last stored item, the rest
+    of a partial store sent again) under faults that store and then fail, store part of
+    a batch, or fail before storing: every item once, in order."""
+    for fault, rate in (
+        (Fault.commit_then_drop(), 0.15),
+        (Fault.commit_then_error(502), 0.15),
+        (Fault.partial_commit(stored=2), 0.1),
+        (Fault.error(503), 0.1),
+    ):
+        emu.faults.add(fault, route="create_items", probability=rate)
+    emu.faults.add(Fault.error(500), route="list_items", probability=0.1)
+    expected: list[str] = []
+    async with client_of(emu, retry_policy=om.RetryPolicy(8, 0.001, 0.005)) as client:
+        conv = await client.conversations.create()
+        last = ""
+        for batch_number in range(60):
+            pending = [user(f"{batch_number}.{n}") for n in range(4)]
+            expected += [p["content"][0]["text"] for p in pending]
+            while pending:
+                try:
+                    made = await client.conversations.items.create(conv.id, pending, follows=last)
+                except om.ItemsPartiallyStoredError as partial:
+                    last = partial.stored[-1].id  # type: ignore[attr-defined]
+                    pending = pending[len(partial.stored) :]
+                    continue
+                last = made[-1].id
+                pending = []
+    assert texts(emu, conv.id) == expected
+    assert all(rule.fired for rule in emu.faults.rules)  # every kind of fault did happen
