@@ -83,10 +83,10 @@ class ItemsWithResponse:
         request = cp.build_create_items(conversation_id, items)
         if follows is not None and follows != "":
             validation.quote_id("follows", follows)
-        sent = len(cp.check_items(items))
-        page_size = sent if follows is None else 100
 
-        def pages(timeout: float | None) -> AsyncGenerator[Response[ConversationItemPage], None]:
+        def pages(
+            timeout: float | None, page_size: int
+        ) -> AsyncGenerator[Response[ConversationItemPage], None]:
             walk: WalkOptions = {"order": "desc", "prefetch": 0, "page_size": page_size}
             if timeout is not None:
                 walk["timeout"] = timeout

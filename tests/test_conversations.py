@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import openai_messages as om
+from openai_messages import protocol
 from openai_messages.emulator import Emulator, Fault
 
 from .support import API_KEY, FAST_RETRIES
@@ -221,7 +222,7 @@ async def test_a_partial_store_names_what_was_stored(client: om.Client, emu: Emu
         await client.conversations.items.create(conv.id, [user(s) for s in "abcd"])
     error = caught.value
     assert texts(emu, conv.id) == ["a", "b"]
-    assert [i.text for i in error.stored] == ["a", "b"]  # type: ignore[attr-defined]
+    assert [i.text for i in error.stored] == ["a", "b"]
     assert error.sent == 4
     assert error.conversation_id == conv.id
     assert "first 2 of its 4 items" in str(error)
@@ -336,10 +337,25 @@ async def test_under_store_then_fail_faults_every_item_is_stored_once(emu: Emula
                 try:
                     made = await client.conversations.items.create(conv.id, pending, follows=last)
                 except om.ItemsPartiallyStoredError as partial:
-                    last = partial.stored[-1].id  # type: ignore[attr-defined]
+                    last = partial.stored[-1].id
                     pending = pending[len(partial.stored) :]
                     continue
                 last = made[-1].id
                 pending = []
     assert texts(emu, conv.id) == expected
     assert all(rule.fired for rule in emu.faults.rules)  # every kind of fault did happen
+
+
+async def test_a_retired_host_says_nothing_of_the_sunset_for_conversations(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sunset note is the Assistants API's: a conversation's 404 there is only a 404."""
+    monkeypatch.setattr(protocol, "RETIRED_HOSTS", frozenset({"127.0.0.1"}))
+    async with client_of(emu, max_retries=0) as client:
+        assert client.endpoint.retired
+        with pytest.raises(om.NotFoundError) as caught:
+            await client.conversations.retrieve("conv_none")
+        with pytest.raises(om.NotFoundError) as threads:
+            await client.retrieve_thread("thread_none")
+    assert "retired" not in str(caught.value)
+    assert "retired the Assistants API" in str(threads.value)
