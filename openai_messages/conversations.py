@@ -10,6 +10,7 @@ call; the walks are the same :class:`~openai_messages.Pager` as ``client.list``.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -81,9 +82,19 @@ class ItemsWithResponse:
         tail (see the README, "Moving to Conversations").
         """
         request = cp.build_create_items(conversation_id, items)
-        if follows is not None and follows != "":
-            validation.quote_id("follows", follows)
+        _check_follows(follows)
+        body = request.body or b'{"items": []}'
 
+        async def settle(
+            cause: errors.APIError, deadline: float | None
+        ) -> ConversationItemPage | None:
+            return await self._reconcile(conversation_id, body, follows, cause).run(deadline)
+
+        return await self._transport.call(request, options, settle)
+
+    def _reconcile(
+        self, conversation_id: str, body: bytes, follows: str | None, cause: errors.APIError | None
+    ) -> ItemsReconcile:
         def pages(
             timeout: float | None, page_size: int
         ) -> AsyncGenerator[Response[ConversationItemPage], None]:
@@ -92,20 +103,14 @@ class ItemsWithResponse:
                 walk["timeout"] = timeout
             return self.list(conversation_id, **walk)
 
-        async def settle(
-            cause: errors.APIError, deadline: float | None
-        ) -> ConversationItemPage | None:
-            reconcile = ItemsReconcile(
-                pages,
-                conversation_id=conversation_id,
-                body=request.body or b'{"items": []}',
-                follows=follows,
-                cause=cause,
-                recheck_delay=self._transport.policy.backoff_max,
-            )
-            return await reconcile.run(deadline)
-
-        return await self._transport.call(request, options, settle)
+        return ItemsReconcile(
+            pages,
+            conversation_id=conversation_id,
+            body=body,
+            follows=follows,
+            cause=cause,
+            recheck_delay=self._transport.policy.backoff_max,
+        )
 
     def list(
         self, conversation_id: str, **options: Unpack[WalkOptions]
@@ -125,6 +130,11 @@ class ItemsWithResponse:
         """Delete an item; the answer is the conversation. A 404 on a re-send after a
         failed attempt means it is deleted (the conversation is then given by id only)."""
         return await self._transport.call(cp.build_delete_item(conversation_id, item_id), options)
+
+
+def _check_follows(follows: object) -> None:
+    if follows is not None and follows != "":
+        validation.quote_id("follows", follows)
 
 
 def _items_pager(
@@ -205,6 +215,31 @@ class ConversationItems:
     create = value_of(ItemsWithResponse.create)
     retrieve = value_of(ItemsWithResponse.retrieve)
     delete = value_of(ItemsWithResponse.delete)
+
+    async def find_stored(
+        self,
+        conversation_id: str,
+        items: Sequence[Any],
+        *,
+        follows: str | None,
+        timeout: float | None = 60.0,
+    ) -> list[ConversationItem]:
+        """Which of ``items`` (a batch as given to :meth:`create`) the conversation holds:
+        the stored prefix of the batch, in order (``[]``: none of it).
+
+        The settling :meth:`create` does after an ambiguous failure, for a caller that
+        lost track of a batch (a process killed mid-call, a
+        :class:`StoredButUnreadableError`): with ``follows`` (the id of the newest item
+        before the batch, ``""`` for none) the match is exact. Raises
+        :class:`CreateOutcomeUnknownError` when what follows is not a prefix of the batch.
+        """
+        request = cp.build_create_items(conversation_id, items)
+        _check_follows(follows)
+        reconcile = self.with_response._reconcile(
+            conversation_id, request.body or b'{"items": []}', follows, None
+        )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return await reconcile.find(deadline)
 
     def list(
         self, conversation_id: str, **options: Unpack[WalkOptions]

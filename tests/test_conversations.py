@@ -359,3 +359,29 @@ async def test_a_retired_host_says_nothing_of_the_sunset_for_conversations(
             await client.retrieve_thread("thread_none")
     assert "retired" not in str(caught.value)
     assert "retired the Assistants API" in str(threads.value)
+
+
+async def test_find_stored_tells_what_a_lost_batch_left(client: om.Client, emu: Emulator) -> None:
+    """A caller that lost track of a batch (killed mid-call, or a reply it could not read)
+    asks which of it is stored, right after the item it knew was last."""
+    conv = await client.conversations.create()
+    first = await client.conversations.items.create(conv.id, [user("known")])
+    batch = [user("a"), user("b"), user("c")]
+    find = client.conversations.items.find_stored
+    assert await find(conv.id, batch, follows=first[0].id) == []
+    record = emu.conversations.get(conv.id)
+    assert record is not None
+    emu.conversations.add_items(record, [user("a"), user("b")])  # a partial store, say
+    found = await find(conv.id, batch, follows=first[0].id)
+    assert [i.text for i in found] == ["a", "b"]
+    emu.faults.add(Fault.truncate(0.5), route="create_items", nth=1)
+    with pytest.raises(om.StoredButUnreadableError):
+        await client.conversations.items.create(conv.id, batch[2:], follows=found[-1].id)
+    found = await find(conv.id, batch[2:], follows=found[-1].id)
+    assert [i.text for i in found] == ["c"]
+    assert texts(emu, conv.id) == ["known", "a", "b", "c"]
+    emu.conversations.add_items(record, [user("someone else")])
+    with pytest.raises(om.CreateOutcomeUnknownError, match="another writer"):
+        await find(conv.id, [user("d")], follows=found[-1].id)
+    with pytest.raises(om.CreateOutcomeUnknownError, match="not in the conversation"):
+        await find(conv.id, [user("d")], follows="msg_never")
