@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import orjson
 
 from . import conversation_protocol as cp
 from . import errors, validation
@@ -29,7 +30,7 @@ from .conversation_models import (
 )
 from .item_reconcile import ItemsReconcile
 from .pagination import Pager
-from .transport import CallOptions, Response, Transport
+from .transport import CallOptions, Response, Timeout, Transport
 from .walking import WalkOptions, make_pager, responses
 
 if TYPE_CHECKING:
@@ -90,7 +91,39 @@ class ItemsWithResponse:
         ) -> ConversationItemPage | None:
             return await self._reconcile(conversation_id, body, follows, cause).run(deadline)
 
-        return await self._transport.call(request, options, settle)
+        response = await self._transport.call(request, options, settle)
+        sent = len(orjson.loads(body)["items"])
+        if len(response.value.data) == sent:
+            return response
+        return await self._short_reply(response, conversation_id, body, follows, sent, options)
+
+    async def _short_reply(
+        self,
+        response: Response[ConversationItemPage],
+        conversation_id: str,
+        body: bytes,
+        follows: str | None,
+        sent: int,
+        options: CallOptions,
+    ) -> Response[ConversationItemPage]:
+        """A 2xx reply that lists another number of items than were sent: what is stored
+        is looked up, as after an ambiguous failure (never taken as all or none)."""
+        cause = errors.APIResponseValidationError(
+            f"the server answered {len(response.value.data)} created items for {sent} sent",
+            status_code=response.status_code,
+            request_id=response.request_id,
+        )
+        reconcile = self._reconcile(conversation_id, body, follows, cause)
+        total = Timeout.of(options.get("timeout", self._transport.timeout)).total
+        found = await reconcile.find(None if total is None else time.monotonic() + total)
+        if len(found) == sent:
+            page = ConversationItemPage(
+                data=tuple(found), first_id=found[0].id, last_id=found[-1].id, has_more=False
+            )
+            return attrs.evolve(response, value=page)
+        if found:
+            raise reconcile.partial(found)
+        raise reconcile.unknown("none of them is found among its newest items")
 
     def _reconcile(
         self, conversation_id: str, body: bytes, follows: str | None, cause: errors.APIError | None

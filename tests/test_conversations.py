@@ -12,6 +12,7 @@ import openai_messages as om
 from openai_messages import protocol
 from openai_messages.emulator import Emulator, Fault
 
+from .hostile import Received, response, serve
 from .support import API_KEY, FAST_RETRIES
 
 
@@ -385,3 +386,50 @@ async def test_find_stored_tells_what_a_lost_batch_left(client: om.Client, emu: 
         await find(conv.id, [user("d")], follows=found[-1].id)
     with pytest.raises(om.CreateOutcomeUnknownError, match="not in the conversation"):
         await find(conv.id, [user("d")], follows="msg_never")
+
+
+def _page(*texts: str) -> dict[str, Any]:
+    data = [
+        {
+            "type": "message",
+            "id": f"msg_{t}",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_text", "text": t}],
+        }
+        for t in texts
+    ]
+    return {"object": "list", "data": data, "first_id": None, "last_id": None, "has_more": False}
+
+
+@pytest.mark.parametrize(
+    ("stored", "outcome"),
+    [(("b", "a"), "all"), (("a",), "partial"), (("x",), "unknown")],
+)
+async def test_a_reply_listing_fewer_items_than_sent_is_looked_into(
+    stored: tuple[str, ...], outcome: str
+) -> None:
+    """A server that answers 200 with fewer created items than were sent: the client
+    looks at the conversation rather than take the reply as all or as none."""
+
+    def answer(request: Received) -> bytes:
+        if request.method == "POST":
+            return response(200, _page("a"))  # one of the two it was sent
+        return response(200, _page(*stored))  # the newest items, newest first
+
+    async with (
+        serve(answer) as (url, seen),
+        om.Client(api_key=API_KEY, base_url=url, max_retries=0) as client,
+    ):
+        call = client.conversations.items.create("conv_1", [user("a"), user("b")], follows="")
+        if outcome == "all":
+            made = await call
+            assert [i.text for i in made] == ["a", "b"]
+        elif outcome == "partial":
+            with pytest.raises(om.ItemsPartiallyStoredError) as caught:
+                await call
+            assert [i.text for i in caught.value.stored] == ["a"]
+        else:
+            with pytest.raises(om.CreateOutcomeUnknownError):
+                await call
+    assert [r.method for r in seen] == ["POST", "GET"]  # never sent twice
