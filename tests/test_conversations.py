@@ -433,3 +433,21 @@ async def test_a_reply_listing_fewer_items_than_sent_is_looked_into(
             with pytest.raises(om.CreateOutcomeUnknownError):
                 await call
     assert [r.method for r in seen] == ["POST", "GET"]  # never sent twice
+
+
+async def test_foundry_conversations_take_entra_tokens_and_renew_a_refused_one() -> None:
+    """In Entra mode the conversations of a Foundry project want a token of the same scope
+    as its threads; a token the server refuses (expired) is renewed once and re-sent."""
+    async with (
+        Emulator(entra=True) as emu,
+        om.Client.foundry(
+            emu.url_for("foundry"), credential=emu.async_credential(), retry_budget=None
+        ) as client,
+    ):
+        conv = await client.conversations.create()
+        await client.conversations.items.create(conv.id, [user("a")])
+        emu.tokens.expire_all()  # the cached token is refused from now on
+        assert [i.text async for i in client.conversations.items.list(conv.id)] == ["a"]
+    statuses = [r.status for r in emu.log if r.route == "list_items"]
+    assert statuses == [401, 200]  # refused once, renewed, re-sent
+    assert texts(emu, conv.id) == ["a"]
