@@ -128,9 +128,9 @@ class ItemsWithResponse:
     def _reconcile(
         self, conversation_id: str, body: bytes, follows: str | None, cause: errors.APIError | None
     ) -> ItemsReconcile:
-        def pages(
-            timeout: float | None, page_size: int
-        ) -> AsyncGenerator[Response[ConversationItemPage], None]:
+        page_size = len(orjson.loads(body)["items"]) if follows is None else 100
+
+        def pages(timeout: float | None) -> AsyncGenerator[Response[ConversationItemPage], None]:
             walk: WalkOptions = {"order": "desc", "prefetch": 0, "page_size": page_size}
             if timeout is not None:
                 walk["timeout"] = timeout

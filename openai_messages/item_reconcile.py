@@ -39,16 +39,15 @@ from .conversation_models import (
     RefusalPart,
 )
 from .transport import Response
-from .validation import MAX_PAGE_SIZE
 
 __all__ = ["ItemsReconcile", "item_matches", "sent_signature", "stored_signature"]
 
 RECONCILE_MAX_ITEMS: Final = 1000
 """How many of a conversation's newest items a reconcile reads at most."""
 
-ListPages = Callable[[float | None, int], AsyncGenerator[Response[ConversationItemPage], None]]
-"""``pages(timeout, page_size)``: the conversation's pages, newest first, each request
-within ``timeout``."""
+ListPages = Callable[[float | None], AsyncGenerator[Response[ConversationItemPage], None]]
+"""``pages(timeout)``: the conversation's pages, newest first, each within ``timeout``
+(a page of the batch's size is enough without ``follows``)."""
 
 _TEXT: Final = frozenset({"input_text", "output_text", "text"})
 
@@ -223,8 +222,7 @@ class ItemsReconcile:
         out: list[ConversationItem] = []
         complete = False
         try:
-            page_size = min(wanted, MAX_PAGE_SIZE)
-            async with aclosing(self._pages(timeout, page_size)) as pages:
+            async with aclosing(self._pages(timeout)) as pages:
                 async for response in pages:
                     for item in response.value.data:
                         if self.follows and item.id == self.follows:
