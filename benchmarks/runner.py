@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import conversations, report, restore, scenarios
+from . import checkpoint, conversations, report, restore, scenarios
 from .chart import write_chart
 from .clients import official_available
 from .config import MODES, Mode
@@ -31,8 +31,10 @@ SCENARIOS = (
     "bulk",
     "limited",
     "memory",
+    "serve",
     "import",
     "restore",
+    "checkpoint",
 )
 
 
@@ -49,12 +51,13 @@ def _emulators(mode: Mode, wanted: set[str], official: bool) -> dict[str, Emulat
             burst=mode.limited_burst,
         ),
         "memory": EmulatorSpec(1, mode.memory_messages),
+        "serve": EmulatorSpec(mode.serve_threads, scenarios.SERVE_MESSAGES),
         "restore": restore.throughput_spec(mode.name, mode.runs, mode.latency_seconds, official),
         "restore_faults": restore.fault_spec(mode.name, mode.latency_seconds),
     }
-    needs = {"parsing": "walk", "walk": "walk", "items": "walk", "latency": "latency"}
-    needs |= {"bulk": "bulk"}
-    needs |= {"limited": "limited", "memory": "memory"}
+    needs = {"parsing": "walk", "walk": "walk", "latency": "latency", "bulk": "bulk"}
+    needs |= {"limited": "limited", "memory": "memory", "serve": "serve"}
+    needs |= {"items": "walk"}
     used = {needs[name] for name in wanted if name in needs}
     if "restore" in wanted:
         used |= {"restore", "restore_faults"}
@@ -155,11 +158,13 @@ def _run_all(
         ("bulk", lambda: scenarios.bulk(ctx, emus["bulk"], results)),
         ("limited", lambda: scenarios.rate_limited(ctx, emus["limited"], results)),
         ("memory", lambda: scenarios.memory(ctx, emus["memory"], results)),
+        ("serve", lambda: scenarios.emulator_memory(ctx, emus["serve"], results)),
         ("import", lambda: scenarios.import_time(ctx, results)),
         (
             "restore",
             lambda: restore.restore(ctx, emus["restore"], emus["restore_faults"], results),
         ),
+        ("checkpoint", lambda: checkpoint.checkpoint(ctx.mode.name, results, ctx.log)),
     ]
     for name, step in steps:
         if name not in wanted:

@@ -23,8 +23,10 @@ SCENARIOS = {
     "bulk",
     "rate-limited",
     "memory",
+    "emulator memory",
     "import",
     "restore",
+    "checkpoint",
 }
 
 

@@ -9,6 +9,7 @@ an :class:`ImportInputError` naming its line before anything is sent.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,8 +153,11 @@ def _attachment(value: object) -> dict[str, Any]:
     return {"file_id": value}  # refused by the client's check, which names it
 
 
-def read_export(path: str, api_version: protocol.ApiVersion = "v2") -> list[SourceThread]:
-    """Every thread of the export, in first-seen order, each in creation order.
+def read_export(
+    path: str, api_version: protocol.ApiVersion = "v2", size: int | None = None
+) -> list[SourceThread]:
+    """Every thread of the export, in first-seen order, each in creation order (of the
+    first ``size`` bytes alone, if given: what an unfinished export's state claims).
 
     Raises :class:`ImportInputError` naming the line of the first problem: not JSON, no
     ``thread_id``/``role``/``content``/``id``, content that cannot be created, lines of
@@ -164,7 +168,8 @@ def read_export(path: str, api_version: protocol.ApiVersion = "v2") -> list[Sour
     first_version: tuple[str, int] | None = None
     try:
         with open(path, "rb") as fh:
-            for line, raw in enumerate(fh, 1):
+            lines = io.BytesIO(fh.read(size)) if size is not None else fh
+            for line, raw in enumerate(lines, 1):
                 if not raw.strip():
                     continue
                 try:
