@@ -452,3 +452,18 @@ async def test_foundry_conversations_take_entra_tokens_and_renew_a_refused_one()
     statuses = [r.status for r in emu.log if r.route == "list_items"]
     assert statuses == [401, 200]  # refused once, renewed, re-sent
     assert texts(emu, conv.id) == ["a"]
+
+
+async def test_items_copied_with_their_ids_are_still_found(
+    client: om.Client, emu: Emulator
+) -> None:
+    """Items walked out of one conversation and sent to another keep their ``id`` keys; the
+    server gives new ids, and the settling still recognises them."""
+    source = await client.conversations.create(items=[user("a"), user("b")])
+    copied = await client.conversations.items.list(source.id, order="asc").collect()
+    target = await client.conversations.create()
+    emu.faults.add(Fault.commit_then_drop(), route="create_items", nth=1)
+    made = await client.conversations.items.create(target.id, copied, follows="")
+    assert [i.text for i in made] == ["a", "b"]
+    assert {i.id for i in made}.isdisjoint(i.id for i in copied)
+    assert texts(emu, target.id) == ["a", "b"]
