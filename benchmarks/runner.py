@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import checkpoint, report, restore, scenarios
+from . import checkpoint, conversations, report, restore, scenarios
 from .chart import write_chart
 from .clients import official_available
 from .config import MODES, Mode
@@ -26,6 +26,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SCENARIOS = (
     "parsing",
     "walk",
+    "items",
     "latency",
     "bulk",
     "limited",
@@ -56,6 +57,7 @@ def _emulators(mode: Mode, wanted: set[str], official: bool) -> dict[str, Emulat
     }
     needs = {"parsing": "walk", "walk": "walk", "latency": "latency", "bulk": "bulk"}
     needs |= {"limited": "limited", "memory": "memory", "serve": "serve"}
+    needs |= {"items": "walk"}
     used = {needs[name] for name in wanted if name in needs}
     if "restore" in wanted:
         used |= {"restore", "restore_faults"}
@@ -151,6 +153,7 @@ def _run_all(
     steps: list[tuple[str, Callable[[], None]]] = [
         ("parsing", lambda: scenarios.parse(ctx, emus["walk"], results)),
         ("walk", lambda: scenarios.full_walk(ctx, emus["walk"], results)),
+        ("items", lambda: conversations.items_walk(ctx, emus["walk"], results)),
         ("latency", lambda: scenarios.latency_hiding(ctx, emus["latency"], results)),
         ("bulk", lambda: scenarios.bulk(ctx, emus["bulk"], results)),
         ("limited", lambda: scenarios.rate_limited(ctx, emus["limited"], results)),

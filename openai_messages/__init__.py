@@ -9,6 +9,15 @@ from ._version import __version__
 from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
 from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
 from .client import Client, ManyOptions, WalkOptions, WithResponse
+from .conversation_mapping import AssistantMedia, conversation_items
+from .conversation_models import *  # noqa: F403
+from .conversation_models import __all__ as _conversation_model_names
+from .conversations import (
+    ConversationItems,
+    Conversations,
+    ConversationsWithResponse,
+    ItemsWithResponse,
+)
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 from .models import *  # noqa: F403
@@ -30,13 +39,19 @@ from .types import (
 
 __all__ = [
     "ApiVersion",
+    "AssistantMedia",
     "CallOptions",
     "Client",
     "CommandToken",
+    "ConversationItems",
+    "Conversations",
+    "ConversationsWithResponse",
+    "conversation_items",
     "CredentialToken",
     "FetchProgress",
     "ImageDetail",
     "IncompleteReason",
+    "ItemsWithResponse",
     "ManyOptions",
     "MessageStatus",
     "Open",
@@ -61,4 +76,5 @@ __all__ = [
     "__version__",
     *_error_names,
     *_model_names,
+    *_conversation_model_names,
 ]

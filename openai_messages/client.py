@@ -7,10 +7,8 @@ Every call is written once, in :class:`WithResponse` (returning a :class:`Respon
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import os
-import re
 import ssl as _ssl
 import time
 import uuid
@@ -30,12 +28,9 @@ from typing import (
     Any,
     Concatenate,
     Final,
-    Generic,
     ParamSpec,
-    Protocol,
     TypedDict,
     TypeVar,
-    overload,
 )
 
 import aiohttp
@@ -44,6 +39,8 @@ import attrs
 from . import auth, errors, protocol, validation
 from .background import FeedRegistry
 from .bulk import FetchProgress, ThreadResults, ThreadStream
+from .calls import ValueOf, value_of
+from .conversations import Conversations, ConversationsWithResponse, make_conversations
 from .http import AiohttpSeam
 from .idempotency import find_marked
 from .models import (
@@ -60,11 +57,12 @@ from .pagination import PageLike, Pager
 from .ratelimit import RateLimiter, RateLimits
 from .reconcile import RECONCILE_MAX_ITEMS, Reconcile
 from .retry import RetryBudget, RetryPolicy
-from .transport import CALL_OPTION_NAMES, CallOptions, Response, Timeout, Transport, unknown_options
+from .transport import CallOptions, Response, Timeout, Transport, unknown_options
 from .types import Order, Role
+from .walking import Paged, WalkOptions, make_pager, responses, split_walk_options
 
 if TYPE_CHECKING:
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Unpack
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -79,14 +77,7 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-class _Page(PageLike, Protocol):
-    """A list page model (``MessagePage``, ``ThreadPage``...): what a walk reads of it."""
-
-    @property
-    def absent_fields(self) -> frozenset[str]: ...
-
-
-PageT = TypeVar("PageT", bound=_Page)
+PageT = TypeVar("PageT", bound=PageLike)
 logger = logging.getLogger("openai_messages")
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
@@ -115,24 +106,6 @@ class ClientOptions(TypedDict, total=False):
     ca_bundle: str | os.PathLike[str] | None
 
 
-class WalkOptions(CallOptions, total=False):
-    """The options of a walk (:meth:`Client.list`, :meth:`Client.list_files`,
-    :meth:`Client.list_threads`).
-
-    ``order`` ("desc" by default), ``after``/``before`` (a starting cursor: ``before``
-    walks backward), ``page_size`` (the API's ``limit``, 1-100, default 100),
-    ``max_items`` (the most items the walk yields), ``prefetch`` (pages fetched ahead,
-    default 1), and the per-call options, applied to each page's request.
-    """
-
-    order: Order
-    after: str | None
-    before: str | None
-    page_size: int
-    max_items: int | None
-    prefetch: int
-
-
 class ManyOptions(TypedDict, total=False):
     """The options of a walk of many threads (:meth:`Client.fetch_many`, ``stream_many``).
 
@@ -150,30 +123,6 @@ class ManyOptions(TypedDict, total=False):
 
 
 _MANY_KEYS: Final = frozenset(ManyOptions.__annotations__)
-_CALL_KEYS: Final = CALL_OPTION_NAMES
-_WALK_KEYS: Final = frozenset(WalkOptions.__annotations__)
-
-
-def _split(options: WalkOptions) -> tuple[dict[str, Any], CallOptions]:
-    if not _WALK_KEYS.issuperset(options):
-        raise unknown_options(options, _WALK_KEYS)
-    walk = {k: v for k, v in options.items() if k not in _CALL_KEYS}
-    call: Any = {k: v for k, v in options.items() if k in _CALL_KEYS}
-    return walk, call
-
-
-@attrs.frozen
-class _Paged(Generic[PageT]):
-    """A page as the pager walks it, with the response it came in."""
-
-    data: Sequence[Any]
-    has_more: bool
-    response: Response[PageT]
-
-    @property
-    def absent_fields(self) -> frozenset[str]:
-        """The page's absent fields (a missing ``has_more`` makes the pager judge by size)."""
-        return self.response.value.absent_fields
 
 
 class WithResponse:
@@ -186,6 +135,8 @@ class WithResponse:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._transport = client._transport
+        self.conversations: ConversationsWithResponse = client.conversations.with_response
+        """The conversation calls, returning a :class:`Response`."""
 
     # -- messages --------------------------------------------------------------------------
 
@@ -282,13 +233,13 @@ class WithResponse:
         self, thread_id: str, *, run_id: str | None = None, **options: Unpack[WalkOptions]
     ) -> AsyncGenerator[Response[MessagePage], None]:
         """Every page of a thread's messages, each as a :class:`Response`."""
-        return _responses(self._client._list_pager(thread_id, run_id, options, keep=True))
+        return responses(self._client._list_pager(thread_id, run_id, options, keep=True))
 
     def list_files(
         self, thread_id: str, message_id: str, **options: Unpack[WalkOptions]
     ) -> AsyncGenerator[Response[MessageFilePage], None]:
         """v1: every page of a message's files, each as a :class:`Response`."""
-        return _responses(self._client._files_pager(thread_id, message_id, options, keep=True))
+        return responses(self._client._files_pager(thread_id, message_id, options, keep=True))
 
     # -- threads ---------------------------------------------------------------------------
 
@@ -296,7 +247,7 @@ class WithResponse:
         self, **options: Unpack[WalkOptions]
     ) -> AsyncGenerator[Response[ThreadPage], None]:
         """Every page of the project's threads, each as a :class:`Response`."""
-        return _responses(self._client._threads_pager(options, keep=True))
+        return responses(self._client._threads_pager(options, keep=True))
 
     async def create_thread(
         self,
@@ -354,59 +305,17 @@ class WithResponse:
         return await self._transport.call(protocol.build_delete_thread(thread_id), options)
 
 
-async def _responses(pager: Pager[Any, _Paged[PageT]]) -> AsyncGenerator[Response[PageT], None]:
-    async for paged in pager.pages():
-        response = paged.response
-        if len(paged.data) != len(response.value.data):  # trimmed to max_items
-            page: Any = response.value  # an attrs page model (PageT is bound to a protocol)
-            response = attrs.evolve(response, value=attrs.evolve(page, data=paged.data))
-        yield response
-
-
-_VALUE_OF: Final = re.compile(r"^Response\[|\]$")
-
-
-class _ValueOf(Generic[P, T]):
-    """A :class:`Client` call: the :class:`WithResponse` call of the same name, its value."""
-
-    def __init__(self, call: Callable[..., Awaitable[Response[T]]]) -> None:
-        self._call = call
-        self.__doc__ = call.__doc__
-        self.__name__ = call.__name__
-        signature = inspect.signature(call)
-        signature = signature.replace(
-            return_annotation=_VALUE_OF.sub("", str(signature.return_annotation))
-        )
-        self.__signature__ = signature
-        self._bound_signature = signature.replace(
-            parameters=list(signature.parameters.values())[1:]
-        )
-
-    @overload
-    def __get__(self, client: None, owner: type[Any]) -> Self: ...
-    @overload
-    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
-    def __get__(self, client: Client | None, owner: type[Any]) -> Self | Callable[P, Awaitable[T]]:
-        if client is None:
-            return self
-        call, calls = self._call, client.with_response
-
-        async def value(*args: P.args, **kwargs: P.kwargs) -> T:
-            return (await call(calls, *args, **kwargs)).value
-
-        value.__doc__ = self.__doc__
-        value.__signature__ = self._bound_signature  # type: ignore[attr-defined]
-        return value
-
-    async def __call__(self, client: Client, *args: P.args, **kwargs: P.kwargs) -> T:
-        """``Client.<call>(client, ...)``, as for any method."""
-        return (await self._call(client.with_response, *args, **kwargs)).value
-
-
 def _value_of(
     call: Callable[Concatenate[WithResponse, P], Awaitable[Response[T]]],
-) -> _ValueOf[P, T]:
-    return _ValueOf(call)
+) -> ValueOf[P, T]:
+    return value_of(call)
+
+
+# the names these helpers had here before they moved to walking.py and calls.py
+_Paged = Paged
+_responses = responses
+_split = split_walk_options
+_ValueOf = ValueOf
 
 
 class Client:
@@ -505,6 +414,11 @@ class Client:
             trust_idempotency_key=trust_idempotency_key,
         )
         self._feeds: FeedRegistry = FeedRegistry()
+        azure = self.endpoint.azure
+        self.conversations: Conversations = make_conversations(
+            self._transport, self._feeds, azure is not None and azure.route == "foundry"
+        )
+        """Conversations and their items (see :class:`Conversations`)."""
         self.with_response = WithResponse(self)
         """The same calls, returning :class:`Response` (value, status, headers, request id)."""
 
@@ -744,28 +658,9 @@ class Client:
         request. The caller's cursor is checked by the Pager; the next ones are the
         server's ids, sent quoted whatever they hold (``check_cursors=False``).
         """
-        walk, call_options = _split(options)
-        call = self._transport.call
-        order = walk.get("order", "desc")
-
-        def build(limit: int, after: str | None, before: str | None) -> protocol.Request[PageT]:
-            return page_request(
-                limit=limit, order=order, after=after, before=before, check_cursors=False
-            )
-
-        fetch: Callable[[int, str | None, str | None], Awaitable[Any]]
-        if keep:
-
-            async def fetch(limit: int, after: str | None, before: str | None) -> Any:
-                response = await call(build(limit, after, before), call_options)
-                return _Paged(response.value.data, response.value.has_more, response)
-
-        else:
-
-            async def fetch(limit: int, after: str | None, before: str | None) -> Any:
-                return (await call(build(limit, after, before), call_options)).value
-
-        return Pager(fetch, registry=self._feeds, **walk)
+        return make_pager(
+            self._transport.call, page_request, options, keep=keep, registry=self._feeds
+        )
 
     # -- many threads ----------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 import cattrs
 import orjson
 
-from . import fastpath, models, structuring
+from . import conversation_models, fastpath, models, structuring
 from .errors import APIResponseValidationError
 
 __all__ = [
@@ -113,9 +113,11 @@ class Converter(cattrs.Converter):
     """A cattrs converter whose ``structure`` takes the fast path first, and raises only
     :class:`APIResponseValidationError` (naming the path of the bad value)."""
 
-    def __init__(self, module: ModuleType = models) -> None:
+    def __init__(self, module: ModuleType = models, *more: ModuleType) -> None:
         super().__init__(detailed_validation=True)
-        self.models = structuring.find_models(module)
+        if module is models and not more:
+            more = (conversation_models,)
+        self.models = structuring.find_models(module, *more)
         structuring.configure(self, self.models)
         self.readers = fastpath.make_readers(self.models, self._general)
 

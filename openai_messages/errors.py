@@ -8,6 +8,10 @@ path and query, never from its headers.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .conversation_models import ConversationItem
 
 __all__ = [
     "APIConnectionError",
@@ -23,6 +27,8 @@ __all__ = [
     "CredentialError",
     "InternalServerError",
     "InvalidArgumentError",
+    "ItemsPartiallyStoredError",
+    "MessageNotMappableError",
     "NotFoundError",
     "OpenAIMessagesError",
     "PaginationError",
@@ -53,6 +59,23 @@ class OpenAIMessagesError(Exception):
 
 class InvalidArgumentError(OpenAIMessagesError, ValueError):
     """A call argument was refused before anything was sent."""
+
+
+class MessageNotMappableError(OpenAIMessagesError, ValueError):
+    """A thread message that cannot become conversation items (see
+    :func:`~openai_messages.conversation_items`): ``reason`` says what in it, by index."""
+
+    message_id: str
+    thread_id: str | None
+    reason: str
+
+    def __init__(
+        self, message: str, *, message_id: str, thread_id: str | None, reason: str
+    ) -> None:
+        super().__init__(message)
+        self.message_id = message_id
+        self.thread_id = thread_id
+        self.reason = reason
 
 
 class CredentialError(OpenAIMessagesError):
@@ -277,8 +300,10 @@ class CreateOutcomeUnknownError(APIError):
     """
 
     thread_id: str | None
-    """The thread of a message create; None for a thread create."""
+    """The thread of a message create; None for a thread or conversation create."""
     idempotency_key: str
+    conversation_id: str | None
+    """The conversation of an items create; None otherwise."""
 
     def __init__(
         self,
@@ -287,7 +312,36 @@ class CreateOutcomeUnknownError(APIError):
         thread_id: str | None,
         idempotency_key: str,
         request_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> None:
         super().__init__(message, request_id=request_id)
         self.thread_id = thread_id
         self.idempotency_key = idempotency_key
+        self.conversation_id = conversation_id
+
+
+class ItemsPartiallyStoredError(APIError):
+    """An items create failed after the server stored only the first items of the batch.
+
+    ``stored`` are the items it stored (the first ``len(stored)`` of what was sent, in
+    order); the other ``sent - len(stored)`` were not stored: send those, not the batch.
+    """
+
+    conversation_id: str
+    stored: tuple[ConversationItem, ...]
+    """The stored items (:class:`~openai_messages.MessageItem` or ``UnknownItem``)."""
+    sent: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        conversation_id: str,
+        stored: tuple[ConversationItem, ...],
+        sent: int,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.conversation_id = conversation_id
+        self.stored = stored
+        self.sent = sent

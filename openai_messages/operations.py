@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 import string
 from collections.abc import Callable, Mapping
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, Literal, TypeVar
 
 import attrs
 
@@ -34,6 +34,7 @@ from . import errors, models, validation
 
 __all__ = [
     "Ambiguity",
+    "Family",
     "Operation",
     "Request",
     "CREATE_MESSAGE",
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+Family = Literal["assistants", "conversations"]
+"""The API of an operation: the Assistants API (threads, messages) or Conversations."""
 
 
 class Ambiguity(enum.Enum):
@@ -106,6 +110,9 @@ class Operation(Generic[T]):
     """For ``DELETE``: the result when the target is gone after an ambiguous attempt."""
     unserved: Callable[[errors.APIStatusError], errors.APIStatusError] | None = None
     """For an endpoint some services do not serve: the error of its 404 or 405."""
+    family: Family = "assistants"
+    """Which API it belongs to: where its paths go under an endpoint, which headers it sends
+    (see :func:`openai_messages.protocol.prepare`)."""
     fields: tuple[str, ...] = attrs.field(init=False)
 
     @fields.default

@@ -453,10 +453,15 @@ def build_delete_thread(thread_id: str) -> Request[models.DeletedThread]:
     return ops.DELETE_THREAD.request({"thread_id": thread_id})
 
 
-def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
-    """The headers sent with every request of a client, but for the credential."""
+def endpoint_headers(endpoint: Endpoint, family: ops.Family = "assistants") -> dict[str, str]:
+    """The headers sent with every request of a client, but for the credential.
+
+    Requests of the Assistants API say its version in ``OpenAI-Beta``; those of the
+    Conversations API (``family="conversations"``) send no such header.
+    """
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-    headers["OpenAI-Beta"] = f"assistants={endpoint.api_version}"
+    if family == "assistants":
+        headers["OpenAI-Beta"] = f"assistants={endpoint.api_version}"
     if endpoint.organization:
         headers["OpenAI-Organization"] = endpoint.organization
     if endpoint.project:
@@ -484,13 +489,23 @@ def prepare(
     *,
     extra_query: Mapping[str, str] | None = None,
 ) -> str:
-    """The full URL of ``request`` under ``endpoint`` (path and query percent-encoded)."""
+    """The full URL of ``request`` under ``endpoint`` (path and query percent-encoded).
+
+    Conversations live on Microsoft's v1 route whatever route the client's threads take:
+    ``{endpoint}/openai/v1/conversations`` (Azure OpenAI, classic or v1; a Foundry project
+    endpoint), with no ``api-version``. One client reaches both.
+    """
     base = endpoint.base_url.rstrip("/")
     azure = endpoint.azure
-    if azure is not None and azure.route == "classic":
+    versioned = azure is not None and azure.api_version is not None
+    if azure is not None and request.op.family == "conversations":
+        versioned = False
+        if azure.route != "v1":
+            base = f"{base}/openai/v1"
+    elif azure is not None and azure.route == "classic":
         base = f"{base}/openai"
     query: list[tuple[str, str]] = list(endpoint.default_query.items())
-    if azure is not None and azure.api_version is not None:
+    if versioned and azure is not None and azure.api_version is not None:
         query.append(("api-version", azure.api_version))
     query.extend(request.query)
     if extra_query:

@@ -22,7 +22,8 @@ This module adds only what cattrs has no option for, each as a thin hook around 
   its table, which a hostile server could grow without bound);
 * :func:`model_unstructure_hook`: absent fields are left out and ``extra`` is put back.
 
-The classes covered are found in :mod:`openai_messages.models`, not listed here: every attrs
+The classes covered are found in :mod:`openai_messages.models` (and
+:mod:`openai_messages.conversation_models`), not listed here: every attrs
 class with ``extra`` and ``_absent`` fields is a response model, every one with ``type`` and
 ``raw`` fields an unknown-member holder, every module-level union holding one of those a
 tagged union, and every response model that is a page (``_PageMixin``) must have ``data``.
@@ -115,19 +116,22 @@ def _field_names(cls: type) -> set[str]:
     return {a.name for a in attrs.fields(cls)}
 
 
-def find_models(module: Any = m) -> Models:
-    """Sort the attrs classes and unions defined in ``module`` by the role their fields say."""
+def find_models(module: Any = m, *more: Any) -> Models:
+    """Sort the attrs classes and unions defined in ``module`` (and ``more`` modules) by
+    the role their fields say."""
+    modules = (module, *more)
     classes = [
         v
-        for v in vars(module).values()
-        if isinstance(v, type) and attrs.has(v) and v.__module__ == module.__name__
+        for mod in modules
+        for v in vars(mod).values()
+        if isinstance(v, type) and attrs.has(v) and v.__module__ == mod.__name__
     ]
     for cls in classes:
         attrs.resolve_types(cls)  # the fields' string annotations, as types
     responses = tuple(c for c in classes if set(_BOOKKEEPING) <= _field_names(c))
     unknowns = tuple(c for c in classes if _field_names(c) == {"type", "raw"})
     unions: dict[Any, tuple[tuple[type, ...], type]] = {}
-    for value in vars(module).values():
+    for value in (v for mod in modules for v in vars(mod).values()):
         if typing.get_origin(value) in (typing.Union, types.UnionType):
             members = typing.get_args(value)
             holders = [c for c in members if c in unknowns]

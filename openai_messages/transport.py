@@ -234,9 +234,13 @@ class Transport:
         self.trust_idempotency_key = trust_idempotency_key
         self._rng = rng
         self._base_headers = _SealedHeaders(protocol.endpoint_headers(endpoint))
+        self._conversation_headers = _SealedHeaders(
+            protocol.endpoint_headers(endpoint, "conversations")
+        )
         if self._fixed is not None:
             name, value = protocol.auth_header(endpoint, self._fixed)
             self._base_headers[name] = value
+            self._conversation_headers[name] = value
         self._retired = endpoint.retired
         self.retries = 0
         self.throttled = 0
@@ -308,7 +312,9 @@ class Transport:
             request,
             extra_query=dict(validation.check_query("extra_query", extra_query)) or None,
         )
-        headers = self._base_headers
+        headers = (
+            self._base_headers if request.op.family == "assistants" else self._conversation_headers
+        )
         if request.headers or extra_headers:
             headers = headers.copy()
             headers.update(request.headers)
@@ -425,7 +431,7 @@ class Transport:
                     _what(call.op),
                 )
             raise self._failed(call, failure) from None
-        status_error = self._status_error(reply, scrubber)
+        status_error = self._status_error(reply, scrubber, call.op.family == "assistants")
         if reply.status in (404, 405) and call.op.unserved is not None:
             status_error = call.op.unserved(status_error)
         if reply.status == 404 and call.op.gone is not None and call.ambiguous:
@@ -441,11 +447,13 @@ class Transport:
             )
         return exc
 
-    def _status_error(self, reply: Reply, scrubber: Scrubber) -> errors.APIStatusError:
+    def _status_error(
+        self, reply: Reply, scrubber: Scrubber, assistants: bool = True
+    ) -> errors.APIStatusError:
         if reply.status == 429:
             self.throttled += 1
         return error_from_reply(
-            reply.status, reply.headers, reply.body, scrubber, retired=self._retired
+            reply.status, reply.headers, reply.body, scrubber, retired=self._retired and assistants
         )
 
     def _failed(self, call: _Call[T], failure: errors.APIError) -> errors.APIError:
@@ -454,24 +462,28 @@ class Transport:
             return failure
         call.ambiguous = True
         op = call.op
-        if not op.creates or self.trust_idempotency_key:
+        if not op.creates:
             return failure
+        if self.trust_idempotency_key and "Idempotency-Key" in call.request.headers:
+            return failure  # the server is trusted to store it once
         if op.ambiguity is Ambiguity.REPORT or call.settle is None:
             return self._unknown(call, failure)
         call.unsettled = failure
         return failure
 
     def _unknown(self, call: _Call[T], cause: errors.APIError) -> errors.CreateOutcomeUnknownError:
-        thread_id = call.request.target or None
-        where = f"in thread {thread_id!r} " if thread_id else ""
+        parent_id = call.request.target or None
+        threads = call.op.family == "assistants"
+        where = f"in {'thread' if threads else 'conversation'} {parent_id!r} " if parent_id else ""
         key = call.request.headers.get("Idempotency-Key", "")
         return errors.CreateOutcomeUnknownError(
             f"the {call.op.name} {where}failed in a way that may have stored the "
             f"{_what(call.op)} ({cause}); check before creating it again"
-            + (" (client.find_created(thread_id, idempotency_key))" if thread_id else ""),
-            thread_id=thread_id,
+            + _how_to_check(threads, parent_id),
+            thread_id=parent_id if threads else None,
             idempotency_key=key,
             request_id=cause.request_id,
+            conversation_id=None if threads else parent_id,
         )
 
     # -- the retry loop --------------------------------------------------------------------
@@ -561,6 +573,15 @@ class Transport:
             state.attempt_number,
             request_id or "-",
         )
+
+
+def _how_to_check(threads: bool, parent_id: str | None) -> str:
+    """The call that settles an unknown create later, for the error's message."""
+    if parent_id is None:
+        return ""
+    if threads:
+        return " (client.find_created(thread_id, idempotency_key))"
+    return " (client.conversations.items.find_stored(conversation_id, items, follows=...))"
 
 
 def _what(op: Operation[Any]) -> str:

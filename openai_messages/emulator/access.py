@@ -7,6 +7,8 @@ The emulator serves one API under several prefixes, each a *flavour*:
 ``azure_v1``  ``/openai/v1/...`` (Azure OpenAI v1 GA, no ``api-version``): ``api-key`` or Bearer.
 ``foundry``   ``/api/projects/{project}/...?api-version=v1`` (Foundry Agent Service):
               Bearer only; ``api-version`` required, errors in Azure's ``{code, message}`` shape.
+``foundry_v1`` ``/api/projects/{project}/openai/v1/...`` (Foundry's conversations, new
+              agents): Bearer only, no ``api-version``.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ __all__ = [
     "check_access",
 ]
 
-Flavour = Literal["openai", "azure", "azure_v1", "foundry"]
-FLAVOURS: Final[tuple[Flavour, ...]] = ("openai", "azure", "azure_v1", "foundry")
+Flavour = Literal["openai", "azure", "azure_v1", "foundry", "foundry_v1"]
+FLAVOURS: Final[tuple[Flavour, ...]] = ("openai", "azure", "azure_v1", "foundry", "foundry_v1")
 
 #: (path prefix, flavour), in the order the routes are registered.
 PREFIXES: Final[tuple[tuple[str, Flavour], ...]] = (
@@ -49,6 +51,7 @@ _AUDIENCES: Final[dict[Flavour, frozenset[str] | None]] = {
     "azure": frozenset({"https://cognitiveservices.azure.com", "https://ai.azure.com"}),
     "azure_v1": frozenset({"https://cognitiveservices.azure.com", "https://ai.azure.com"}),
     "foundry": frozenset({"https://ai.azure.com"}),
+    "foundry_v1": frozenset({"https://ai.azure.com"}),
 }
 
 _EXPIRED = 'Bearer error="invalid_token", error_description="The token is expired"'
@@ -108,7 +111,7 @@ def _authenticate(
     token = bearer(headers)
     if token is not None and tokens.known(token):
         return _judge_token(token, tokens, flavour)
-    if flavour == "foundry" and entra:
+    if flavour in ("foundry", "foundry_v1") and entra:
         if token is None:
             return _token_error("Unauthorized. Access token is missing or invalid.", "Bearer")
         return _judge_token(token, tokens, flavour)

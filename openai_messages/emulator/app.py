@@ -16,6 +16,8 @@ import orjson
 from aiohttp import web
 
 from .access import PREFIXES, Flavour, check_access
+from .conversation_store import ConversationStore
+from .conversations import CONVERSATION_PREFIXES, CONVERSATION_ROUTES, CONVERSATIONS
 from .entra import TokenIssuer
 from .errors import ApiError, status_error
 from .faults import POST_KINDS, Fault, Faults
@@ -47,6 +49,9 @@ class EmulatorState:
     """Serve ``GET /threads`` on every prefix (Foundry's always lists threads)."""
     entra: bool = False
     tokens: TokenIssuer = attrs.field(factory=TokenIssuer)
+    conversations: ConversationStore = attrs.field(
+        default=attrs.Factory(lambda self: ConversationStore(self.store.ids), takes_self=True)
+    )
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -257,7 +262,7 @@ async def _post_fault(
         rec.status = status
         headers["Content-Type"] = _JSON_CT
         return await _drop_mid_body(request, status, payload, headers, fault.fraction)
-    if kind == "commit_then_error":
+    if kind in ("commit_then_error", "partial_commit"):
         err = status_error(fault.status, fault.message)
         return _json(rec, fault.status, err.body(), headers)
     if kind == "commit_then_drop":
@@ -321,10 +326,15 @@ def make_app(state: EmulatorState, *, client_max_size: int = 4 * 1024 * 1024) ->
     """Build the aiohttp application serving ``state``."""
     app = web.Application(client_max_size=client_max_size)
     app[STATE] = state
+    app[CONVERSATIONS] = state.conversations
     app.router.add_route("*", TOKEN_PATH, token_endpoint)
-    for prefix, flavour in PREFIXES:
-        for method, path, name, route in ROUTE_TABLE:
-            handler: Handler = Dispatcher(name, route, flavour).handle
-            app.router.add_route(method, prefix + path, handler)
+    for prefixes, table in (
+        (PREFIXES, ROUTE_TABLE),
+        (CONVERSATION_PREFIXES, CONVERSATION_ROUTES),
+    ):
+        for prefix, flavour in prefixes:
+            for method, path, name, route in table:
+                handler: Handler = Dispatcher(name, route, flavour).handle
+                app.router.add_route(method, prefix + path, handler)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

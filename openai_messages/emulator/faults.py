@@ -25,15 +25,33 @@ ROUTES: Final = frozenset(
         "retrieve_thread",
         "modify_thread",
         "delete_thread",
+        "create_conversation",
+        "list_conversations",
+        "retrieve_conversation",
+        "update_conversation",
+        "delete_conversation",
+        "create_items",
+        "list_items",
+        "retrieve_item",
+        "delete_item",
     }
 )
-LIST_ROUTES: Final = frozenset({"list", "list_files", "list_threads"})
+LIST_ROUTES: Final = frozenset(
+    {"list", "list_files", "list_threads", "list_items", "list_conversations"}
+)
 
 #: Faults answered without running the route's handler.
 PRE_KINDS: Final = frozenset({"error", "html", "redirect", "drop"})
 #: Faults applied to the reply of the handler (which has run, side effects included).
 POST_KINDS: Final = frozenset(
-    {"truncate", "drop_mid_body", "commit_then_error", "commit_then_drop", "commit_then_delay"}
+    {
+        "truncate",
+        "drop_mid_body",
+        "commit_then_error",
+        "commit_then_drop",
+        "commit_then_delay",
+        "partial_commit",
+    }
 )
 #: Faults that change how a list page is computed (list routes only).
 PAGE_KINDS: Final = frozenset({"empty_has_more", "repeat_page", "reverse_page"})
@@ -69,6 +87,8 @@ class Fault:
     message: str | None = None
     body: str | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict, converter=_headers)
+    count: int = 1
+    """``partial_commit``: how many items of the batch are stored."""
 
     @classmethod
     def error(
@@ -134,6 +154,13 @@ class Fault:
     def commit_then_error(cls, status: int = 500) -> Fault:
         """Run the handler (the message is stored), then answer ``status``."""
         return cls("commit_then_error", status=status)
+
+    @classmethod
+    def partial_commit(cls, stored: int = 1, status: int = 500) -> Fault:
+        """Store only the first ``stored`` items of a conversation items create (or of a
+        conversation create's ``items``), then answer ``status``. On another route it is
+        :meth:`commit_then_error`."""
+        return cls("partial_commit", status=status, count=stored)
 
     @classmethod
     def commit_then_drop(cls) -> Fault:

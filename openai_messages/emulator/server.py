@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .access import FLAVOURS, Flavour
 from .app import EmulatorState, make_app
+from .conversation_store import ConversationStore
 from .entra import AsyncEmulatorCredential, EmulatorCredential, IssuedToken, TokenIssuer
 from .faults import Faults
 from .log import RequestLog
@@ -97,6 +98,11 @@ class Emulator:
     def store(self) -> Store:
         """The data served."""
         return self._state.store
+
+    @property
+    def conversations(self) -> ConversationStore:
+        """The conversations served."""
+        return self._state.conversations
 
     @property
     def faults(self) -> Faults:
@@ -228,6 +234,7 @@ class Emulator:
                 "azure": "",
                 "azure_v1": "/openai/v1",
                 "foundry": f"/api/projects/{project}",
+                "foundry_v1": f"/api/projects/{project}/openai/v1",
             }[flavour]
         )
 

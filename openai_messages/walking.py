@@ -1,0 +1,117 @@
+"""Walks of a listing as the client offers them: the options, and the pager of a page request.
+
+:func:`make_pager` turns ``page_request(limit=, order=, after=, before=,
+check_cursors=)`` (one page's :class:`~openai_messages.operations.Request`) into a
+:class:`~openai_messages.pagination.Pager` over a transport's ``call``: of the items, or
+(``keep=True``) of the pages with their :class:`~openai_messages.transport.Response`,
+which :func:`responses` yields (the ``with_response`` walks). Every listing of the
+client (messages, message files, conversation items) walks through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, Final, Generic, TypeVar
+
+import attrs
+
+from .background import FeedRegistry
+from .operations import Request
+from .pagination import PageLike, Pager
+from .transport import CALL_OPTION_NAMES, CallOptions, Response, unknown_options
+from .types import Order
+
+__all__ = ["Paged", "WalkOptions", "make_pager", "responses", "split_walk_options"]
+
+PageT = TypeVar("PageT", bound=PageLike)
+
+
+class WalkOptions(CallOptions, total=False):
+    """The options of a walk (:meth:`Client.list`, :meth:`Client.list_files`...).
+
+    ``order`` ("desc" by default), ``after``/``before`` (a starting cursor: ``before``
+    walks backward), ``page_size`` (the API's ``limit``, 1-100, default 100),
+    ``max_items`` (the most items the walk yields), ``prefetch`` (pages fetched ahead,
+    default 1), and the per-call options, applied to each page's request.
+    """
+
+    order: Order
+    after: str | None
+    before: str | None
+    page_size: int
+    max_items: int | None
+    prefetch: int
+
+
+_WALK_KEYS: Final = frozenset(WalkOptions.__annotations__)
+
+
+def split_walk_options(options: WalkOptions) -> tuple[dict[str, Any], CallOptions]:
+    """The walk's own options, and the per-call options of each page's request."""
+    if not _WALK_KEYS.issuperset(options):
+        raise unknown_options(options, _WALK_KEYS)
+    walk = {k: v for k, v in options.items() if k not in CALL_OPTION_NAMES}
+    call: Any = {k: v for k, v in options.items() if k in CALL_OPTION_NAMES}
+    return walk, call
+
+
+@attrs.frozen
+class Paged(Generic[PageT]):
+    """A page as the pager walks it, with the response it came in."""
+
+    data: tuple[Any, ...]
+    has_more: bool
+    response: Response[PageT]
+
+    @property
+    def absent_fields(self) -> frozenset[str]:
+        """The page's absent fields (a missing ``has_more`` makes the pager judge by size)."""
+        return self.response.value.absent_fields  # type: ignore[no-any-return,attr-defined]
+
+
+Call = Callable[[Request[Any], CallOptions], Awaitable[Response[Any]]]
+
+
+def make_pager(
+    call: Call,
+    page_request: Callable[..., Request[Any]],
+    options: WalkOptions,
+    *,
+    keep: bool,
+    registry: FeedRegistry | None,
+) -> Pager[Any, Any]:
+    """A Pager of pages (``keep=False``) or of pages with their response (``keep=True``).
+
+    The caller's cursor is checked by the Pager; the next ones are the server's ids,
+    sent quoted whatever they hold (``check_cursors=False``).
+    """
+    walk, call_options = split_walk_options(options)
+    order = walk.get("order", "desc")
+
+    def build(limit: int, after: str | None, before: str | None) -> Request[Any]:
+        return page_request(
+            limit=limit, order=order, after=after, before=before, check_cursors=False
+        )
+
+    fetch: Callable[[int, str | None, str | None], Awaitable[Any]]
+    if keep:
+
+        async def fetch(limit: int, after: str | None, before: str | None) -> Any:
+            response = await call(build(limit, after, before), call_options)
+            return Paged(response.value.data, response.value.has_more, response)
+
+    else:
+
+        async def fetch(limit: int, after: str | None, before: str | None) -> Any:
+            return (await call(build(limit, after, before), call_options)).value
+
+    return Pager(fetch, registry=registry, **walk)
+
+
+async def responses(pager: Pager[Any, Paged[Any]]) -> AsyncGenerator[Response[Any], None]:
+    """The pages of a ``keep=True`` pager as responses (each trimmed to ``max_items``)."""
+    async for paged in pager.pages():
+        response = paged.response
+        if len(paged.data) != len(response.value.data):  # trimmed to max_items
+            response = attrs.evolve(response, value=attrs.evolve(response.value, data=paged.data))
+        yield response
