@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import os
+import selectors
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 import openai_messages as om
 from openai_messages.background import TASK_NAME
 from openai_messages.emulator import Emulator
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 API_KEY = "sk-test-0123456789-SECRET"
 FAST_RETRIES = om.RetryPolicy(max_retries=3, backoff_base=0.005, backoff_max=0.02)
@@ -37,3 +44,63 @@ async def settle(emu: Emulator | None = None, timeout: float = 3.0) -> None:
         await asyncio.sleep(0.005)
     gc.collect()
     assert pending_tasks() == set()
+
+
+class _SkippingSelector(selectors.DefaultSelector):
+    """A selector that, when nothing is ready, jumps its clock to the next timer instead of
+    waiting for it (real I/O is still polled, and waited for when no timer is due)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = super().select(0)
+        if ready or timeout is None:
+            return ready or super().select(timeout)
+        self.now += max(timeout, 0.0)
+        return []
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop on a virtual clock: ``loop.time()`` starts at 0 and moves only when
+    every task waits for a timer, straight to that timer. ``asyncio.sleep(5)`` takes no
+    real time, and what a test reads from ``loop.time()`` is exact whatever the machine's
+    load: for code that takes its clock from the loop (e.g. ``RateLimiter(clock=loop.time)``).
+    """
+
+    def __init__(self) -> None:
+        self._virtual = _SkippingSelector()
+        super().__init__(self._virtual)
+
+    def time(self) -> float:
+        return self._virtual.now
+
+
+def run_in_virtual_time(main: Callable[[], Coroutine[Any, Any, T]], guard: float = 3600) -> T:
+    """Run ``main()`` to completion on a :class:`VirtualTimeLoop`. ``guard`` (virtual
+    seconds) is a hang guard: a coroutine that would wait forever fails with TimeoutError."""
+    loop = VirtualTimeLoop()
+    try:
+        return loop.run_until_complete(asyncio.wait_for(main(), guard))
+    finally:
+        loop.close()
+
+
+def virtual_time(
+    test: Callable[P, Coroutine[Any, Any, None]],
+) -> Callable[P, None]:
+    """Decorates an async test to run on a :class:`VirtualTimeLoop` (its own loop, not
+    pytest-asyncio's): sleeps take no real time and ``loop.time()`` readings are exact."""
+
+    @functools.wraps(test)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        run_in_virtual_time(lambda: test(*args, **kwargs))
+
+    return run
+
+
+def loop_clock() -> Callable[[], float]:
+    """The running loop's clock (virtual under :func:`virtual_time`), for code that takes a
+    ``clock=`` (``RateLimiter(limits, clock=loop_clock())``)."""
+    return asyncio.get_running_loop().time
