@@ -30,18 +30,34 @@ CHAOS_FULL = os.environ.get("OM_CHAOS_SCALE", "").strip().lower() == "full"
 """True under ``nox -s chaos`` (``OM_CHAOS_SCALE=full``): the long fault-injection runs."""
 
 
+async def until(
+    condition: Callable[[], object], timeout: float = 10.0, what: Callable[[], str] | str = ""
+) -> None:
+    """Wait until ``condition()`` is true, checking every 5 ms. A hang guard only: after
+    ``timeout`` seconds it raises AssertionError naming ``what`` (a text, or its maker)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"not after {timeout} s: {what() if callable(what) else what}")
+        await asyncio.sleep(0.005)
+
+
 async def settle(emu: Emulator | None = None, timeout: float = 3.0) -> None:
     """Wait until no task of this package is pending and ``emu`` has nothing in flight,
     then collect garbage so that an unclosed session or response warns now, in the test.
 
     Raises AssertionError if that does not happen within ``timeout`` seconds.
     """
-    deadline = asyncio.get_running_loop().time() + timeout
-    while pending_tasks() or (emu is not None and emu.in_flight):
-        if asyncio.get_running_loop().time() > deadline:
-            in_flight = emu.in_flight if emu is not None else 0
-            raise AssertionError(f"still pending: {pending_tasks()!r}, in flight: {in_flight}")
-        await asyncio.sleep(0.005)
+
+    def in_flight() -> int:
+        return emu.in_flight if emu is not None else 0
+
+    await until(
+        lambda: not pending_tasks() and not in_flight(),
+        timeout,
+        lambda: f"still pending: {pending_tasks()!r}, in flight: {in_flight()}",
+    )
     gc.collect()
     assert pending_tasks() == set()
 

@@ -12,7 +12,7 @@ from openai_messages import InvalidArgumentError, PaginationError
 from openai_messages.models import Message, MessagePage
 from openai_messages.pagination import REPEAT_WINDOW, Pager, _RepeatGuard
 
-from .support import pending_tasks
+from .support import pending_tasks, settle
 
 
 def _messages(n: int) -> list[Message]:
@@ -299,9 +299,7 @@ async def test_cancelling_the_consumer_cancels_the_prefetch() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert pending_tasks() == set()
+    await settle()
     assert source.in_flight == 0
 
 
@@ -315,7 +313,5 @@ async def test_error_in_loop_body_stops_the_walk() -> None:
 
     with pytest.raises(KeyError):
         await consume()
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert pending_tasks() == set()
+    await settle()
     assert source.in_flight == 0
