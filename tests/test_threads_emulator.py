@@ -30,7 +30,7 @@ async def test_thread_life_cycle_with_its_first_messages(client: om.Client, emu:
         {"role": "user", "content": "first"},
         {"role": "assistant", "content": [{"type": "text", "text": "second"}]},
     ]
-    resources = {"code_interpreter": {"file_ids": []}}
+    resources: dict[str, Any] = {"code_interpreter": {"file_ids": []}}
     thread = await client.create_thread(
         messages=messages, metadata={"project": "p1"}, tool_resources=resources
     )
