@@ -10,6 +10,9 @@ import selectors
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
+import aiohttp
+import orjson
+
 import openai_messages as om
 from openai_messages.background import TASK_NAME
 from openai_messages.emulator import Emulator
@@ -19,6 +22,26 @@ P = ParamSpec("P")
 
 API_KEY = "sk-test-0123456789-SECRET"
 FAST_RETRIES = om.RetryPolicy(max_retries=3, backoff_base=0.005, backoff_max=0.02)
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    data: bytes | None = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+    """One request to the emulator; returns status, decoded JSON body and headers (and
+    checks that the reply has a request id, as every emulator reply does)."""
+    async with http.request(
+        method, url, json=json, data=data, params=params, headers=headers
+    ) as resp:
+        body = await resp.read()
+        assert resp.headers["x-request-id"].startswith("req_")
+        return resp.status, orjson.loads(body), resp.headers
 
 
 def pending_tasks() -> set[asyncio.Task[object]]:

@@ -14,6 +14,8 @@ from yarl import URL
 
 from openai_messages.emulator import Emulator
 
+from .support import call
+
 KEY = "sk-emu-routes-SECRET"
 V2_FIELDS = {
     "id",
@@ -56,25 +58,6 @@ async def server() -> AsyncIterator[Emulator]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as session:
         yield session
-
-
-async def call(
-    http: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    *,
-    json: Any = None,
-    data: bytes | None = None,
-    params: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
-    """One request; returns status, decoded JSON body and headers."""
-    async with http.request(
-        method, url, json=json, data=data, params=params, headers=headers
-    ) as resp:
-        body = await resp.read()
-        assert resp.headers["x-request-id"].startswith("req_")
-        return resp.status, orjson.loads(body), resp.headers
 
 
 def assert_error(body: Any, *, param: str | None = None, code: str | None = None) -> None:
