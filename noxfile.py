@@ -1,8 +1,8 @@
-"""Developer sessions: tests, lint, typecheck, docs, build, bench, demo, chaos.
+"""Developer sessions: tests, tests_lowest, lint, typecheck, docs, build, bench, demo, chaos.
 
-``nox`` alone runs the default sessions: lint, typecheck, tests and docs. Typecheck and
-tests run once for each supported Python found on the machine (a missing one is
-skipped, never downloaded).
+``nox`` alone runs the default sessions: lint, typecheck, tests, tests_lowest and docs.
+Typecheck and tests run once for each supported Python found on the machine,
+tests_lowest for each of the oldest two (a missing one is skipped, never downloaded).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 #: The Pythons every dependency floor has wheels for (orjson 3.9, multidict 6.0.4: none for 3.12).
 LOWEST_PYTHONS = PYTHONS[:2]
 
-nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_lowest", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 nox.options.download_python = "never"
