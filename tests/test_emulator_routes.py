@@ -14,7 +14,7 @@ from yarl import URL
 
 from openai_messages.emulator import Emulator
 
-from .support import call
+from .support import call, until
 
 KEY = "sk-emu-routes-SECRET"
 V2_FIELDS = {
@@ -644,16 +644,12 @@ async def test_requests_are_logged_on_arrival_and_in_flight_is_counted(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
     server.store.add_messages("thread_t", 1)
-    server.latency = 0.3
+    server.latency = 1.0  # the three must all arrive while the first is held
     tasks = [
         asyncio.create_task(call(http, "GET", f"{server.url}/threads/thread_t/messages"))
         for _ in range(3)
     ]
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if len(server.log) == 3:
-            break
-    assert len(server.log) == 3
+    await until(lambda: len(server.log) == 3, what="three arrivals")
     assert all(r.status is None and not r.done for r in server.log)
     assert server.in_flight == 3
     await asyncio.gather(*tasks)
