@@ -294,7 +294,11 @@ async def test_concurrent_calls_scrub_each_their_own_token() -> None:
     port = runner.addresses[0][1]
     try:
         async with om.Client(
-            api_key=lambda: next(tokens), base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
+            api_key=lambda: next(tokens),
+            base_url=f"http://127.0.0.1:{port}/v1",
+            max_retries=0,
+            # no holding back before the first reply: the second call goes out at once
+            rate_limits=om.RateLimits(first_reply_wait=None),
         ) as client:
             first = asyncio.ensure_future(client.retrieve_thread("thread_a"))
             await first_arrived.wait()
