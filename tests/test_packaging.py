@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import email.parser
+import inspect
 import re
 import shlex
 import subprocess
@@ -239,3 +240,19 @@ def test_every_declared_dependency_is_imported(metadata: Message) -> None:
         if not any(_within(m, package) for m in imported)
     }
     assert not unused, sorted(unused)
+
+
+async def test_the_azure_extra_has_what_the_code_calls() -> None:
+    """The ``azure`` extra's floor (installed by ``nox -s tests_lowest``) has the aio
+    ``DefaultAzureCredential`` the client creates, with an async ``get_token`` and
+    ``close``. Nothing is fetched: the tests never reach Azure."""
+    pytest.importorskip("azure.identity.aio")
+    from openai_messages.auth import default_azure_credential
+
+    credential = default_azure_credential()
+    close = getattr(credential, "close", None)  # the client closes it through getattr too
+    try:
+        assert inspect.iscoroutinefunction(credential.get_token)
+    finally:
+        assert close is not None
+        await close()
