@@ -1,8 +1,8 @@
-"""Developer sessions: tests, lint, typecheck, docs, build, bench, demo, chaos.
+"""Developer sessions: tests, tests_lowest, lint, typecheck, docs, build, bench, demo, chaos.
 
-``nox`` alone runs the default sessions: lint, typecheck, tests and docs. Typecheck and
-tests run once for each supported Python found on the machine (a missing one is
-skipped, never downloaded).
+``nox`` alone runs the default sessions: lint, typecheck, tests, tests_lowest and docs.
+Typecheck and tests run once for each supported Python found on the machine,
+tests_lowest for each of the oldest two (a missing one is skipped, never downloaded).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import nox
 #: The supported Pythons; pyproject's classifiers name the same ones (tests check it).
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
-nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
+#: The Pythons every dependency floor has wheels for (orjson 3.9, multidict 6.0.4: none for 3.12).
+LOWEST_PYTHONS = PYTHONS[:2]
+
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_lowest", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 nox.options.download_python = "never"
@@ -47,6 +50,31 @@ DOCS_OUT = "docs/_build/html"
 def tests(session: nox.Session) -> None:
     """The whole test suite (a bounded chaos run included)."""
     session.install("-e", ".[cli]", *TEST_DEPS)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=LOWEST_PYTHONS)
+def tests_lowest(session: nox.Session) -> None:
+    """The whole test suite with the lowest version pyproject allows of each direct
+    dependency (``uv pip compile --resolution lowest-direct``), the extras included: the
+    floors are checked, not guessed. Transitive dependencies resolve as usual, and the test
+    tools must fit the pinned floors (the resolution fails if one needs more).
+    """
+    session.install("uv")
+    python = str(Path(session.bin, "python"))
+    with tempfile.TemporaryDirectory(prefix="om-lowest-") as folder:
+        pins = str(Path(folder, "lowest.txt"))
+        session.run(
+            "uv", "pip", "compile", "-q", "--python", python, "--resolution", "lowest-direct",
+            "--extra", "cli", "--extra", "azure", "pyproject.toml", "-o", pins,
+        )  # fmt: skip
+        # exact pins: a virtualenv reused from an earlier run is moved to them too
+        session.run("uv", "pip", "install", "-q", "--python", python, "-r", pins)
+        session.run(
+            "uv", "pip", "install", "-q", "--python", python, "-c", pins,
+            "-e", ".[cli,azure]", *TEST_DEPS,
+        )  # fmt: skip
+    session.run("uv", "pip", "list", "--python", python)
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 

@@ -202,7 +202,11 @@ class _Call(Generic[T]):
 
 
 class Transport:
-    """Sends the calls of one client over one seam."""
+    """Sends the calls of one client over one seam.
+
+    ``rng`` (the backoff jitter) and ``sleep`` (the wait between attempts) are injected
+    for tests; the defaults are ``random.random`` and ``asyncio.sleep``.
+    """
 
     def __init__(
         self,
@@ -216,6 +220,7 @@ class Transport:
         limiter: RateLimiter | None,
         trust_idempotency_key: bool = False,
         rng: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.endpoint = endpoint
         if isinstance(credential, protocol.Secret):
@@ -233,6 +238,7 @@ class Transport:
         self.limiter = limiter
         self.trust_idempotency_key = trust_idempotency_key
         self._rng = rng
+        self._sleep = sleep
         self._base_headers = _SealedHeaders(protocol.endpoint_headers(endpoint))
         self._conversation_headers = _SealedHeaders(
             protocol.endpoint_headers(endpoint, "conversations")
@@ -527,6 +533,7 @@ class Transport:
             retry=lambda state: self._decide(call, state),
             wait=lambda state: call.verdict.wait,
             before_sleep=lambda state: self._before_sleep(call, state),
+            sleep=self._sleep,
             reraise=True,
         )
         try:

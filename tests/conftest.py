@@ -13,8 +13,8 @@ from openai_messages.emulator import Emulator
 from .support import API_KEY, FAST_RETRIES
 
 if TYPE_CHECKING:
+    from .cli_support import ServedEmulator
     from .import_support import KeylessProxy
-    from .test_cli import ServedEmulator
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ async def client(emu: Emulator) -> AsyncIterator[om.Client]:
 @pytest.fixture
 def served() -> Iterator[ServedEmulator]:
     """An emulator serving from a thread of its own, for tests that run the CLI in-process."""
-    from .test_cli import ServedEmulator
+    from .cli_support import ServedEmulator
 
     server = ServedEmulator().start()
     try:

@@ -6,7 +6,7 @@ do over aiohttp; only the exchange itself is scripted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import attrs
 
@@ -69,8 +69,10 @@ def fake_transport(
     budget: RetryBudget | None = None,
     trust_idempotency_key: bool = False,
     base_url: str = "https://api.example.test/v1",
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Transport:
-    """A transport over ``seam`` with instant retries and no rate limiter."""
+    """A transport over ``seam`` with instant retries and no rate limiter; ``sleep``
+    (default: none at all) is awaited with each wait between attempts."""
     return Transport(
         protocol.Endpoint(base_url=base_url),
         protocol.Secret(API_KEY),
@@ -81,4 +83,9 @@ def fake_transport(
         limiter=None,
         trust_idempotency_key=trust_idempotency_key,
         rng=lambda: 0.0,
+        sleep=sleep or _no_wait,
     )
+
+
+async def _no_wait(seconds: float) -> None:
+    pass

@@ -15,16 +15,18 @@ from aiohttp import web
 
 from openai_messages.cli.importer import IDEMPOTENCY_METADATA_KEY
 
-from .test_cli import API_KEY, ServedEmulator
+from .cli_support import API_KEY, ServedEmulator
 
 __all__ = [
     "API_KEY",
     "KeylessProxy",
+    "assert_imported",
     "exported_message",
     "import_args",
     "map_lines",
     "seed_targets",
     "source_of",
+    "stored_in",
     "target_view",
     "write_export",
 ]
@@ -178,3 +180,39 @@ class KeylessProxy:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+
+
+def stored_in(served: ServedEmulator, thread_id: str) -> list[dict[str, Any]]:
+    return served.call(lambda: served.emu.store.messages(thread_id))
+
+
+def assert_imported(
+    served: ServedEmulator,
+    sources: dict[str, list[dict[str, Any]]],
+    targets: dict[str, str],
+    map_path: Path | None = None,
+) -> None:
+    """Each target holds its source's messages once each, in order; the map names each once."""
+    for src, messages in sources.items():
+        assert target_view(served, targets[src]) == [source_of(m) for m in messages]
+        markers = [
+            m["metadata"].get(IDEMPOTENCY_METADATA_KEY) for m in stored_in(served, targets[src])
+        ]
+        present = [marker for marker in markers if marker is not None]
+        assert len(set(present)) == len(present)
+    if map_path is None:
+        return
+    lines = map_lines(map_path)
+    assert len({(line["source_thread_id"], line["source_id"]) for line in lines}) == len(lines)
+    for src, messages in sources.items():
+        stored = stored_in(served, targets[src])
+        expected = [
+            {
+                "source_thread_id": src,
+                "source_id": m["id"],
+                "thread_id": targets[src],
+                "id": t["id"],
+            }
+            for m, t in zip(messages, stored, strict=True)
+        ]
+        assert [line for line in lines if line["source_thread_id"] == src] == expected

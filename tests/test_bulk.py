@@ -11,7 +11,7 @@ import pytest
 import openai_messages as om
 from openai_messages.emulator import Emulator, Fault, RateLimit
 
-from .support import API_KEY, FAST_RETRIES, pending_tasks
+from .support import API_KEY, FAST_RETRIES, pending_tasks, settle
 
 
 async def test_fetch_many_gets_every_thread(client: om.Client, emu: Emulator) -> None:
@@ -56,9 +56,7 @@ async def test_raise_on_error_stops_early(client: om.Client, emu: Emulator) -> N
             ["thread_nope", *thread_ids], concurrency=2, raise_on_error=True
         ):
             pass
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert pending_tasks() == set()
+    await settle()
 
 
 async def test_invalid_thread_id_is_a_per_thread_error(client: om.Client, emu: Emulator) -> None:
@@ -142,9 +140,7 @@ async def test_cancelling_the_consumer_cancels_every_walker(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(10):
-        await asyncio.sleep(0)
-    assert pending_tasks() == set()
+    await settle()
 
 
 async def test_bad_concurrency(client: om.Client) -> None:
@@ -209,6 +205,4 @@ async def test_a_refused_key_ends_a_bulk_run_at_once(emu: Emulator, status: int,
                 got.append(item)
     assert got == []  # no per-thread result carries it: the run ends
     assert len(emu.log.filter("list")) <= 4  # at most one per walker, never one per thread
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert pending_tasks() == set()
+    await settle()

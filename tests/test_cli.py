@@ -6,120 +6,34 @@ The command runs ``asyncio.run`` itself, so the emulator serves from a thread of
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
-from click.testing import CliRunner, Result
 from rich.console import Console
 
-from openai_messages.cli.commands import cli
 from openai_messages.cli.demo import verify_export
 from openai_messages.cli.export import STATE_SUFFIX, ExportStats
 from openai_messages.cli.progress import LogDisplay, RichDisplay, make_display
-from openai_messages.emulator import Emulator
 
+from .cli_support import (
+    ServedEmulator,
+    assert_exact_export,
+    by_thread,
+    env_for_subprocess,
+    exported,
+    invoke,
+)
 from .support import read_state
-
-T = TypeVar("T")
-API_KEY = "sk-cli-test-0123456789"
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class ServedEmulator:
-    """An emulator serving from a background thread with its own event loop."""
-
-    def __init__(self, **options: Any) -> None:
-        self._options = options
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._emulator: Emulator | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported by start()
-            self._error = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with Emulator(api_key=API_KEY, **self._options) as emulator:
-            self._emulator = emulator
-            self._ready.set()
-            await self._stop.wait()
-
-    def start(self) -> ServedEmulator:
-        self._thread.start()
-        assert self._ready.wait(10), "the emulator did not start"
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-        assert not self._thread.is_alive()
-
-    @property
-    def emu(self) -> Emulator:
-        assert self._emulator is not None
-        return self._emulator
-
-    def call(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the emulator's loop (so it never races a request)."""
-        assert self._loop is not None
-
-        async def run() -> T:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
-
-
-def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-    runner = CliRunner(env={"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": None, **(env or {})})
-    return runner.invoke(cli, list(args), catch_exceptions=False)
 
 
 def export_args(server: ServedEmulator, out: Path | str, *ids: str) -> list[str]:
     return ["export", *ids, "-o", str(out), "--base-url", server.emu.url, "--progress", "log"]
-
-
-def exported(path: Path) -> list[dict[str, Any]]:
-    data = path.read_bytes()
-    assert data == b"" or data.endswith(b"\n"), "the file ends with a partial line"
-    return [orjson.loads(line) for line in data.splitlines()]
-
-
-def by_thread(items: list[dict[str, Any]], thread_id: str) -> list[dict[str, Any]]:
-    return [m for m in items if m["thread_id"] == thread_id]
-
-
-def assert_exact_export(path: Path, server: ServedEmulator, thread_ids: list[str]) -> None:
-    """Every message of every thread exactly once, in walk order, with the store's JSON."""
-    items = exported(path)
-    assert len(items) == sum(len(server.emu.store.messages(t)) for t in thread_ids)
-    for thread_id in thread_ids:
-        assert by_thread(items, thread_id) == server.emu.store.messages(thread_id)
-
-
-def env_for_subprocess() -> dict[str, str]:
-    env = dict(os.environ, OPENAI_API_KEY=API_KEY, PYTHONPATH=str(ROOT))
-    env.pop("OPENAI_BASE_URL", None)
-    return env
 
 
 # -- export ----------------------------------------------------------------------------------

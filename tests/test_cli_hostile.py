@@ -3,63 +3,18 @@ no traceback, a named error per thread, one line and the right exit code."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from openai_messages.cli.commands import cli
 from openai_messages.cli.export import STATE_SUFFIX
 
+from .cli_support import Answer, HostileServer, invoke
 from .support import read_state
-
-API_KEY = "sk-hostile-0123456789"
-Answer = Callable[[str, dict[str, str]], tuple[int, bytes]]
-
-
-class HostileServer:
-    """A stdlib HTTP server on loopback answering every list request with ``answer``."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        lock = threading.Lock()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                segments = parts.path.strip("/").split("/")
-                thread_id = segments[2] if len(segments) == 4 else ""
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                with lock:
-                    server.requests.append((thread_id, query))
-                status, body = server.answer(thread_id, query)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._http.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(10)
 
 
 @pytest.fixture
@@ -109,11 +64,6 @@ def walk(threads: dict[str, list[str]], page_size: int = 100) -> Answer:
         return 200, page_json(chunk, has_more=start + limit < len(items))
 
     return answer
-
-
-def invoke(*args: str) -> Result:
-    runner = CliRunner(env={"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": None})
-    return runner.invoke(cli, list(args), catch_exceptions=False)
 
 
 def export(server: HostileServer, out: Path | str, *args: str) -> Result:

@@ -16,19 +16,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from openai_messages.cli.commands import cli
-from openai_messages.emulator import AI_AZURE_SCOPE, COGNITIVE_SERVICES_SCOPE
-from openai_messages.emulator.log import LoggedRequest
+from openai_messages.emulator import COGNITIVE_SERVICES_SCOPE
 
+from .cli_support import (
+    API_KEY,
+    HostileServer,
+    ServedEmulator,
+    assert_exact_export,
+    calls,
+    error_lines,
+    export,
+    invoke,
+    seed,
+    token_command,
+)
 from .import_support import write_export
-from .test_cli import API_KEY, ServedEmulator, assert_exact_export
-from .test_cli_hostile import HostileServer
 
 THREADS = 3
 MESSAGES = 1000
-LIFETIME = 2.0
 LATENCY = 0.3
 PAGE_SIZE = 50  # 20 pages a thread at 0.3 s each: each walk outlives three 2 s tokens
 
@@ -42,44 +48,6 @@ def entra() -> Iterator[ServedEmulator]:
         server.stop()
 
 
-def token_command(
-    served: ServedEmulator, *, lifetime: float = LIFETIME, scope: str = AI_AZURE_SCOPE,
-    text: bool = False,
-) -> str:  # fmt: skip
-    """A shell command printing a token of the emulator (JSON with expires_on, or text)."""
-    url = f"{served.emu.token_url}?lifetime={lifetime}&scope={scope}"
-    if text:
-        url += "&format=text"
-    code = f"import urllib.request; print(urllib.request.urlopen({url!r}).read().decode().strip())"
-    return shlex.join([sys.executable, "-c", code])
-
-
-def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
-    """The command in-process, with OPENAI_API_KEY set and OPENAI_BASE_URL unset
-    (``env`` adds variables; None unsets one)."""
-    runner = CliRunner(env={"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": None, **(env or {})})
-    return runner.invoke(cli, list(args), catch_exceptions=False)
-
-
-def export(
-    out: Path, ids: list[str], *options: str, env: dict[str, str | None] | None = None
-) -> Result:
-    return invoke("export", *ids, "-o", str(out), "--progress", "none", *options, env=env)
-
-
-def calls(served: ServedEmulator) -> list[LoggedRequest]:
-    """The API requests received (not the token URL's)."""
-    return [r for r in served.emu.log if "/threads/" in r.path]
-
-
-def seed(served: ServedEmulator, threads: int = THREADS, messages: int = MESSAGES) -> list[str]:
-    return served.call(lambda: served.emu.store.seed(threads, messages))
-
-
-def error_lines(result: Result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.lower().startswith("error")]
-
-
 # -- Foundry with a token command, across several token lifetimes ------------------------------
 
 
@@ -87,7 +55,7 @@ def error_lines(result: Result) -> list[str]:
 def test_foundry_export_outlives_its_tokens_exactly_once(
     entra: ServedEmulator, tmp_path: Path, printed: str
 ) -> None:
-    ids = seed(entra)
+    ids = seed(entra, THREADS, MESSAGES)
     entra.emu.latency = LATENCY
     out = tmp_path / "foundry.jsonl"
     result = export(
@@ -190,7 +158,7 @@ def test_azure_export_with_an_api_key(
     prefix: str,
     api_version: str | None,
 ) -> None:
-    ids = seed(served)
+    ids = seed(served, THREADS, MESSAGES)
     out = tmp_path / "azure.jsonl"
     options = ["--azure-endpoint", served.emu.url_for(flavour)]  # type: ignore[arg-type]
     if version is not None:

@@ -18,8 +18,17 @@ from click.testing import Result
 from openai_messages.cli.connection import connection
 from openai_messages.emulator import AI_AZURE_SCOPE, COGNITIVE_SERVICES_SCOPE
 
-from .test_cli import API_KEY, ServedEmulator, assert_exact_export
-from .test_cli_live import calls, error_lines, export, invoke, seed, token_command
+from .cli_support import (
+    API_KEY,
+    ServedEmulator,
+    assert_exact_export,
+    calls,
+    error_lines,
+    export,
+    invoke,
+    seed,
+    token_command,
+)
 
 FOUNDRY = "https://res.services.ai.azure.com/api/projects/proj"
 AZURE = "https://name.openai.azure.com"

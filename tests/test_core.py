@@ -206,6 +206,21 @@ async def test_one_loop_retries_counts_and_logs(caplog: pytest.LogCaptureFixture
     assert len([r for r in caplog.records if r.message.startswith("retrying")]) == 2
 
 
+@pytest.mark.parametrize(
+    ("headers", "wait"), [({"retry-after-ms": "300"}, 0.3), ({"retry-after": "1"}, 1.0)]
+)
+async def test_the_retry_sleeps_what_the_server_asked(headers: dict[str, str], wait: float) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    seam = FakeSeam(script(Scripted(429, b"{}", headers), _ok()))
+    transport = fake_transport(seam, sleep=sleep)
+    response = await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {})
+    assert (response.attempts, slept) == (2, [wait])
+
+
 async def test_max_retries_is_resolved_once_and_checked_before_sending() -> None:
     seam = FakeSeam(script(Scripted(500, b"{}")))
     transport = fake_transport(seam)

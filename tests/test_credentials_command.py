@@ -16,6 +16,8 @@ import pytest
 from openai_messages.auth import CommandToken, CredentialError
 from openai_messages.errors import InvalidArgumentError
 
+from .support import until
+
 PY = sys.executable
 TOKEN = "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJodHRwczovL2FpLmF6dXJlLmNvbSJ9.c2lnbmF0dXJl"
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell and process groups")
@@ -170,15 +172,6 @@ def written(path: Path) -> bool:
     return path.exists() and bool(path.read_text())
 
 
-async def wait_for_file(path: Path) -> None:
-    """Poll until ``path`` holds something (a child process writes it)."""
-    for _ in range(1500):
-        if written(path):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{path} was never written")
-
-
 def assert_gone(pid: int) -> None:
     """The process ``pid`` has exited (a zombie awaiting its reaper counts as gone)."""
     try:
@@ -224,7 +217,7 @@ async def test_cancelling_a_running_command_kills_it_and_leaves_the_source_usabl
     )
     source = CommandToken(python(code))
     pending = asyncio.create_task(source.get())
-    await wait_for_file(pid_file)
+    await until(lambda: written(pid_file), 30, f"{pid_file} written by the child")
     pending.cancel()
     with pytest.raises(asyncio.CancelledError):
         await pending

@@ -14,6 +14,8 @@ from yarl import URL
 
 from openai_messages.emulator import Emulator
 
+from .support import call, until
+
 KEY = "sk-emu-routes-SECRET"
 V2_FIELDS = {
     "id",
@@ -56,25 +58,6 @@ async def server() -> AsyncIterator[Emulator]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as session:
         yield session
-
-
-async def call(
-    http: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    *,
-    json: Any = None,
-    data: bytes | None = None,
-    params: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
-    """One request; returns status, decoded JSON body and headers."""
-    async with http.request(
-        method, url, json=json, data=data, params=params, headers=headers
-    ) as resp:
-        body = await resp.read()
-        assert resp.headers["x-request-id"].startswith("req_")
-        return resp.status, orjson.loads(body), resp.headers
 
 
 def assert_error(body: Any, *, param: str | None = None, code: str | None = None) -> None:
@@ -661,16 +644,12 @@ async def test_requests_are_logged_on_arrival_and_in_flight_is_counted(
     server: Emulator, http: aiohttp.ClientSession
 ) -> None:
     server.store.add_messages("thread_t", 1)
-    server.latency = 0.3
+    server.latency = 1.0  # the three must all arrive while the first is held
     tasks = [
         asyncio.create_task(call(http, "GET", f"{server.url}/threads/thread_t/messages"))
         for _ in range(3)
     ]
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if len(server.log) == 3:
-            break
-    assert len(server.log) == 3
+    await until(lambda: len(server.log) == 3, what="three arrivals")
     assert all(r.status is None and not r.done for r in server.log)
     assert server.in_flight == 3
     await asyncio.gather(*tasks)

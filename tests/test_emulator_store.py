@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -75,12 +74,10 @@ def test_unknown_thread_raises_for_reads() -> None:
     assert store.get("nope", "msg_x") is None
 
 
-def test_bulk_seeding_is_fast_and_ordered() -> None:
+def test_bulk_seeding_is_ordered() -> None:
+    # (its speed, ~0.3 s for these 100,000, is the benchmarks' business, not a test's)
     store = Store(seed=3)
-    started = time.perf_counter()
     ids = store.add_messages("big", 100_000, text="m{i}")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 3.0, elapsed  # typically ~0.3 s; generous for a loaded CI box
     assert len(set(ids)) == 100_000
     messages = store.messages("big")
     assert [m["id"] for m in messages[:3]] == ids[:3]

@@ -11,7 +11,7 @@ import pytest
 
 from openai_messages.emulator import Emulator, Faults
 
-from .test_emulator_routes import call as routes_call
+from .support import call as routes_call
 
 KEY = "sk-emu-threads"
 THREAD_FIELDS = {"id", "object", "created_at", "metadata", "tool_resources"}

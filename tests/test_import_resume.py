@@ -16,10 +16,16 @@ import pytest
 from openai_messages.cli.importer import STATE_SUFFIX
 from openai_messages.emulator import Faults
 
-from .import_support import KeylessProxy, import_args, map_lines, seed_targets, write_export
+from .cli_support import ServedEmulator, env_for_subprocess
+from .import_support import (
+    KeylessProxy,
+    assert_imported,
+    import_args,
+    map_lines,
+    seed_targets,
+    write_export,
+)
 from .support import read_state
-from .test_cli import ServedEmulator, env_for_subprocess
-from .test_import_command import assert_imported
 
 MAX_RUNS = 40
 

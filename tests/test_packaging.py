@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import email.parser
+import inspect
 import re
 import shlex
 import subprocess
@@ -151,3 +152,107 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     ]
     (test_command,) = [c for c in _quickstart_commands() if "nox" in c]
     assert commands == [test_command]
+
+
+# -- the dependencies: what is imported is declared, and nothing else ---------------------
+
+PACKAGE = ROOT / "openai_messages"
+#: Distributions whose import name is not their own name.
+IMPORT_NAMES = {"azure-identity": "azure.identity"}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_imports(tree: ast.Module) -> set[str]:
+    """Absolute module names imported at run time: imports under ``if TYPE_CHECKING:``
+    are left out, and ``importlib.import_module("x")`` / ``find_spec("x")`` count."""
+    found: set[str] = set()
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"import_module", "find_spec"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.add(node.args[0].value)
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def third_party_imports() -> set[str]:
+    """Every module of another distribution that the package imports at run time."""
+    names: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        names |= _runtime_imports(ast.parse(path.read_text("utf-8")))
+    stdlib = sys.stdlib_module_names | {"openai_messages"}
+    return {name for name in names if name.split(".")[0] not in stdlib}
+
+
+def declared_imports(metadata: Message) -> dict[str, str]:
+    """The import name of each distribution the wheel requires (extras included)."""
+    declared = {}
+    for requirement in metadata.get_all("Requires-Dist", []):
+        match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+        assert match, requirement
+        name = match.group(0).lower().replace("_", "-")
+        declared[name] = IMPORT_NAMES.get(name, name.replace("-", "_"))
+    return declared
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_the_import_scan_sees_runtime_imports_only() -> None:
+    tree = ast.parse(
+        "import a.b\nfrom c import d\nfrom . import e\nif TYPE_CHECKING:\n    import f\n"
+        "else:\n    import g\ndef h():\n    importlib.import_module('i.j')\n"
+    )
+    assert _runtime_imports(tree) == {"a.b", "c", "g", "i.j"}
+
+
+def test_every_third_party_import_is_declared(metadata: Message) -> None:
+    packages = declared_imports(metadata).values()
+    undeclared = {m for m in third_party_imports() if not any(_within(m, p) for p in packages)}
+    assert not undeclared, sorted(undeclared)
+
+
+def test_every_declared_dependency_is_imported(metadata: Message) -> None:
+    imported = third_party_imports()
+    unused = {
+        name
+        for name, package in declared_imports(metadata).items()
+        if not any(_within(m, package) for m in imported)
+    }
+    assert not unused, sorted(unused)
+
+
+async def test_the_azure_extra_has_what_the_code_calls() -> None:
+    """The ``azure`` extra's floor (installed by ``nox -s tests_lowest``) has the aio
+    ``DefaultAzureCredential`` the client creates, with an async ``get_token`` and
+    ``close``. Nothing is fetched: the tests never reach Azure."""
+    pytest.importorskip("azure.identity.aio")
+    from openai_messages.auth import default_azure_credential
+
+    credential = default_azure_credential()
+    close = getattr(credential, "close", None)  # the client closes it through getattr too
+    try:
+        assert inspect.iscoroutinefunction(credential.get_token)
+    finally:
+        assert close is not None
+        await close()

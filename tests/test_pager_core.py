@@ -1,5 +1,6 @@
 """The pager's walk logic over an in-process page source (no HTTP): directions,
-max_items, guards, prefetch and cancellation. The same behaviours are exercised over
+max_items, guards, prefetch and cancellation (those that wait, in virtual time: no
+sleep there takes real time or races the walk). The same behaviours are exercised over
 real HTTP in test_pagination.py."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from openai_messages import InvalidArgumentError, PaginationError
 from openai_messages.models import Message, MessagePage
 from openai_messages.pagination import REPEAT_WINDOW, Pager, _RepeatGuard
 
-from .support import pending_tasks
+from .support import pending_tasks, settle, virtual_time
 
 
 def _messages(n: int) -> list[Message]:
@@ -77,6 +78,7 @@ async def test_full_walk_forward(order: str, prefetch: int) -> None:
     assert pager.cursor == expected[-1]
 
 
+@virtual_time
 async def test_nothing_is_requested_before_iteration() -> None:
     source = Source(10)
     pager = source.pager()
@@ -255,6 +257,7 @@ async def test_failure_keeps_the_cursor_on_the_last_item_yielded() -> None:
     assert seen + [m.id for m in rest] == [m.id for m in source.items]
 
 
+@virtual_time
 async def test_prefetch_runs_one_page_ahead() -> None:
     source = Source(500)
     pager = source.pager(page_size=100, prefetch=1)
@@ -266,6 +269,7 @@ async def test_prefetch_runs_one_page_ahead() -> None:
     assert len(source.requests) == 5
 
 
+@virtual_time
 async def test_no_prefetch_fetches_on_demand() -> None:
     source = Source(500)
     handled = 0
@@ -275,6 +279,7 @@ async def test_no_prefetch_fetches_on_demand() -> None:
         assert len(source.requests) == handled
 
 
+@virtual_time
 async def test_break_cancels_the_prefetch() -> None:
     source = Source(1000)
     source.delay = 0.05
@@ -286,6 +291,7 @@ async def test_break_cancels_the_prefetch() -> None:
     assert source.in_flight == 0
 
 
+@virtual_time
 async def test_cancelling_the_consumer_cancels_the_prefetch() -> None:
     source = Source(1000)
     source.delay = 0.05
@@ -299,12 +305,11 @@ async def test_cancelling_the_consumer_cancels_the_prefetch() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert pending_tasks() == set()
+    await settle()
     assert source.in_flight == 0
 
 
+@virtual_time
 async def test_error_in_loop_body_stops_the_walk() -> None:
     source = Source(1000)
     source.delay = 0.02
@@ -315,7 +320,5 @@ async def test_error_in_loop_body_stops_the_walk() -> None:
 
     with pytest.raises(KeyError):
         await consume()
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert pending_tasks() == set()
+    await settle()
     assert source.in_flight == 0

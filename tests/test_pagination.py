@@ -12,7 +12,7 @@ import pytest
 import openai_messages as om
 from openai_messages.emulator import Emulator, Fault
 
-from .support import API_KEY, FAST_RETRIES, settle
+from .support import API_KEY, FAST_RETRIES, settle, until
 
 
 def list_queries(emu: Emulator, route: str = "list") -> list[dict[str, str]]:
@@ -187,10 +187,11 @@ async def test_prefetch_fetches_ahead_while_the_caller_works(
     seed(emu, 500)
     pager = client.list("thread_p", order="asc", page_size=100, prefetch=2)
     async for _ in pager.pages():
-        await asyncio.sleep(0.05)
+        # the caller works on its page: two more are requested meanwhile (and no more)
+        await until(lambda: pager.requests >= 3 and not emu.in_flight, what="the prefetch")
         break
-    # The caller has read one page; two more were requested meanwhile (and no more).
     assert pager.requests == 3
+    assert len(emu.log.filter("list")) == 3
     await pager.aclose()
     await settle(emu)
 

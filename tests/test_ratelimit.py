@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Coroutine
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -21,6 +22,8 @@ from openai_messages.ratelimit import (
     parse_reset_duration,
     parse_retry_after,
 )
+
+from .support import T, loop_clock, virtual_time
 
 
 class FakeClock:
@@ -41,7 +44,16 @@ def ratelimit_headers(limit: int, remaining: int, reset: str, **extra: str) -> d
 
 
 def elapsed_since(start: float) -> float:
+    """Seconds on the loop's clock: exact under ``@virtual_time``."""
     return asyncio.get_running_loop().time() - start
+
+
+def run_without_suspending(coro: Coroutine[object, None, T]) -> T:
+    """Runs ``coro`` to its end in one step: fails if it ever waits for the event loop."""
+    with pytest.raises(StopIteration) as done:
+        coro.send(None)
+    result: T = done.value.value
+    return result
 
 
 # -- header parsing ------------------------------------------------------------
@@ -190,27 +202,29 @@ async def test_disabled_limiter_never_suspends() -> None:
     limiter = RateLimiter(RateLimits(adaptive=False))
     assert not limiter.enabled
     assert limiter.current_rate is None
-    coro = limiter.acquire()
-    with pytest.raises(StopIteration) as done:
-        coro.send(None)  # completed without yielding to the event loop
-    done.value.value.release()
+    run_without_suspending(limiter.acquire()).release()
     limiter.observe(429, {"retry-after": "60"})  # not adaptive: ignored
-    start = time.perf_counter()
-    for _ in range(20_000):
-        async with limiter.slot():
-            pass
-    assert time.perf_counter() - start < 1.0
+
+    async def many() -> None:
+        for _ in range(20_000):
+            async with limiter.slot():
+                pass
+
+    run_without_suspending(many())  # not once did a slot wait for the event loop
     assert limiter.stats.acquired == 20_001
 
 
 async def test_adaptive_limiter_is_unlimited_until_throttled() -> None:
     limiter = RateLimiter(RateLimits())
     assert limiter.enabled
-    start = asyncio.get_running_loop().time()
-    for _ in range(200):
-        async with limiter.slot() as ticket:
-            ticket.observe(200, ratelimit_headers(1000, 900, "1s"))
-    assert elapsed_since(start) < 0.1
+
+    async def many() -> None:
+        for _ in range(200):
+            async with limiter.slot() as ticket:
+                ticket.observe(200, ratelimit_headers(1000, 900, "1s"))
+
+    run_without_suspending(many())
+    assert limiter.stats.acquired == 200
     assert limiter.current_rate is None
     assert limiter.stats.delayed == 0
 
@@ -226,34 +240,37 @@ async def test_adaptive_limiter_is_unlimited_until_throttled() -> None:
         RateLimits(requests_per_second=100),  # adaptive never exceeds the fixed rate
     ],
 )
+@virtual_time
 async def test_fixed_rate_paces(limits: RateLimits) -> None:
-    limiter = RateLimiter(limits)
+    limiter = RateLimiter(limits, clock=loop_clock())
     assert limiter.current_rate == pytest.approx(100)
     start = asyncio.get_running_loop().time()
     for _ in range(20):
         async with limiter.slot() as ticket:
             # A server that claims a huge limit must not make us burst past the fixed one.
             ticket.observe(200, ratelimit_headers(10_000, 9_999, "6ms"))
-    assert 0.15 <= elapsed_since(start) < 2.0
+    assert elapsed_since(start) == pytest.approx(0.19)  # the first at once, 19 at 100/s
     assert limiter.current_rate == pytest.approx(100)
-    assert limiter.stats.delayed >= 15
+    assert limiter.stats.delayed == 19
 
 
+@virtual_time
 async def test_burst_is_free_then_paced() -> None:
-    limiter = RateLimiter(RateLimits(requests_per_second=20, burst=5, adaptive=False))
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    limits = RateLimits(requests_per_second=20, burst=5, adaptive=False)
+    limiter = RateLimiter(limits, clock=loop_clock())
+    start = asyncio.get_running_loop().time()
     for _ in range(5):
         await limiter.acquire()
-    assert elapsed_since(start) < 0.04
+    assert elapsed_since(start) == 0
     for _ in range(3):
         await limiter.acquire()
-    assert elapsed_since(start) >= 0.12  # 3 more at 20/s
+    assert elapsed_since(start) == pytest.approx(0.15)  # 3 more at 20/s
     assert limiter.in_flight == 8
 
 
+@virtual_time
 async def test_concurrent_callers_share_the_rate() -> None:
-    limiter = RateLimiter(RateLimits(requests_per_second=100, adaptive=False))
+    limiter = RateLimiter(RateLimits(requests_per_second=100, adaptive=False), clock=loop_clock())
 
     async def call() -> None:
         async with limiter.slot():
@@ -261,7 +278,7 @@ async def test_concurrent_callers_share_the_rate() -> None:
 
     start = asyncio.get_running_loop().time()
     await asyncio.gather(*(call() for _ in range(21)))
-    assert elapsed_since(start) >= 0.15
+    assert elapsed_since(start) == pytest.approx(0.2)
 
 
 async def test_waiters_are_served_in_order() -> None:
@@ -318,8 +335,9 @@ async def test_concurrency_cap() -> None:
     assert limiter.in_flight == 0
 
 
+@virtual_time
 async def test_release_is_idempotent() -> None:
-    limiter = RateLimiter(RateLimits(max_concurrency=2))
+    limiter = RateLimiter(RateLimits(max_concurrency=2), clock=loop_clock())
     first = await limiter.acquire()
     await limiter.acquire()
     first.release()
@@ -328,7 +346,7 @@ async def test_release_is_idempotent() -> None:
     assert limiter.in_flight == 1
     await asyncio.wait_for(limiter.acquire(), 1.0)  # the one slot that was freed
     blocked = asyncio.create_task(limiter.acquire())
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(60)
     assert not blocked.done()  # both slots are taken: nothing was freed twice
     blocked.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -343,8 +361,9 @@ async def test_release_is_idempotent() -> None:
     "limits",
     [RateLimits(), RateLimits(adaptive=False), RateLimits(max_concurrency=8, adaptive=False)],
 )
+@virtual_time
 async def test_pause_holds_every_caller(limits: RateLimits) -> None:
-    limiter = RateLimiter(limits)
+    limiter = RateLimiter(limits, clock=loop_clock())
     loop = asyncio.get_running_loop()
     start = loop.time()
     limiter.pause(0.2)
@@ -355,22 +374,22 @@ async def test_pause_holds_every_caller(limits: RateLimits) -> None:
             done.append(elapsed_since(start))
 
     await asyncio.gather(*(call() for _ in range(5)))
-    assert len(done) == 5
-    assert min(done) >= 0.18
+    assert done == pytest.approx([0.2] * 5)
     assert limiter.stats.pauses == 1
     # Once over, the pause costs nothing.
     await asyncio.wait_for(limiter.acquire(), 0.1)
 
 
+@virtual_time
 async def test_pause_extends_a_wait_in_progress() -> None:
-    limiter = RateLimiter(RateLimits(requests_per_second=10, adaptive=False))
+    limiter = RateLimiter(RateLimits(requests_per_second=10, adaptive=False), clock=loop_clock())
     await limiter.acquire()  # the next token comes in 0.1 s
     start = asyncio.get_running_loop().time()
     waiter = asyncio.create_task(limiter.acquire())
     await asyncio.sleep(0.02)
     limiter.pause(0.3)
     await waiter
-    assert elapsed_since(start) >= 0.3
+    assert elapsed_since(start) == pytest.approx(0.32)  # not the token's 0.1 s
 
 
 @pytest.mark.parametrize("seconds", [-1.0, math.nan, math.inf])
@@ -379,14 +398,16 @@ def test_pause_rejects_bad_values(seconds: float) -> None:
         RateLimiter(RateLimits()).pause(seconds)
 
 
+@virtual_time
 async def test_retry_after_from_a_429_pauses_everybody() -> None:
-    limiter = RateLimiter(RateLimits())
-    start = asyncio.get_running_loop().time()
+    limiter = RateLimiter(RateLimits(), clock=loop_clock())
     reply = {"Retry-After-Ms": "150"}
     async with limiter.slot() as ticket:
+        await asyncio.sleep(0.01)  # the round trip
         ticket.observe(429, reply)
     assert limiter.stats.throttled == 1
     assert limiter.stats.pauses == 0  # observe feeds the estimate; the caller pauses
+    start = asyncio.get_running_loop().time()
     limiter.pause(parse_retry_after(reply) or 0.0)
     waits: list[float] = []
 
@@ -395,14 +416,16 @@ async def test_retry_after_from_a_429_pauses_everybody() -> None:
             waits.append(elapsed_since(start))
 
     await asyncio.gather(*(call() for _ in range(4)))
-    assert min(waits) >= 0.13
+    assert waits[0] == pytest.approx(0.15)  # then paced at the cut rate
+    assert waits == sorted(waits)
 
 
 # -- cancellation --------------------------------------------------------------
 
 
+@virtual_time
 async def test_cancelled_rate_waiter_takes_no_token() -> None:
-    limiter = RateLimiter(RateLimits(requests_per_second=5, adaptive=False))
+    limiter = RateLimiter(RateLimits(requests_per_second=5, adaptive=False), clock=loop_clock())
     (await limiter.acquire()).release()
     start = asyncio.get_running_loop().time()
     waiter = asyncio.create_task(limiter.acquire())
@@ -411,7 +434,7 @@ async def test_cancelled_rate_waiter_takes_no_token() -> None:
     with pytest.raises(asyncio.CancelledError):
         await waiter
     await limiter.acquire()  # gets the token the cancelled task was waiting for
-    assert elapsed_since(start) < 0.35  # a leaked token would mean waiting until 0.4 s
+    assert elapsed_since(start) == pytest.approx(0.2)  # a leaked one: 0.4 s
     assert limiter.stats.acquired == 2
     assert limiter.in_flight == 1
 
@@ -449,8 +472,9 @@ async def test_slot_released_on_error() -> None:
 # -- adaptation ----------------------------------------------------------------
 
 
+@virtual_time
 async def test_low_remaining_starts_pacing_at_the_refill_rate() -> None:
-    limiter = RateLimiter(RateLimits(first_reply_wait=None))  # five at once, no wait
+    limiter = RateLimiter(RateLimits(first_reply_wait=None), clock=loop_clock())  # 5 at once
     tickets = [await limiter.acquire() for _ in range(5)]
     # 17 used, refilled in 0.85 s: 20 per second. Only 3 left with 5 in flight.
     tickets[-1].observe(200, ratelimit_headers(20, 3, "850ms"))
@@ -462,7 +486,7 @@ async def test_low_remaining_starts_pacing_at_the_refill_rate() -> None:
     for _ in range(4):
         async with limiter.slot():
             pass
-    assert elapsed_since(start) >= 0.12  # spaced at ~19/s instead of a burst
+    assert elapsed_since(start) == pytest.approx(4 / 19)  # each spaced at 19/s, no burst
     assert limiter.stats.throttled == 0
 
 
@@ -614,10 +638,12 @@ def test_adaptive_never_exceeds_a_fixed_limit() -> None:
     assert limiter.current_rate == pytest.approx(4.75)
 
 
+@virtual_time
 async def test_lone_caller_recovers_after_429s_without_headers() -> None:
     """One sequential caller, cut hard by 429s without headers, then a healthy server:
     the pace doubles per success while it holds the caller back, then pacing stops."""
-    limiter = RateLimiter(RateLimits(decrease_factor=0.5, quiet_seconds=0.2))
+    limits = RateLimits(decrease_factor=0.5, quiet_seconds=0.2)
+    limiter = RateLimiter(limits, clock=loop_clock())
     for _ in range(20):
         async with limiter.slot():
             pass
@@ -631,14 +657,14 @@ async def test_lone_caller_recovers_after_429s_without_headers() -> None:
     low = limiter.current_rate
     assert low is not None
     assert low < 20
-    start = time.monotonic()
+    start = asyncio.get_running_loop().time()
     rates = []
     for _ in range(12):
         async with limiter.slot() as ticket:
             ticket.observe(200, {})
         rates.append(limiter.current_rate or math.inf)
     assert rates[-1] > 10 * low  # grew back fast, not at 50% per second
-    assert time.monotonic() - start < 2.0
+    assert elapsed_since(start) < 12 / low  # the caller was not held at the low pace
     await asyncio.sleep(0.25)  # no 429 for a while, and the pace holds nobody back
     for _ in range(20):
         async with limiter.slot() as ticket:
@@ -656,8 +682,9 @@ async def _waiters(limiter: RateLimiter, n: int) -> list[asyncio.Task[Ticket]]:
     return tasks
 
 
+@virtual_time
 async def test_callers_wait_for_the_first_reply_then_go_together() -> None:
-    limiter = RateLimiter(RateLimits())
+    limiter = RateLimiter(RateLimits(), clock=loop_clock())
     first = await limiter.acquire()  # the first request goes at once
     waiting = await _waiters(limiter, 5)
     assert not any(task.done() for task in waiting)
@@ -667,24 +694,27 @@ async def test_callers_wait_for_the_first_reply_then_go_together() -> None:
     assert limiter.current_rate is None  # nothing to pace
 
 
+@virtual_time
 async def test_the_first_reply_ends_the_wait_even_when_it_is_an_error() -> None:
-    limiter = RateLimiter(RateLimits())
+    limiter = RateLimiter(RateLimits(), clock=loop_clock())
     first = await limiter.acquire()
     waiting = await _waiters(limiter, 3)
     first.release()  # the request failed without a reply (say, a dropped connection)
     await asyncio.wait_for(asyncio.gather(*waiting), 1.0)
 
 
+@virtual_time
 async def test_the_wait_for_the_first_reply_is_bounded() -> None:
-    limiter = RateLimiter(RateLimits(first_reply_wait=0.1))
+    limiter = RateLimiter(RateLimits(first_reply_wait=0.1), clock=loop_clock())
     await limiter.acquire()  # and no reply ever comes
     start = asyncio.get_running_loop().time()
-    await asyncio.wait_for(limiter.acquire(), 2.0)
-    assert 0.08 <= elapsed_since(start) < 1.0
+    await limiter.acquire()
+    assert elapsed_since(start) == pytest.approx(0.1)
 
 
+@virtual_time
 async def test_more_waiters_than_the_server_allows_start_pacing() -> None:
-    limiter = RateLimiter(RateLimits())
+    limiter = RateLimiter(RateLimits(), clock=loop_clock())
     first = await limiter.acquire()
     waiting = await _waiters(limiter, 10)
     # a burst of 5, 4 of them left; 1 used, back in 200 ms: 5 per second
@@ -697,15 +727,17 @@ async def test_more_waiters_than_the_server_allows_start_pacing() -> None:
     await asyncio.gather(*waiting, return_exceptions=True)
 
 
+@virtual_time
 async def test_without_the_wait_everybody_goes_at_once() -> None:
-    limiter = RateLimiter(RateLimits(first_reply_wait=None))
+    limiter = RateLimiter(RateLimits(first_reply_wait=None), clock=loop_clock())
     await limiter.acquire()
     waiting = await _waiters(limiter, 5)
     assert all(task.done() for task in waiting)
 
 
+@virtual_time
 async def test_a_fixed_rate_needs_no_first_reply() -> None:
-    limiter = RateLimiter(RateLimits(requests_per_second=1000, burst=10))
+    limiter = RateLimiter(RateLimits(requests_per_second=1000, burst=10), clock=loop_clock())
     await limiter.acquire()
     waiting = await _waiters(limiter, 5)
     assert all(task.done() for task in waiting)

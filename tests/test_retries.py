@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
@@ -64,21 +63,25 @@ async def test_gives_up_after_max_retries(client: om.Client, emu: Emulator) -> N
     assert _count(emu, "retrieve") == 1
 
 
-async def test_retry_after_is_honoured(client: om.Client, emu: Emulator) -> None:
+@pytest.mark.parametrize(
+    ("fault", "wait"),
+    [
+        (Fault.rate_limited(retry_after=None, retry_after_ms=300), "0.30"),
+        (Fault.rate_limited(retry_after=1), "1.00"),
+    ],
+)
+async def test_retry_after_is_honoured(
+    client: om.Client, emu: Emulator, caplog: pytest.LogCaptureFixture, fault: Fault, wait: str
+) -> None:
+    # The wait itself is the transport's sleep (tests/test_core.py checks what it sleeps);
+    # here: the header as sent over HTTP sets it.
     emu.store.add_messages("thread_r", 1)
-    emu.faults.add(Fault.rate_limited(retry_after=None, retry_after_ms=300), route="list", nth=1)
-    started = time.monotonic()
+    emu.faults.add(fault, route="list", nth=1)
+    caplog.set_level("INFO", "openai_messages")
     await client.list("thread_r").collect()
-    assert time.monotonic() - started >= 0.28
+    (retry,) = [r.message for r in caplog.records if r.message.startswith("retrying")]
+    assert f"after HTTP 429 in {wait} s" in retry
     assert _count(emu, "list") == 2
-
-
-async def test_retry_after_in_seconds_is_honoured(client: om.Client, emu: Emulator) -> None:
-    emu.store.add_messages("thread_r", 1)
-    emu.faults.add(Fault.rate_limited(retry_after=1), route="list", nth=1)
-    started = time.monotonic()
-    await client.list("thread_r").collect()
-    assert time.monotonic() - started >= 0.95
 
 
 async def test_a_long_retry_after_is_not_waited_for(emu: Emulator) -> None:

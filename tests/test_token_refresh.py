@@ -268,17 +268,20 @@ async def test_the_provider_secret_is_stripped_on_cross_origin_redirects(emu: Em
 
 
 async def test_concurrent_calls_scrub_each_their_own_token() -> None:
-    """The first call's reply comes after the second's: each error is scrubbed of the
-    token that call sent, not of the latest one the client used."""
+    """The first call is answered only once the second has sent its own token: each error
+    is scrubbed of the token that call sent, not of the latest one the client used."""
     arrived = 0
     first_arrived = asyncio.Event()
+    second_arrived = asyncio.Event()
 
     async def echo(request: web.Request) -> web.Response:
         nonlocal arrived
         arrived += 1
         if arrived == 1:
             first_arrived.set()
-            await asyncio.sleep(0.3)
+            await asyncio.wait_for(second_arrived.wait(), 30)  # a hang guard only
+        else:
+            second_arrived.set()
         header = request.headers.get("Authorization", "")
         return web.json_response({"error": {"message": f"refused {header}"}}, status=400)
 
@@ -291,7 +294,11 @@ async def test_concurrent_calls_scrub_each_their_own_token() -> None:
     port = runner.addresses[0][1]
     try:
         async with om.Client(
-            api_key=lambda: next(tokens), base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
+            api_key=lambda: next(tokens),
+            base_url=f"http://127.0.0.1:{port}/v1",
+            max_retries=0,
+            # no holding back before the first reply: the second call goes out at once
+            rate_limits=om.RateLimits(first_reply_wait=None),
         ) as client:
             first = asyncio.ensure_future(client.retrieve_thread("thread_a"))
             await first_arrived.wait()
