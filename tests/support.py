@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+from pathlib import Path
+from typing import Any
+
+import orjson
 
 import openai_messages as om
 from openai_messages.background import TASK_NAME
@@ -37,3 +41,43 @@ async def settle(emu: Emulator | None = None, timeout: float = 3.0) -> None:
         await asyncio.sleep(0.005)
     gc.collect()
     assert pending_tasks() == set()
+
+
+_HEADER_KEYS = ("journal", "format", "order", "nonce", "target", "map")
+
+
+def read_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A state journal as one dict, as of its last whole record: the header's keys, then
+    each record's keys (latest wins) and its ``threads`` merged thread by thread."""
+    data = Path(path).read_bytes()
+    try:
+        whole: dict[str, Any] = orjson.loads(data)  # a state of the older, one-object format
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if "journal" not in whole:
+            return whole
+    lines = data.split(b"\n")
+    header = orjson.loads(lines[0])
+    merged: dict[str, Any] = {k: v for k, v in header.items() if k != "journal"}
+    threads: dict[str, Any] = {}
+    for number, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            if number == len(lines):
+                break  # a record being written (torn): not committed yet
+            raise
+        threads.update(record.pop("threads", {}))
+        merged.update(record)
+    merged["threads"] = threads
+    return merged
+
+
+def write_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    """Write ``state`` (as :func:`read_state` gives it) as a journal of one snapshot."""
+    header = {"journal": 1, **{k: state[k] for k in _HEADER_KEYS[1:] if k in state}}
+    record = {k: v for k, v in state.items() if k not in _HEADER_KEYS}
+    Path(path).write_bytes(orjson.dumps(header) + b"\n" + orjson.dumps(record) + b"\n")

@@ -27,6 +27,8 @@ from openai_messages.cli.export import STATE_SUFFIX, ExportStats
 from openai_messages.cli.progress import LogDisplay, RichDisplay, make_display
 from openai_messages.emulator import Emulator
 
+from .support import read_state
+
 T = TypeVar("T")
 API_KEY = "sk-cli-test-0123456789"
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,7 +235,7 @@ def test_export_resumes_after_a_kill(served: ServedEmulator, tmp_path: Path) -> 
     try:
         deadline = time.monotonic() + 30
         state = Path(str(out) + STATE_SUFFIX)
-        while not (state.exists() and out.stat().st_size > 100_000):
+        while not (state.exists() and read_state(state)["size"] > 100_000):
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline, "the export did not get going"
             time.sleep(0.05)
@@ -268,7 +270,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(served: ServedEmulator, tmp_path: Path
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 130, stderr
     assert b"resume" in stderr
-    state = orjson.loads(Path(str(out) + STATE_SUFFIX).read_bytes())
+    state = read_state(str(out) + STATE_SUFFIX)
     assert state["size"] == out.stat().st_size  # everything written was committed
     served.emu.latency = 0.0
 

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
 import pytest
 from click.testing import CliRunner, Result
 
 from openai_messages.cli.commands import cli
 from openai_messages.cli.export import STATE_SUFFIX
+
+from .support import read_state
 
 API_KEY = "sk-hostile-0123456789"
 Answer = Callable[[str, dict[str, str]], tuple[int, bytes]]
@@ -127,7 +128,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 
 def state(path: Path) -> dict[str, Any]:
-    threads: dict[str, Any] = orjson.loads(Path(str(path) + STATE_SUFFIX).read_bytes())["threads"]
+    threads: dict[str, Any] = read_state(str(path) + STATE_SUFFIX)["threads"]
     return threads
 
 
@@ -248,12 +249,13 @@ def test_a_byte_order_mark_does_not_stick_to_the_first_id(serve: Any, tmp_path: 
     assert len(lines(out)) == 300
 
 
-def test_an_output_whose_checkpoint_fails_is_a_usage_error(serve: Any) -> None:
+def test_an_output_that_cannot_be_written_is_an_io_error(serve: Any) -> None:
     if not Path("/proc/version").exists():
         pytest.skip("needs /proc/version")
     server = serve(walk(normal_threads()))
     result = export(server, "/proc/version", "thread_b")
-    assert result.exit_code == 2, result.stderr
+    assert result.exit_code == 74, result.stderr
+    assert "Usage" not in result.stderr
     assert "Traceback" not in result.stderr
     assert "/proc/version" in result.stderr
     assert len([line for line in result.stderr.splitlines() if "rror" in line]) == 1

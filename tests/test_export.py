@@ -21,6 +21,8 @@ from openai_messages.cli.export import (
 )
 from openai_messages.emulator import Emulator
 
+from .support import read_state
+
 
 def payload(n: int, thread_id: str = "thread_a", **extra: Any) -> dict[str, Any]:
     return {
@@ -46,8 +48,7 @@ def lines_of(path: Path) -> list[dict[str, Any]]:
 
 
 def state_of(path: Path) -> dict[str, Any]:
-    value: dict[str, Any] = orjson.loads(Path(str(path) + STATE_SUFFIX).read_bytes())
-    return value
+    return read_state(str(path) + STATE_SUFFIX)
 
 
 # -- the writer ------------------------------------------------------------------------------
@@ -106,13 +107,17 @@ def test_resume_without_state_reads_the_lines(tmp_path: Path) -> None:
     sink = ResumableFile.open(str(path), "desc")
     try:
         assert path.read_bytes() == page
-        assert sink.state("thread_a").last_id == "msg_0003"
+        # no state: each thread is walked again from its start, writing only what is missing
+        assert sink.state("thread_a").rewalk
         assert sink.state("thread_a").count == 2
-        assert sink.state("thread_b").last_id == "msg_0002"
+        assert sink.state("thread_a").skip == {"msg_0001", "msg_0003"}
+        assert sink.state("thread_b").skip == {"msg_0002"}
         assert not sink.state("thread_b").done
+        sink.write_page("thread_a", [message(1), message(3), message(5)])
     finally:
         sink.close()
-    assert state_of(path)["size"] == len(page)
+    assert [m["id"] for m in lines_of(path)] == ["msg_0001", "msg_0002", "msg_0003", "msg_0005"]
+    assert state_of(path)["threads"]["thread_a"]["count"] == 3
 
 
 def test_state_claiming_more_than_the_file_falls_back_to_the_lines(tmp_path: Path) -> None:
@@ -124,8 +129,9 @@ def test_state_claiming_more_than_the_file_falls_back_to_the_lines(tmp_path: Pat
     path.write_bytes(encode_page([message(1)]))  # the file was cut behind our back
     resumed = ResumableFile.open(str(path), "asc")
     try:
-        assert resumed.state("thread_a").last_id == "msg_0001"
+        assert resumed.state("thread_a").skip == {"msg_0001"}
         assert not resumed.state("thread_a").done
+        assert "holds 1 of the 2 lines" in " ".join(resumed.notes)
     finally:
         resumed.close()
 

@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
 from openai_messages.cli.importer import STATE_SUFFIX
 from openai_messages.emulator import Faults
 
 from .import_support import KeylessProxy, import_args, map_lines, seed_targets, write_export
+from .support import read_state
 from .test_cli import ServedEmulator, env_for_subprocess
 from .test_import_command import assert_imported
 
@@ -126,7 +126,7 @@ def test_sigint_exits_130_commits_and_resumes(served: ServedEmulator, tmp_path: 
     code, stderr = finish(proc, 30)
     assert code == 130, stderr
     assert "run the same command again to resume" in stderr
-    state = orjson.loads(Path(str(export) + STATE_SUFFIX).read_bytes())
+    state = read_state(str(export) + STATE_SUFFIX)
     assert state["map_size"] == map_path.stat().st_size  # all that was written is committed
     assert sum(t["count"] for t in state["threads"].values()) == len(map_lines(map_path))
     assert len(map_lines(map_path)) < 800

@@ -2,7 +2,8 @@
 server, ``serve`` the emulator, and run the ``demo``.
 
 Exit codes: 0 done, 1 an API error (the other threads are still exported), 2 bad usage or
-input, 130 interrupted (re-run the same export to resume).
+input, 74 an I/O error (disk full, EIO, read-only: the path named; resumable once fixed),
+130 interrupted (re-run the same export to resume).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -39,9 +41,10 @@ from .export import (
     Sink,
     ThreadFailure,
     export_threads,
+    unfinished,
 )
-from .importer import STATE_SUFFIX as IMPORT_STATE_SUFFIX
 from .importer import (
+    SOURCE_THREAD_METADATA_KEY,
     ImportInputError,
     ImportJournal,
     ImportStats,
@@ -49,15 +52,18 @@ from .importer import (
     import_threads,
     read_export,
 )
+from .importer import STATE_SUFFIX as IMPORT_STATE_SUFFIX
 from .progress import describe, make_display, showing
 
-__all__ = ["EXIT_API_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "cli", "main"]
+__all__ = ["EXIT_API_ERROR", "EXIT_INTERRUPTED", "EXIT_IO_ERROR", "EXIT_USAGE", "cli", "main"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_API_ERROR: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_IO_ERROR: Final = 74
+"""EX_IOERR of sysexits.h: a file could not be read or written."""
 EXIT_INTERRUPTED: Final = 130
 LOG_INTERVAL: Final = 2.0
 PROGRESS_CHOICES: Final = ("auto", "bar", "log", "none")
@@ -159,14 +165,30 @@ def stderr_console() -> Console:
     return Console(file=sys.stderr, highlight=False)
 
 
-def close_sink(sink: Sink, output: str) -> None:
-    """Commit and close the output; a failure to (the last checkpoint) is a usage error."""
+def io_failure(error: OSError, fallback: str, console: Console, advice: str) -> NoReturn:
+    """One line naming the path that failed and why, exit 74 (no usage banner)."""
+    path = error.filename if error.filename is not None else fallback
+    console.print(
+        f"error: cannot write {path}: {error.strerror or error}; {advice}",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    sys.exit(EXIT_IO_ERROR)
+
+
+_RESUME_ADVICE: Final = (
+    "nothing after the last checkpoint is claimed: run the same command again to resume "
+    "once it is fixed"
+)
+
+
+def close_sink(sink: Sink, output: str, console: Console) -> None:
+    """Commit and close the output; a failure to (the last checkpoint) is an I/O error."""
     try:
         sink.close()
     except BrokenPipeError:
         _silence_stdout()
     except OSError as exc:
-        raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+        io_failure(exc, output, console, _RESUME_ADVICE)
 
 
 def report_failures(failures: Sequence[ThreadFailure], console: Console) -> None:
@@ -183,16 +205,26 @@ def report_failures(failures: Sequence[ThreadFailure], console: Console) -> None
         )
 
 
-def open_sink(output: str, order: str) -> tuple[Sink, bool]:
-    """The sink for ``-o``: stdout (no resume) or a resumable file; and whether it resumes."""
+def open_sink(output: str, order: str, console: Console) -> tuple[Sink, bool]:
+    """The sink for ``-o``: stdout or another non-regular file (a pipe, ``/dev/null``:
+    written as a stream, no resume) or a resumable file; and whether it resumes."""
     if output == "-":
         return JsonlSink(sys.stdout.buffer), False
     try:
+        mode = os.stat(output).st_mode
+    except OSError:
+        mode = stat.S_IFREG
+    try:
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            console.print(f"{output} is not a regular file: written as a stream (not resumable)")
+            return JsonlSink(open(output, "wb"), owned=True), False
         sink = ResumableFile.open(output, order)
     except ResumeError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
-        raise click.UsageError(f"cannot open {output}: {exc.strerror or exc}") from None
+        io_failure(exc, output, console, "nothing was exported")
+    for note in sink.notes:
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
     return sink, bool(sink.threads)
 
 
@@ -314,13 +346,14 @@ def export(
     """Export every message of THREAD_ID... as JSON Lines, exactly as the server sent them.
 
     Re-running into the same FILE after an interruption appends only what is missing.
-    Exit codes: 0 done, 1 an API error, 2 bad usage or input, 130 interrupted.
+    Exit codes: 0 done, 1 an API error, 2 bad usage or input, 74 an I/O error,
+    130 interrupted.
     """
     ids = read_ids(thread_ids, ids_from)
     check_ids(ids)
     client = open_client(connection)
     console = stderr_console()
-    sink, resuming = open_sink(output, order)
+    sink, resuming = open_sink(output, order, console)
     if resuming:
         done = sum(1 for tid in ids if sink.state(tid).done)
         console.print(f"resuming {output}: {done} of {len(ids)} threads already complete")
@@ -339,7 +372,7 @@ def export(
                 )
             )
         finally:
-            close_sink(sink, output)
+            close_sink(sink, output, console)
     except Interrupted:
         console.print("interrupted; run the same command again to resume")
         sys.exit(EXIT_INTERRUPTED)
@@ -352,7 +385,7 @@ def export(
         console.print("error: the output was closed before the export finished")
         sys.exit(EXIT_API_ERROR)
     except OSError as exc:
-        raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+        io_failure(exc, output, console, _RESUME_ADVICE)
     console.print(f"exported {stats.threads_done} threads: {describe(stats, counters)}")
     if failures:
         report_failures(failures, console)
@@ -455,11 +488,22 @@ def import_(
 
     Exactly once: re-running the same command after an interruption creates only what is
     missing, never a message twice. The file is checked whole before anything is sent.
-    Exit codes: 0 done, 1 an API error, 2 bad usage or input, 130 interrupted.
+    Exit codes: 0 done, 1 an API error, 2 bad usage or input, 74 an I/O error,
+    130 interrupted.
     """
     thread_map = parse_thread_map(thread_maps)
     client = open_client(connection, trust_idempotency_key=trust_idempotency_key)
     console = stderr_console()
+    try:
+        reason = unfinished(export_file)
+    except ResumeError as exc:
+        raise click.UsageError(str(exc)) from None
+    except OSError:
+        reason = None  # read_export names the file it cannot read
+    if reason is not None:
+        raise click.UsageError(
+            f"{reason}: run that export to the end (the same command resumes it), then import"
+        )
     try:
         threads = read_export(export_file, connection.api_version)
     except ImportInputError as exc:
@@ -470,11 +514,25 @@ def import_(
     target = connection.target
     state_path = state_file or export_file + IMPORT_STATE_SUFFIX
     try:
-        journal = ImportJournal.open(state_path, map_file, target)
+        journal = ImportJournal.open(state_path, map_file, target, thread_map)
     except ResumeError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
-        raise click.UsageError(f"cannot open {exc.filename}: {exc.strerror or exc}") from None
+        io_failure(exc, state_path, console, "nothing was imported")
+    for source in journal.orphans:
+        console.print(
+            f"warning: source thread {source}: an interrupted run sent the create of its "
+            f"target thread and never recorded its id; that thread may be an orphan on "
+            f"{target} (its metadata has {SOURCE_THREAD_METADATA_KEY}={source}): delete it",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    if journal.rebuilt:
+        console.print(
+            f"{state_path} is missing: rebuilt from "
+            f"{'the --map and ' if map_file else ''}the target threads known; what an "
+            f"earlier run created is found on the target by its content, not sent again",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
     if journal.resumed:
         done = sum(1 for t in threads if journal.state(t.thread_id).done)
         console.print(f"resuming {state_path}: {done} of {len(threads)} threads already complete")
@@ -503,7 +561,7 @@ def import_(
     except (AuthenticationError, PermissionDeniedError, CredentialError) as exc:
         end_run(exc, connection, "nothing can be imported", console)
     except OSError as exc:
-        raise click.UsageError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+        io_failure(exc, state_path, console, _RESUME_ADVICE)
     recovered = f" ({stats.recovered} found already created)" if stats.recovered else ""
     console.print(f"imported {stats.threads_done} threads{recovered}: {describe(stats, counters)}")
     if failures:

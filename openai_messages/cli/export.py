@@ -1,14 +1,17 @@
 """Resumable JSON Lines export of threads: the sinks that write pages, and the export loop.
 
 A page is written as whole lines (one message each, exactly the JSON the server sent) in
-a single write. :class:`ResumableFile` keeps a sidecar ``FILE.state.json``, replaced
-atomically at checkpoints, that records how many bytes of ``FILE`` are committed and, per
-thread, the id of the last message written and whether the thread is complete. The data
-is synced before the state that claims it, so after any interruption (Ctrl-C, a crash, a
-kill) the file is cut back to the committed size, which always ends on a line boundary,
-and each unfinished thread resumes its walk with ``after=<last id>``: nothing is written
-twice, nothing is lost, and no partial line survives. Without a state file, an existing
-file is recovered by reading each line's ``thread_id`` and ``id``.
+a single write. :class:`ResumableFile` keeps a sidecar ``FILE.state.json``, an append-only
+:class:`~openai_messages.cli.journal.Journal` whose records say how many bytes of ``FILE``
+are committed and, per thread changed since the last checkpoint, the id of the last
+message written, the count and whether the thread is complete. The data is synced before
+the record that claims it; after an error writing or syncing, nothing is claimed again.
+After any interruption the file is cut back to the committed size (always a line end),
+and each unfinished thread resumes with ``after=<last id>``. Resume checks every line and
+every thread's count and last id against the state: a thread that does not match (a line
+deleted by hand, no state at all) is walked again from its start, writing only the
+messages not in the file. A file that is not an export is refused before anything in it
+is changed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ..client import Client
 from ..errors import CredentialError, OpenAIMessagesError
 from ..models import Message
 from ..types import Order
+from .journal import Journal, JournalDamagedError, ResumeError, load, lock, naming
 
 if sys.platform != "win32":  # pragma: no branch
     import fcntl
@@ -41,6 +45,7 @@ client, or no token to be had (a failing --token-command would fail every thread
 
 __all__ = [
     "STATE_SUFFIX",
+    "ExportState",
     "ExportStats",
     "JsonlSink",
     "ResumableFile",
@@ -51,16 +56,15 @@ __all__ = [
     "UnwritableMessageError",
     "encode_page",
     "export_threads",
+    "read_state",
+    "unfinished",
 ]
 
 STATE_SUFFIX: Final = ".state.json"
-STATE_FORMAT: Final = "openai-messages-export/1"
+STATE_FORMAT: Final = "openai-messages-export/2"
+LEGACY_FORMAT: Final = "openai-messages-export/1"
 CHECKPOINT_INTERVAL: Final = 1.0
 _BLOCK: Final = 1 << 16
-
-
-class ResumeError(Exception):
-    """An existing output file cannot be resumed safely (bad input: exit code 2)."""
 
 
 class UnwritableMessageError(OpenAIMessagesError):
@@ -79,6 +83,11 @@ class ThreadState:
     last_id: str | None = None
     count: int = 0
     done: bool = False
+    rewalk: bool = False
+    """Walked from its start again, writing only messages not in the file (its lines
+    did not match the state, or there was no state)."""
+    skip: set[str] | None = attrs.field(default=None, repr=False, eq=False)
+    """The ids already in the file of a thread walked again."""
 
 
 @attrs.frozen
@@ -153,18 +162,25 @@ class Sink:
 
     def write_page(self, thread_id: str, messages: Sequence[Message]) -> None:
         """Write one page of a thread as whole lines, then remember its last message."""
+        state = self.state(thread_id)
+        if state.skip:
+            messages = [m for m in messages if m.id not in state.skip]
         if not messages:
             return
         self._write(encode_page(messages))
-        state = self.state(thread_id)
         state.last_id = messages[-1].id
         state.count += len(messages)
+        self._touched(thread_id)
         self.maybe_checkpoint()
 
     def finish(self, thread_id: str) -> None:
         """Mark a thread as completely exported."""
         self.state(thread_id).done = True
+        self._touched(thread_id)
         self.maybe_checkpoint()
+
+    def _touched(self, thread_id: str) -> None:
+        """The state of ``thread_id`` changed (nothing to track by default)."""
 
     def _write(self, data: bytes) -> None:
         raise NotImplementedError
@@ -182,24 +198,30 @@ class Sink:
 class JsonlSink(Sink):
     """Writes pages as JSON lines to a binary stream, with no resume (e.g. stdout)."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], *, owned: bool = False) -> None:
         super().__init__()
         self._stream = stream
+        self._owned = owned
 
     def _write(self, data: bytes) -> None:
         self._stream.write(data)
         self._stream.flush()
 
     def close(self) -> None:
-        """Flush what was written."""
-        self._stream.flush()
+        """Flush what was written (and close the stream if the sink opened it)."""
+        if self._owned:
+            self._stream.close()
+        else:
+            self._stream.flush()
 
 
 class ResumableFile(Sink):
     """A JSON Lines file that an interrupted export can be resumed into.
 
-    Open it with :meth:`open`, which recovers the committed part of an existing file.
-    ``order`` is the walk order; resuming with another order is refused.
+    Open it with :meth:`open`, which checks read-only that an existing file is an export
+    (and its state a state of it) before it cuts anything, verifies every thread the
+    state claims against the lines, and writes the state at once. ``order`` is the walk
+    order; resuming with another order is refused. ``notes`` says what resume found.
     """
 
     def __init__(self, path: str, fd: int, order: str, size: int) -> None:
@@ -208,141 +230,297 @@ class ResumableFile(Sink):
         self.state_path = path + STATE_SUFFIX
         self.order = order
         self.size = size
+        self.fields: dict[str, Any] = {}
+        """Further values kept in the state (latest wins), e.g. a listing cursor."""
+        self.notes: list[str] = []
         self._fd = fd
+        self._journal: Journal | None = None
+        self._changed: set[str] = set()
+        self._changed_fields: set[str] = set()
+        self._committed_size = -1
         self._committed_at = time.monotonic()
-        self._dirty = False
 
     @classmethod
     def open(cls, path: str, order: str) -> ResumableFile:
-        """Open ``path`` for appending, cut back to its last committed line."""
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        """Open ``path`` for appending, cut back to its last committed line.
+
+        :class:`ResumeError` (nothing changed) if the file is not an export, if its state
+        is damaged or of another order; :class:`OSError` (naming the path) if a file
+        cannot be read or written.
+        """
+        with naming(path):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
-            _lock(fd, path)
+            lock(fd, path, "another export")
             sink = cls(path, fd, order, 0)
-            sink._recover(os.fstat(fd).st_size)
+            with naming(path):
+                plan = _plan(fd, path, order)
+            sink._start(plan)
         except BaseException:
             os.close(fd)
             raise
         return sink
 
-    # -- recovery --------------------------------------------------------------------------
+    def _start(self, plan: _Plan) -> None:
+        """Cut the file where the plan says and write the state at once."""
+        self.threads, self.size, self.fields, self.notes = (
+            plan.threads, plan.size, plan.fields, plan.notes
+        )  # fmt: skip
+        with naming(self.path):
+            if plan.actual > plan.size:
+                os.ftruncate(self._fd, plan.size)
+            os.fsync(self._fd)
+        self._journal = Journal.create(
+            self.state_path, {"format": STATE_FORMAT, "order": self.order}, [self._snapshot()]
+        )
+        self._committed_size = self.size
 
-    def _recover(self, actual: int) -> None:
-        state = _read_json(self.state_path) if actual > 0 else None
-        if state is not None and state.get("order") not in (None, self.order):
-            raise ResumeError(
-                f"{self.path} was exported with --order {state['order']}; "
-                f"resume it with the same order, or write to another file"
-            )
-        if state is not None and self._restore(state, actual):
-            os.ftruncate(self._fd, self.size)
-            return
-        self.threads.clear()
-        self.size = _last_line_end(self._fd, actual)
-        os.ftruncate(self._fd, self.size)
-        self.threads = _scan(self._fd, self.size, self.path)
+    def set_field(self, name: str, value: Any) -> None:
+        """Keep ``name: value`` in the state from the next checkpoint on."""
+        self.fields[name] = value
+        self._changed_fields.add(name)
 
-    def _restore(self, state: dict[str, Any], actual: int) -> bool:
-        """Load a state file if it matches the data file; False to fall back to a scan."""
-        size = state.get("size")
-        threads = state.get("threads")
-        if state.get("format") != STATE_FORMAT or not isinstance(threads, dict):
-            return False
-        if not isinstance(size, int) or not 0 <= size <= actual:
-            return False
-        if size > 0 and os.pread(self._fd, 1, size - 1) != b"\n":
-            return False
-        try:
-            self.threads = {
-                str(tid): ThreadState(
-                    last_id=entry.get("last_id"),
-                    count=int(entry.get("count", 0)),
-                    done=bool(entry.get("done", False)),
-                )
-                for tid, entry in threads.items()
-            }
-        except (AttributeError, TypeError, ValueError):
-            return False
-        self.size = size
-        return True
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            **self.fields,
+            "size": self.size,
+            "threads": {tid: _entry(st) for tid, st in self.threads.items()},
+        }
 
     # -- writing ---------------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        journal = self._journal
+        assert journal is not None
+        if journal.poisoned is not None:
+            raise journal.poisoned
+        try:
+            with naming(self.path):
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            journal.poison(exc)  # what reached the file is unknown: never claim it
+            raise
         self.size += len(data)
-        self._dirty = True
 
-    def finish(self, thread_id: str) -> None:
-        self._dirty = True
-        super().finish(thread_id)
+    def _touched(self, thread_id: str) -> None:
+        self._changed.add(thread_id)
 
     def maybe_checkpoint(self) -> None:
-        """Commit at most once every ``CHECKPOINT_INTERVAL`` seconds."""
+        """Commit at most once every ``CHECKPOINT_INTERVAL`` seconds (from the end of the last)."""
         if time.monotonic() - self._committed_at >= CHECKPOINT_INTERVAL:
             self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Sync the data, then atomically replace the state file that claims it."""
-        self._committed_at = time.monotonic()
-        if not self._dirty and os.path.exists(self.state_path):
+        """Sync the data, then append what changed to the state's journal and sync it.
+
+        After any error writing or syncing the data or the state, nothing is ever
+        committed again (the error is raised again).
+        """
+        journal = self._journal
+        if journal is None:
             return
-        os.fsync(self._fd)
-        state = {
-            "format": STATE_FORMAT,
-            "order": self.order,
-            "size": self.size,
-            "threads": {tid: attrs.asdict(st) for tid, st in self.threads.items()},
-        }
-        _replace_atomically(self.state_path, orjson.dumps(state, option=orjson.OPT_INDENT_2))
-        self._dirty = False
+        if journal.poisoned is not None:
+            raise journal.poisoned
+        if self._changed or self._changed_fields or self.size != self._committed_size:
+            try:
+                with naming(self.path):
+                    os.fsync(self._fd)
+            except OSError as exc:
+                journal.poison(exc)
+                raise
+            journal.add(
+                {
+                    **{name: self.fields[name] for name in self._changed_fields},
+                    "size": self.size,
+                    "threads": {tid: _entry(self.threads[tid]) for tid in self._changed},
+                }
+            )
+            journal.commit()
+            self._changed.clear()
+            self._changed_fields.clear()
+            self._committed_size = self.size
+            if journal.wants_compaction:
+                journal.compact([self._snapshot()])
+        self._committed_at = time.monotonic()
+
+    @property
+    def poisoned(self) -> bool:
+        """Whether a write or sync failed (the state then stays at its last commit)."""
+        return self._journal is not None and self._journal.poisoned is not None
 
     def close(self) -> None:
-        """Commit and close the file."""
+        """Commit (unless a write or sync failed) and close the file."""
         if self._fd < 0:
             return
         try:
-            self.checkpoint()
+            if not self.poisoned:
+                self.checkpoint()
         finally:
             os.close(self._fd)
             self._fd = -1
+            if self._journal is not None:
+                self._journal.close()
 
 
-def _lock(fd: int, path: str) -> None:
-    """Refuse to share the file with another export running at the same time."""
-    if sys.platform == "win32":  # pragma: no cover
-        return
+def _entry(state: ThreadState) -> dict[str, Any]:
+    entry: dict[str, Any] = {"last_id": state.last_id, "count": state.count, "done": state.done}
+    if state.rewalk:
+        entry["rewalk"] = True
+    return entry
+
+
+@attrs.frozen
+class ExportState:
+    """What an export's state file says: its order, size, threads and further fields."""
+
+    order: str | None
+    size: int | None
+    threads: dict[str, ThreadState]
+    fields: dict[str, Any]
+
+
+def read_state(path: str) -> ExportState | None:
+    """The state of the export at ``path`` (None if it has none); changes nothing.
+
+    :class:`ResumeError` if the state file is damaged or not an export's.
+    """
+    state_path = path + STATE_SUFFIX
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise ResumeError(f"{path} is being written by another export") from None
-
-
-def _read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, "rb") as fh:
-            value = orjson.loads(fh.read())
-    except (OSError, orjson.JSONDecodeError):
+        loaded = load(state_path)
+    except JournalDamagedError as exc:
+        raise ResumeError(
+            f"{exc}: the state of {path} is damaged; move it aside to resume from the "
+            f"lines of {path} alone (nothing is written twice), or give another -o"
+        ) from None
+    if loaded is None:
         return None
-    return value if isinstance(value, dict) else None
+    header = loaded.header
+    records = loaded.records
+    if loaded.legacy:
+        records = [header]
+    if header.get("format") not in (STATE_FORMAT, LEGACY_FORMAT):
+        raise ResumeError(f"{state_path} is not the state of an export; give another -o")
+    threads: dict[str, ThreadState] = {}
+    fields: dict[str, Any] = {}
+    size: int | None = None
+    try:
+        for record in records:
+            for tid, entry in record.get("threads", {}).items():
+                threads[str(tid)] = ThreadState(
+                    last_id=entry.get("last_id"),
+                    count=int(entry.get("count", 0)),
+                    done=bool(entry.get("done", False)),
+                    rewalk=bool(entry.get("rewalk", False)),
+                )
+            if "size" in record:
+                size = int(record["size"])
+            fields.update((k, v) for k, v in record.items() if k not in _STATE_KEYS)
+    except (AttributeError, TypeError, ValueError):
+        raise ResumeError(
+            f"{state_path} is damaged (a record of an unexpected shape); move it aside to "
+            f"resume from the lines of {path} alone"
+        ) from None
+    return ExportState(header.get("order"), size, threads, fields)
 
 
-def _replace_atomically(path: str, data: bytes) -> None:
-    temporary = f"{path}.tmp{os.getpid()}"
-    with open(temporary, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(temporary, path)
+def unfinished(path: str) -> str | None:
+    """Why the export at ``path`` is not finished (None if it is, or has no state).
+
+    An export still running holds its file's lock; a finished one has a state claiming
+    the whole file with every thread complete. Changes nothing.
+    """
     if sys.platform != "win32":
-        directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        with naming(path):
+            fd = os.open(path, os.O_RDONLY)
         try:
-            os.fsync(directory)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return f"{path} is being written by an export that is still running"
         finally:
-            os.close(directory)
+            os.close(fd)
+    state = read_state(path)
+    if state is None:
+        return None
+    done = sum(1 for st in state.threads.values() if st.done)
+    if done < len(state.threads) or state.size != os.path.getsize(path):
+        return (
+            f"{path} is an unfinished export ({done} of {len(state.threads)} threads "
+            f"complete, per {path}{STATE_SUFFIX})"
+        )
+    return None
+
+
+_STATE_KEYS: Final = frozenset({"size", "threads", "format", "order", "journal"})
+
+
+@attrs.frozen
+class _Plan:
+    """What opening an existing file will do: cut it at ``size``, resume these threads."""
+
+    actual: int
+    size: int
+    threads: dict[str, ThreadState]
+    fields: dict[str, Any]
+    notes: list[str]
+
+
+def _plan(fd: int, path: str, order: str) -> _Plan:
+    """Read the file and its state, change nothing, and say how to resume (or refuse)."""
+    actual = os.fstat(fd).st_size
+    state = read_state(path)
+    if state is not None and state.order not in (None, order):
+        raise ResumeError(
+            f"{path} was exported with --order {state.order}; "
+            f"resume it with the same order, or write to another file"
+        )
+    claimed = state.size if state is not None else None
+    if (
+        claimed is not None
+        and 0 <= claimed <= actual
+        and (claimed == 0 or os.pread(fd, 1, claimed - 1) == b"\n")
+    ):
+        size = claimed  # the state's: anything after it was never committed
+    else:
+        size = _last_line_end(fd, actual)
+        _check_torn_tail(os.pread(fd, min(actual - size, 64), size), path, size)
+    scanned = _scan(fd, size, path)
+    notes: list[str] = []
+    threads: dict[str, ThreadState] = {}
+    known = state.threads if state is not None else {}
+    for tid in dict.fromkeys([*known, *scanned]):
+        claim = known.get(tid)
+        found = scanned.get(tid, (0, None))
+        if claim is not None and not claim.rewalk and (claim.count, claim.last_id) == found:
+            threads[tid] = claim
+            continue
+        threads[tid] = ThreadState(count=found[0], rewalk=True)
+        if claim is not None and not claim.rewalk:
+            notes.append(
+                f"thread {tid}: {path} holds {found[0]} of the {claim.count} lines its state "
+                f"records (lines lost or edited?); walking it again, writing only what is missing"
+            )
+    if state is None and scanned:
+        notes.append(
+            f"{path}{STATE_SUFFIX} is missing: rebuilt from the lines of {path}; its "
+            f"{len(scanned)} threads are walked again, writing only what is missing"
+        )
+    again = {tid for tid, st in threads.items() if st.rewalk and st.count}
+    if again:
+        for tid, ids in _ids(fd, size, again).items():
+            threads[tid].skip = ids
+    fields = state.fields if state is not None else {}
+    return _Plan(actual, size, threads, fields, notes)
+
+
+def _check_torn_tail(tail: bytes, path: str, size: int) -> None:
+    """Refuse to cut a last partial line that is not the start of a JSON line (or zeros)."""
+    if tail and not tail.startswith(b"{") and tail.strip(b"\x00"):
+        raise ResumeError(
+            f"{path} does not look like an export (it ends with text that is not a JSON "
+            f"line, after byte {size}); nothing was changed: give another -o"
+        )
 
 
 def _last_line_end(fd: int, size: int) -> int:
@@ -372,25 +550,42 @@ def _lines(fd: int, size: int) -> Iterator[bytes]:
         yield from lines
 
 
-def _scan(fd: int, size: int, path: str) -> dict[str, ThreadState]:
-    """Rebuild the per-thread state from the lines themselves (no state file)."""
-    threads: dict[str, ThreadState] = {}
+def _ids_of(line: bytes, number: int, path: str) -> tuple[str, str]:
+    """The thread id and message id of an export line; :class:`ResumeError` if it is not."""
+    try:
+        item = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise ResumeError(
+            f"{path}:{number} is not JSON: {path} is not an export; nothing was changed, "
+            f"give another -o"
+        ) from None
+    tid = item.get("thread_id") if isinstance(item, dict) else None
+    mid = item.get("id") if isinstance(item, dict) else None
+    if not isinstance(tid, str) or not isinstance(mid, str):
+        raise ResumeError(
+            f"{path}:{number} has no thread_id or id: {path} is not an export; nothing "
+            f"was changed, give another -o"
+        )
+    return tid, mid
+
+
+def _scan(fd: int, size: int, path: str) -> dict[str, tuple[int, str | None]]:
+    """Each thread's line count and last message id in the file, every line checked."""
+    threads: dict[str, tuple[int, str | None]] = {}
     for number, line in enumerate(_lines(fd, size), 1):
-        try:
-            item = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise ResumeError(f"{path}:{number} is not JSON; cannot resume into it") from None
-        tid = item.get("thread_id") if isinstance(item, dict) else None
-        mid = item.get("id") if isinstance(item, dict) else None
-        if not isinstance(tid, str) or not isinstance(mid, str):
-            raise ResumeError(
-                f"{path}:{number} has no thread_id or id and {path}{STATE_SUFFIX} is missing; "
-                f"cannot resume into it"
-            )
-        state = threads.setdefault(tid, ThreadState())
-        state.last_id = mid
-        state.count += 1
+        tid, mid = _ids_of(line, number, path)
+        threads[tid] = (threads.get(tid, (0, None))[0] + 1, mid)
     return threads
+
+
+def _ids(fd: int, size: int, wanted: set[str]) -> dict[str, set[str]]:
+    """The message ids in the file of each thread of ``wanted``."""
+    found: dict[str, set[str]] = {tid: set() for tid in wanted}
+    for number, line in enumerate(_lines(fd, size), 1):
+        tid, mid = _ids_of(line, number, "")
+        if tid in found:
+            found[tid].add(mid)
+    return found
 
 
 # -- the export loop -------------------------------------------------------------------------

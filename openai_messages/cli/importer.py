@@ -63,6 +63,7 @@ the client core's own marker)."""
 SOURCE_THREAD_METADATA_KEY: Final = "om_source_thread_id"
 """The metadata key of a created target thread that names its source thread."""
 STATE_SUFFIX: Final = ".import-state.json"
+_KEY_PREFIX: Final = "om-import-"
 
 
 class ImportMessageError(OpenAIMessagesError):
@@ -107,7 +108,7 @@ def idempotency_key(nonce: str, source_thread: str, source_id: str, target_threa
     digest = hashlib.sha256(
         "\x00".join((nonce, source_thread, source_id, target_thread)).encode()
     ).hexdigest()
-    return f"om-import-{digest[:40]}"
+    return f"{_KEY_PREFIX}{digest[:40]}"
 
 
 # -- the import loop ---------------------------------------------------------------------------
@@ -154,7 +155,11 @@ async def _recover(
         if position >= len(pending):
             break
         source = pending[position]
-        key = idempotency_key(journal.nonce, thread.thread_id, source.id, target)
+        key = (
+            None  # a rebuilt state: the keys of the lost nonce are unknown, match the content
+            if journal.rebuilt
+            else idempotency_key(journal.nonce, thread.thread_id, source.id, target)
+        )
         if not _is_created(found, source, key):
             continue
         journal.record(source, target, found.id)
@@ -163,12 +168,23 @@ async def _recover(
         position += 1
 
 
-def _is_created(found: Message, source: SourceMessage, key: str) -> bool:
-    """Whether ``found`` is ``source`` created with ``key`` (by its marker, else its body)."""
+def _is_created(found: Message, source: SourceMessage, key: str | None) -> bool:
+    """Whether ``found`` is ``source`` created with ``key`` (by its marker, else its body).
+
+    With ``key`` None (the state was rebuilt), whether ``found`` is ``source`` created by
+    any import: an importer's marker (or none, if there was no room) and the same body.
+    """
     marker = (found.metadata or {}).get(IDEMPOTENCY_METADATA_KEY)
-    if has_marker_room(source):
+    if key is None:
+        if not has_marker_room(source):
+            key = ""
+        elif not (isinstance(marker, str) and marker.startswith(_KEY_PREFIX)):
+            return False
+        else:
+            key = marker
+    elif has_marker_room(source):
         return bool(marker == key)
-    if marker is not None:
+    if marker is not None and not has_marker_room(source):
         return False
     return bool(find_created([found], _body(source, key), not_before=0.0))
 
@@ -209,7 +225,7 @@ async def import_threads(
                 f"not {target}; resume with the same --thread-map"
             )
     for thread in threads:
-        _check_unchanged(thread, journal.state(thread.thread_id))
+        _check_unchanged(thread, journal)
     stats.threads_total = len(threads)
     todo = [t for t in threads if not journal.state(t.thread_id).done]
     stats.threads_skipped = len(threads) - len(todo)
@@ -237,10 +253,12 @@ async def import_threads(
     return failures
 
 
-def _check_unchanged(thread: SourceThread, state: ImportThreadState) -> None:
-    """Refuse to resume from an export whose committed part is not what it was."""
+def _check_unchanged(thread: SourceThread, journal: ImportJournal) -> None:
+    """Refuse to resume from an export whose committed part is not what it was; a thread
+    done whose export has grown since (a resumed export) is imported on."""
+    state = journal.state(thread.thread_id)
     count = len(thread.messages)
-    changed = state.count > count or (state.done and state.count != count)
+    changed = state.count > count
     if not changed and state.count > 0:
         changed = thread.messages[state.count - 1].id != state.source_id
     if changed:
@@ -249,6 +267,8 @@ def _check_unchanged(thread: SourceThread, state: ImportThreadState) -> None:
             f"({state.count} messages committed, up to {state.source_id}); resume with the "
             f"same export, or give another --state"
         )
+    if state.done and state.count < count:
+        journal.reopen(thread)
 
 
 async def _import_one(
@@ -261,13 +281,19 @@ async def _import_one(
 ) -> None:
     state = journal.state(thread.thread_id)
     if state.target is None:
-        created_thread = mapped or await create_target_thread(
-            client,
-            metadata={SOURCE_THREAD_METADATA_KEY: thread.thread_id[:512]},
-            idempotency_key=idempotency_key(journal.nonce, thread.thread_id, "", ""),
-        )
-        journal.set_target(thread.thread_id, created_thread)
-    elif not trust:
+        if mapped is None:
+            journal.create_pending(thread.thread_id)  # reported on resume if it is lost
+            new_thread = await create_target_thread(
+                client,
+                metadata={SOURCE_THREAD_METADATA_KEY: thread.thread_id[:512]},
+                idempotency_key=idempotency_key(journal.nonce, thread.thread_id, "", ""),
+            )
+            journal.set_target(thread.thread_id, new_thread)
+        else:
+            journal.set_target(thread.thread_id, mapped)
+            if journal.rebuilt:  # a lost state: what an earlier run created is found
+                await _recover(client, thread, state, journal, stats)
+    elif not trust or journal.rebuilt:
         await _recover(client, thread, state, journal, stats)
     target = state.target
     assert target is not None
