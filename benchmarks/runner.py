@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import report, restore, scenarios
+from . import conversations, report, restore, scenarios
 from .chart import write_chart
 from .clients import official_available
 from .config import MODES, Mode
@@ -23,7 +23,17 @@ from .results import Results
 __all__ = ["main"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("parsing", "walk", "latency", "bulk", "limited", "memory", "import", "restore")
+SCENARIOS = (
+    "parsing",
+    "walk",
+    "items",
+    "latency",
+    "bulk",
+    "limited",
+    "memory",
+    "import",
+    "restore",
+)
 
 
 def _emulators(mode: Mode, wanted: set[str], official: bool) -> dict[str, EmulatorSpec]:
@@ -42,7 +52,8 @@ def _emulators(mode: Mode, wanted: set[str], official: bool) -> dict[str, Emulat
         "restore": restore.throughput_spec(mode.name, mode.runs, mode.latency_seconds, official),
         "restore_faults": restore.fault_spec(mode.name, mode.latency_seconds),
     }
-    needs = {"parsing": "walk", "walk": "walk", "latency": "latency", "bulk": "bulk"}
+    needs = {"parsing": "walk", "walk": "walk", "items": "walk", "latency": "latency"}
+    needs |= {"bulk": "bulk"}
     needs |= {"limited": "limited", "memory": "memory"}
     used = {needs[name] for name in wanted if name in needs}
     if "restore" in wanted:
@@ -139,6 +150,7 @@ def _run_all(
     steps: list[tuple[str, Callable[[], None]]] = [
         ("parsing", lambda: scenarios.parse(ctx, emus["walk"], results)),
         ("walk", lambda: scenarios.full_walk(ctx, emus["walk"], results)),
+        ("items", lambda: conversations.items_walk(ctx, emus["walk"], results)),
         ("latency", lambda: scenarios.latency_hiding(ctx, emus["latency"], results)),
         ("bulk", lambda: scenarios.bulk(ctx, emus["bulk"], results)),
         ("limited", lambda: scenarios.rate_limited(ctx, emus["limited"], results)),

@@ -9,6 +9,7 @@ from ._version import __version__
 from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
 from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
 from .client import Client, ManyOptions, WalkOptions, WithResponse
+from .conversation_mapping import AssistantMedia, conversation_items
 from .conversation_models import *  # noqa: F403
 from .conversation_models import __all__ as _conversation_model_names
 from .conversations import (
@@ -38,12 +39,14 @@ from .types import (
 
 __all__ = [
     "ApiVersion",
+    "AssistantMedia",
     "CallOptions",
     "Client",
     "CommandToken",
     "ConversationItems",
     "Conversations",
     "ConversationsWithResponse",
+    "conversation_items",
     "CredentialToken",
     "FetchProgress",
     "ImageDetail",

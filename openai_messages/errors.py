@@ -24,6 +24,7 @@ __all__ = [
     "InternalServerError",
     "InvalidArgumentError",
     "ItemsPartiallyStoredError",
+    "MessageNotMappableError",
     "NotFoundError",
     "OpenAIMessagesError",
     "PaginationError",
@@ -53,6 +54,23 @@ class OpenAIMessagesError(Exception):
 
 class InvalidArgumentError(OpenAIMessagesError, ValueError):
     """A call argument was refused before anything was sent."""
+
+
+class MessageNotMappableError(OpenAIMessagesError, ValueError):
+    """A thread message that cannot become conversation items (see
+    :func:`~openai_messages.conversation_items`): ``reason`` says what in it, by index."""
+
+    message_id: str
+    thread_id: str | None
+    reason: str
+
+    def __init__(
+        self, message: str, *, message_id: str, thread_id: str | None, reason: str
+    ) -> None:
+        super().__init__(message)
+        self.message_id = message_id
+        self.thread_id = thread_id
+        self.reason = reason
 
 
 class CredentialError(OpenAIMessagesError):

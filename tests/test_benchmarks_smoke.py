@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {
     "parsing",
     "full walk",
+    "items walk",
     "latency hiding",
     "bulk",
     "rate-limited",
