@@ -296,7 +296,9 @@ class ImportJournal:
 
     def batch_settled(self, source_thread: str) -> None:
         """The pending batch is settled: what it stored is recorded (committed later)."""
-        self.state(source_thread).batch = None
+        state = self.state(source_thread)
+        if state.batch is not None:
+            state.batch = {**state.batch, "settled": True}
         self._changed.add(source_thread)
 
     def record(self, source: Exported, target_thread: str, created_id: str) -> None:
