@@ -3,6 +3,7 @@ what the emulator's conversations hold, checked against the export."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def assert_in_conversations(
         lines = map_lines(map_path)
         assert len(lines) == sum(len(m) for m in sources.values())
         for src, messages in sources.items():
-            items = served.call(lambda c=chosen[src]: served.emu.conversations.items(c))
+            items = served.call(functools.partial(served.emu.conversations.items, chosen[src]))
             expected = [
                 {
                     "source_thread_id": src,

@@ -4,6 +4,7 @@ in-process (click's CliRunner) against the emulator over loopback."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import orjson
@@ -19,6 +20,7 @@ from .conversation_support import (
 from .import_support import exported_message, map_lines, write_export
 from .support import read_state
 from .test_cli import ServedEmulator, invoke
+from .test_cli_live import token_command
 
 
 def item_creates(served: ServedEmulator) -> int:
@@ -36,7 +38,7 @@ def test_each_thread_becomes_one_conversation_in_batches_of_20(
     chosen = assert_in_conversations(served, sources, map_path)
     assert item_creates(served) == 3 + 1 + 1  # 45 = 20 + 20 + 5
     for src, conversation_id in chosen.items():
-        record = served.call(lambda c=conversation_id: served.emu.conversations.get(c))
+        record = served.call(functools.partial(served.emu.conversations.get, conversation_id))
         assert record is not None
         assert record.metadata[SOURCE_THREAD_KEY] == src
         assert record.metadata[IMPORT_KEY].startswith("om-")
@@ -58,7 +60,9 @@ def test_store_then_fail_and_partial_store_are_settled_exactly_once(
     served.emu.faults.add(Fault.partial_commit(stored=7), route="create_items", nth=2)
     served.emu.faults.add(Fault.commit_then_drop(), route="create_items", nth=5)
     map_path = tmp_path / "map.jsonl"
-    result = invoke(*conversation_args(served, export, "--map", str(map_path), "--concurrency", "1"))
+    result = invoke(
+        *conversation_args(served, export, "--map", str(map_path), "--concurrency", "1")
+    )
     assert result.exit_code == 0, result.stderr
     assert_in_conversations(served, sources, map_path)
     fired = served.call(lambda: [r.fault_kind for r in served.emu.log if r.fault_kind])
@@ -78,10 +82,13 @@ def test_a_batch_left_pending_is_settled_on_resume_not_sent_again(
     args = conversation_args(served, export, "--map", str(map_path))
     first = invoke(*args, "--max-retries", "0")
     assert first.exit_code == 1, first.stderr
-    assert "thread_a" in first.stderr and "was not imported" in first.stderr
+    assert "thread_a" in first.stderr
+    assert "was not imported" in first.stderr
     state = read_state(str(export) + STATE_SUFFIX)
     pending = state["threads"]["thread_a"]["batch"]
-    assert pending["start"] == 20 and pending["size"] == 20 and not pending.get("settled")
+    assert pending["start"] == 20
+    assert pending["size"] == 20
+    assert not pending.get("settled")
     assert pending["first"] == sources["thread_a"][20]["id"]
     assert len(map_lines(map_path)) == 20
     sent = item_creates(served)
@@ -138,7 +145,8 @@ def test_verify_passes_then_catches_a_deleted_and_an_altered_item(
     assert any(sources["thread_a"][3]["id"] in line for line in mismatches)
     altered = [line for line in mismatches if chosen["thread_b"] in line]
     assert len(altered) == 1
-    assert sources["thread_b"][1]["id"] in altered[0] and "'altered'" in altered[0]
+    assert sources["thread_b"][1]["id"] in altered[0]
+    assert "'altered'" in altered[0]
     assert item_creates(served) == 3  # verify sends nothing
 
 
@@ -190,7 +198,8 @@ def test_an_item_the_target_refuses_stops_its_thread_only_and_is_not_sent_twice(
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert len(errors) == 1
-    assert "thread thread_a" in errors[0] and "msg_thread_a_00022 (line" in errors[0]
+    assert "thread thread_a" in errors[0]
+    assert "msg_thread_a_00022 (line" in errors[0]
     assert "BadRequestError" in errors[0]
     assert_in_conversations(served, sources)
     assert len(map_lines(map_path)) == 4 + 20  # thread_b, and thread_a's first batch
@@ -208,7 +217,34 @@ def test_options_of_the_thread_import_are_refused(served: ServedEmulator, tmp_pa
     export = tmp_path / "export.jsonl"
     write_export(export, {"thread_a": 1})
     mapped = invoke(*conversation_args(served, export, "--thread-map", "thread_a=thread_x"))
-    assert mapped.exit_code == 2 and "--thread-map" in mapped.stderr
+    assert mapped.exit_code == 2
+    assert "--thread-map" in mapped.stderr
     verify = invoke("import", str(export), "--base-url", served.emu.url, "--verify")
-    assert verify.exit_code == 2 and "--verify is for --to conversations" in verify.stderr
+    assert verify.exit_code == 2
+    assert "--verify is for --to conversations" in verify.stderr
     assert conversations_of(served) == {}
+
+
+def test_on_foundry_a_create_of_unknown_outcome_is_found_by_its_marker(
+    entra: ServedEmulator, tmp_path: Path
+) -> None:
+    """Foundry lists conversations: the one a lost reply created is found, not orphaned."""
+    export = tmp_path / "export.jsonl"
+    sources = write_export(export, {"thread_a": 25, "thread_b": 3})
+    entra.emu.faults.add(Fault.commit_then_drop(), route="create_conversation", nth=1)
+    result = invoke(
+        "import", str(export), "--to", "conversations", "--verify",
+        "--foundry-endpoint", entra.emu.url_for("foundry"),
+        "--token-command", token_command(entra), "--concurrency", "1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stderr
+    assert_in_conversations(entra, sources)
+    assert {src: len(cs) for src, cs in conversations_of(entra).items()} == {
+        "thread_a": 1,
+        "thread_b": 1,
+    }
+    assert entra.call(lambda: entra.emu.log.filter("create_conversation", fault="commit_then_drop"))
+    listed = entra.call(lambda: entra.emu.log.filter("list_conversations"))
+    assert listed
+    assert all(r.path.startswith("/api/projects/") for r in listed)
