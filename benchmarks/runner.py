@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import conversations, report, restore, scenarios
+from . import conversations, report, restore, restore_conversations, scenarios
 from .chart import write_chart
 from .clients import official_available
 from .config import MODES, Mode
@@ -33,6 +33,7 @@ SCENARIOS = (
     "memory",
     "import",
     "restore",
+    "conversations",
 )
 
 
@@ -51,10 +52,11 @@ def _emulators(mode: Mode, wanted: set[str], official: bool) -> dict[str, Emulat
         "memory": EmulatorSpec(1, mode.memory_messages),
         "restore": restore.throughput_spec(mode.name, mode.runs, mode.latency_seconds, official),
         "restore_faults": restore.fault_spec(mode.name, mode.latency_seconds),
+        "conversations": restore_conversations.spec(mode.name, mode.latency_seconds),
     }
     needs = {"parsing": "walk", "walk": "walk", "items": "walk", "latency": "latency"}
     needs |= {"bulk": "bulk"}
-    needs |= {"limited": "limited", "memory": "memory"}
+    needs |= {"limited": "limited", "memory": "memory", "conversations": "conversations"}
     used = {needs[name] for name in wanted if name in needs}
     if "restore" in wanted:
         used |= {"restore", "restore_faults"}
@@ -159,6 +161,12 @@ def _run_all(
         (
             "restore",
             lambda: restore.restore(ctx, emus["restore"], emus["restore_faults"], results),
+        ),
+        (
+            "conversations",
+            lambda: restore_conversations.move_to_conversations(
+                ctx, emus["conversations"], results
+            ),
         ),
     ]
     for name, step in steps:

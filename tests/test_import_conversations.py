@@ -9,7 +9,12 @@ from pathlib import Path
 
 import orjson
 
-from openai_messages.cli.conversation_import import IMPORT_KEY, SOURCE_THREAD_KEY, STATE_SUFFIX
+from openai_messages.cli.conversation_import import (
+    IMPORT_KEY,
+    SETTLE_ATTEMPTS,
+    SOURCE_THREAD_KEY,
+    STATE_SUFFIX,
+)
 from openai_messages.emulator import Fault
 
 from .conversation_support import (
@@ -59,6 +64,7 @@ def test_store_then_fail_and_partial_store_are_settled_exactly_once(
     served.emu.faults.add(Fault.commit_then_error(500), route="create_items", nth={1, 4})
     served.emu.faults.add(Fault.partial_commit(stored=7), route="create_items", nth=2)
     served.emu.faults.add(Fault.commit_then_drop(), route="create_items", nth=5)
+    served.emu.faults.add(Fault.truncate(0.5), route="create_items", nth=6)  # stored, unread
     map_path = tmp_path / "map.jsonl"
     result = invoke(
         *conversation_args(served, export, "--map", str(map_path), "--concurrency", "1")
@@ -67,17 +73,19 @@ def test_store_then_fail_and_partial_store_are_settled_exactly_once(
     assert_in_conversations(served, sources, map_path)
     fired = served.call(lambda: [r.fault_kind for r in served.emu.log if r.fault_kind])
     assert fired.count("commit_then_error") == 2
-    assert {"partial_commit", "commit_then_drop"} <= set(fired)
+    assert {"partial_commit", "commit_then_drop", "truncate"} <= set(fired)
 
 
 def test_a_batch_left_pending_is_settled_on_resume_not_sent_again(
     served: ServedEmulator, tmp_path: Path
 ) -> None:
-    """A store-then-fail with no retry left stops the thread with its batch pending; the
-    next run finds the batch stored by matching the conversation's newest items."""
+    """A store-then-fail whose checks fail too (no retry left) stops the thread with its
+    batch pending; the next run finds the batch stored by matching the conversation's
+    newest items."""
     export = tmp_path / "export.jsonl"
     sources = write_export(export, {"thread_a": 50})
     served.emu.faults.add(Fault.commit_then_drop(), route="create_items", nth=2)
+    served.emu.faults.add(Fault.error(500), route="list_items", times=SETTLE_ATTEMPTS)
     map_path = tmp_path / "map.jsonl"
     args = conversation_args(served, export, "--map", str(map_path))
     first = invoke(*args, "--max-retries", "0")

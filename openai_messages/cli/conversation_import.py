@@ -22,6 +22,7 @@ ever added to a conversation whose id the state does not hold).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -49,6 +50,7 @@ from .importer import ImportStats, run_per_thread, start_run
 __all__ = [
     "BATCH",
     "IMPORT_KEY",
+    "SETTLE_ATTEMPTS",
     "SOURCE_THREAD_KEY",
     "STATE_SUFFIX",
     "ConversationImportError",
@@ -69,6 +71,10 @@ IMPORT_KEY: Final = "om_import"
 STATE_SUFFIX: Final = ".conversations-state.json"
 CREATE_ATTEMPTS: Final = 3
 """Conversation creates tried per run when their outcome stays unknown."""
+SETTLE_ATTEMPTS: Final = 3
+"""Checks of a pending batch per run before its thread is stopped."""
+SETTLE_WAIT: Final = 0.5
+"""Seconds before the second check (doubling after)."""
 
 
 class ConversationImportError(errors.OpenAIMessagesError):
@@ -147,7 +153,7 @@ class _Run:
         if state.target is None:
             await self._create(thread.thread_id, state)
         elif (state.batch is not None and not state.batch.get("settled")) or self.journal.rebuilt:
-            await self._settle(thread, state)
+            await self._settle(thread, state, resumed=True)
         target = state.target
         assert target is not None
         index = int((state.batch or {}).get("index", -1))
@@ -164,9 +170,9 @@ class _Run:
                 stored = exc.stored
             except RUN_ENDING:
                 raise
-            except errors.CreateOutcomeUnknownError as exc:
-                advice = "run the same import again to check and go on"
-                raise _stopped(batch[0], exc, advice) from None
+            except (errors.CreateOutcomeUnknownError, errors.StoredButUnreadableError):
+                await self._settle(thread, state, resumed=False)  # the resume's matching
+                continue
             except errors.APIError as exc:
                 raise _stopped(_named(batch, exc), exc, "nothing of it was stored") from None
             self._record(thread, batch, stored, target)
@@ -187,8 +193,12 @@ class _Run:
             self.stats.messages += 1
         self.journal.batch_settled(thread.thread_id)
 
-    async def _settle(self, thread: ConversationSource, state: ImportThreadState) -> None:
-        """What an interrupted run stored of its pending batch: recorded, not sent again."""
+    async def _settle(
+        self, thread: ConversationSource, state: ImportThreadState, *, resumed: bool
+    ) -> None:
+        """What the pending batch stored (sent by an interrupted run, or by a call whose
+        outcome stayed unknown): recorded, not sent again. Checked up to
+        :data:`SETTLE_ATTEMPTS` times, then the thread is stopped."""
         target = state.target
         assert target is not None
         batch = state.batch or {}
@@ -207,16 +217,24 @@ class _Run:
             cause=errors.APIConnectionError("an interrupted run had sent them"),
             recheck_delay=0.0,
         )
-        try:
-            page = await reconcile.run(None)
-            stored: Sequence[object] = page.data if page is not None else ()
-        except errors.ItemsPartiallyStoredError as exc:
-            stored = exc.stored
-        except errors.CreateOutcomeUnknownError as exc:
-            raise _stopped(sent[0], exc, "check the conversation by hand") from None
+        stored: Sequence[object] = ()
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                page = await reconcile.run(None)
+                stored = page.data if page is not None else ()
+                break
+            except errors.ItemsPartiallyStoredError as exc:
+                stored = exc.stored
+                break
+            except errors.CreateOutcomeUnknownError as exc:
+                if attempt + 1 == SETTLE_ATTEMPTS:
+                    advice = "run the same import again to check and go on"
+                    raise _stopped(sent[0], exc, advice) from None
+                await asyncio.sleep(SETTLE_WAIT * 2**attempt)
         before = self.stats.messages
         self._record(thread, sent, stored, target)
-        self.stats.recovered += self.stats.messages - before
+        if resumed:
+            self.stats.recovered += self.stats.messages - before
 
     def _newest(
         self, target: str, timeout: float | None
@@ -230,7 +248,7 @@ class _Run:
         """The thread's conversation: found again (a pending create, where conversations
         can be listed), else created; a create whose outcome stays unknown is an orphan."""
         metadata = _metadata(self.journal, source_thread)
-        unknown: errors.CreateOutcomeUnknownError | None = None
+        unknown: errors.APIError | None = None
         for _ in range(CREATE_ATTEMPTS):
             if state.pending:
                 found = await self._find(metadata) if self.lists_conversations else None
@@ -242,7 +260,7 @@ class _Run:
             self.journal.create_pending(source_thread)
             try:
                 conversation = await self.conversations.create(metadata=metadata)
-            except errors.CreateOutcomeUnknownError as exc:
+            except (errors.CreateOutcomeUnknownError, errors.StoredButUnreadableError) as exc:
                 unknown = exc
                 continue
             self.journal.set_target(source_thread, conversation.id)
