@@ -57,7 +57,7 @@ from .reconcile import Reconcile
 from .retry import RetryBudget, RetryPolicy
 from .transport import CallOptions, Response, Timeout, Transport, unknown_options
 from .types import Order, Role
-from .walking import WalkOptions, make_pager, responses
+from .walking import Paged, WalkOptions, make_pager, responses, split_walk_options
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -296,6 +296,13 @@ def _value_of(
     call: Callable[Concatenate[WithResponse, P], Awaitable[Response[T]]],
 ) -> ValueOf[P, T]:
     return value_of(call)
+
+
+# the names these helpers had here before they moved to walking.py and calls.py
+_Paged = Paged
+_responses = responses
+_split = split_walk_options
+_ValueOf = ValueOf
 
 
 class Client:

@@ -30,6 +30,7 @@ from .conversation_models import (
     DeletedConversation,
 )
 from .operations import Ambiguity, Operation, Request
+from .protocol import _page_query
 from .types import Order
 
 __all__ = [
@@ -185,26 +186,6 @@ def build_create_items(conversation_id: str, items: object) -> Request[Conversat
     return CREATE_ITEMS.request({"conversation_id": conversation_id}, body=_json(body))
 
 
-def _page_query(
-    limit: int, order: Order, after: str | None, before: str | None, check_cursors: bool
-) -> tuple[tuple[str, str], ...]:
-    query = [
-        ("limit", str(validation.check_page_size(limit, "limit"))),
-        ("order", validation.check_order(order)),
-    ]
-    for name, value in (("after", after), ("before", before)):
-        if value is None:
-            continue
-        if check_cursors:
-            validation.check_cursor(name, value)
-        elif not isinstance(value, str) or not value:
-            raise errors.APIResponseValidationError(
-                f"the server sent an item id that cannot be a cursor: {value!r}"[:200]
-            )
-        query.append((name, value))
-    return tuple(query)
-
-
 def build_list_items(
     conversation_id: str,
     *,
@@ -215,7 +196,7 @@ def build_list_items(
     check_cursors: bool = True,
 ) -> Request[ConversationItemPage]:
     """``GET conversations/{conversation_id}/items`` for one page (``before``: Foundry)."""
-    query = _page_query(limit, order, after, before, check_cursors)
+    query = _page_query(limit, order, after, before, check_cursors=check_cursors)
     return LIST_ITEMS.request({"conversation_id": conversation_id}, query=query)
 
 
@@ -229,7 +210,7 @@ def build_list_conversations(
 ) -> Request[ConversationPage]:
     """``GET conversations`` for one page (Foundry lists conversations; OpenAI does not)."""
     return LIST_CONVERSATIONS.request(
-        {}, query=_page_query(limit, order, after, before, check_cursors)
+        {}, query=_page_query(limit, order, after, before, check_cursors=check_cursors)
     )
 
 

@@ -10,10 +10,12 @@ call; the walks are the same :class:`~openai_messages.Pager` as ``client.list``.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import orjson
 
 from . import conversation_protocol as cp
 from . import errors, validation
@@ -28,7 +30,7 @@ from .conversation_models import (
 )
 from .item_reconcile import ItemsReconcile
 from .pagination import Pager
-from .transport import CallOptions, Response, Transport
+from .transport import CallOptions, Response, Timeout, Transport
 from .walking import WalkOptions, make_pager, responses
 
 if TYPE_CHECKING:
@@ -81,10 +83,52 @@ class ItemsWithResponse:
         tail (see the README, "Moving to Conversations").
         """
         request = cp.build_create_items(conversation_id, items)
-        if follows is not None and follows != "":
-            validation.quote_id("follows", follows)
-        sent = len(cp.check_items(items))
-        page_size = sent if follows is None else 100
+        _check_follows(follows)
+        body = request.body or b'{"items": []}'
+
+        async def settle(
+            cause: errors.APIError, deadline: float | None
+        ) -> ConversationItemPage | None:
+            return await self._reconcile(conversation_id, body, follows, cause).run(deadline)
+
+        response = await self._transport.call(request, options, settle)
+        sent = len(orjson.loads(body)["items"])
+        if len(response.value.data) == sent:
+            return response
+        return await self._short_reply(response, conversation_id, body, follows, sent, options)
+
+    async def _short_reply(
+        self,
+        response: Response[ConversationItemPage],
+        conversation_id: str,
+        body: bytes,
+        follows: str | None,
+        sent: int,
+        options: CallOptions,
+    ) -> Response[ConversationItemPage]:
+        """A 2xx reply that lists another number of items than were sent: what is stored
+        is looked up, as after an ambiguous failure (never taken as all or none)."""
+        cause = errors.APIResponseValidationError(
+            f"the server answered {len(response.value.data)} created items for {sent} sent",
+            status_code=response.status_code,
+            request_id=response.request_id,
+        )
+        reconcile = self._reconcile(conversation_id, body, follows, cause)
+        total = Timeout.of(options.get("timeout", self._transport.timeout)).total
+        found = await reconcile.find(None if total is None else time.monotonic() + total)
+        if len(found) == sent:
+            page = ConversationItemPage(
+                data=tuple(found), first_id=found[0].id, last_id=found[-1].id, has_more=False
+            )
+            return attrs.evolve(response, value=page)
+        if found:
+            raise reconcile.partial(found)
+        raise reconcile.unknown("none of them is found among its newest items")
+
+    def _reconcile(
+        self, conversation_id: str, body: bytes, follows: str | None, cause: errors.APIError | None
+    ) -> ItemsReconcile:
+        page_size = len(orjson.loads(body)["items"]) if follows is None else 100
 
         def pages(timeout: float | None) -> AsyncGenerator[Response[ConversationItemPage], None]:
             walk: WalkOptions = {"order": "desc", "prefetch": 0, "page_size": page_size}
@@ -92,20 +136,14 @@ class ItemsWithResponse:
                 walk["timeout"] = timeout
             return self.list(conversation_id, **walk)
 
-        async def settle(
-            cause: errors.APIError, deadline: float | None
-        ) -> ConversationItemPage | None:
-            reconcile = ItemsReconcile(
-                pages,
-                conversation_id=conversation_id,
-                body=request.body or b'{"items": []}',
-                follows=follows,
-                cause=cause,
-                recheck_delay=self._transport.policy.backoff_max,
-            )
-            return await reconcile.run(deadline)
-
-        return await self._transport.call(request, options, settle)
+        return ItemsReconcile(
+            pages,
+            conversation_id=conversation_id,
+            body=body,
+            follows=follows,
+            cause=cause,
+            recheck_delay=self._transport.policy.backoff_max,
+        )
 
     def list(
         self, conversation_id: str, **options: Unpack[WalkOptions]
@@ -125,6 +163,11 @@ class ItemsWithResponse:
         """Delete an item; the answer is the conversation. A 404 on a re-send after a
         failed attempt means it is deleted (the conversation is then given by id only)."""
         return await self._transport.call(cp.build_delete_item(conversation_id, item_id), options)
+
+
+def _check_follows(follows: object) -> None:
+    if follows is not None and follows != "":
+        validation.quote_id("follows", follows)
 
 
 def _items_pager(
@@ -205,6 +248,31 @@ class ConversationItems:
     create = value_of(ItemsWithResponse.create)
     retrieve = value_of(ItemsWithResponse.retrieve)
     delete = value_of(ItemsWithResponse.delete)
+
+    async def find_stored(
+        self,
+        conversation_id: str,
+        items: Sequence[Any],
+        *,
+        follows: str | None,
+        timeout: float | None = 60.0,
+    ) -> list[ConversationItem]:
+        """Which of ``items`` (a batch as given to :meth:`create`) the conversation holds:
+        the stored prefix of the batch, in order (``[]``: none of it).
+
+        The settling :meth:`create` does after an ambiguous failure, for a caller that
+        lost track of a batch (a process killed mid-call, a
+        :class:`StoredButUnreadableError`): with ``follows`` (the id of the newest item
+        before the batch, ``""`` for none) the match is exact. Raises
+        :class:`CreateOutcomeUnknownError` when what follows is not a prefix of the batch.
+        """
+        request = cp.build_create_items(conversation_id, items)
+        _check_follows(follows)
+        reconcile = self.with_response._reconcile(
+            conversation_id, request.body or b'{"items": []}', follows, None
+        )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return await reconcile.find(deadline)
 
     def list(
         self, conversation_id: str, **options: Unpack[WalkOptions]

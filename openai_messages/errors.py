@@ -8,6 +8,10 @@ path and query, never from its headers.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .conversation_models import ConversationItem
 
 __all__ = [
     "APIConnectionError",
@@ -288,7 +292,7 @@ class ItemsPartiallyStoredError(APIError):
     """
 
     conversation_id: str
-    stored: tuple[object, ...]
+    stored: tuple[ConversationItem, ...]
     """The stored items (:class:`~openai_messages.MessageItem` or ``UnknownItem``)."""
     sent: int
 
@@ -297,7 +301,7 @@ class ItemsPartiallyStoredError(APIError):
         message: str,
         *,
         conversation_id: str,
-        stored: tuple[object, ...],
+        stored: tuple[ConversationItem, ...],
         sent: int,
         request_id: str | None = None,
     ) -> None:

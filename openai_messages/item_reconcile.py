@@ -46,7 +46,8 @@ RECONCILE_MAX_ITEMS: Final = 1000
 """How many of a conversation's newest items a reconcile reads at most."""
 
 ListPages = Callable[[float | None], AsyncGenerator[Response[ConversationItemPage], None]]
-"""``pages(timeout)``: the conversation's pages, newest first, each within ``timeout``."""
+"""``pages(timeout)``: the conversation's pages, newest first, each within ``timeout``
+(a page of the batch's size is enough without ``follows``)."""
 
 _TEXT: Final = frozenset({"input_text", "output_text", "text"})
 
@@ -126,7 +127,7 @@ class ItemsReconcile:
         conversation_id: str,
         body: bytes,
         follows: str | None,
-        cause: errors.APIError,
+        cause: errors.APIError | None,
         recheck_delay: float,
     ) -> None:
         self._pages = pages
@@ -136,27 +137,31 @@ class ItemsReconcile:
         self.cause = cause
         self.recheck_delay = recheck_delay
 
+    @property
+    def _why(self) -> str:
+        return "" if self.cause is None else f" ({self.cause})"
+
     def unknown(self, reason: str) -> errors.CreateOutcomeUnknownError:
         return errors.CreateOutcomeUnknownError(
             f"the items create in conversation {self.conversation_id!r} may have stored some "
-            f"of its {len(self.sent)} items ({self.cause}), and {reason}; list the "
+            f"of its {len(self.sent)} items{self._why}, and {reason}; list the "
             "conversation's newest items before sending them again",
             thread_id=None,
             idempotency_key="",
-            request_id=self.cause.request_id,
+            request_id=None if self.cause is None else self.cause.request_id,
             conversation_id=self.conversation_id,
         )
 
     def partial(self, stored: Sequence[ConversationItem]) -> errors.ItemsPartiallyStoredError:
         ids = ", ".join(item.id for item in stored)
         return errors.ItemsPartiallyStoredError(
-            f"the items create in conversation {self.conversation_id!r} failed ({self.cause}) "
+            f"the items create in conversation {self.conversation_id!r} failed{self._why} "
             f"after storing the first {len(stored)} of its {len(self.sent)} items ({ids}); "
             f"send the other {len(self.sent) - len(stored)}, not the whole batch",
             conversation_id=self.conversation_id,
             stored=tuple(stored),
             sent=len(self.sent),
-            request_id=self.cause.request_id,
+            request_id=None if self.cause is None else self.cause.request_id,
         )
 
     async def run(self, deadline: float | None) -> ConversationItemPage | None:
@@ -173,6 +178,12 @@ class ItemsReconcile:
             raise self.unknown("the call's timeout leaves no time to check again")
         await asyncio.sleep(self.recheck_delay)
         return self._result(await self._look(deadline))
+
+    async def find(self, deadline: float | None) -> list[ConversationItem]:
+        """The items of the batch the conversation holds: a prefix of it, in order (empty:
+        none); raises :class:`~openai_messages.errors.CreateOutcomeUnknownError` if what
+        is there is not a prefix of the batch."""
+        return await self._look(deadline)
 
     def _result(self, found: list[ConversationItem]) -> ConversationItemPage | None:
         if not found:

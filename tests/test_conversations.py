@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 import openai_messages as om
+from openai_messages import protocol
 from openai_messages.emulator import Emulator, Fault
 
+from .hostile import Received, response, serve
 from .support import API_KEY, FAST_RETRIES
 
 
@@ -221,7 +223,7 @@ async def test_a_partial_store_names_what_was_stored(client: om.Client, emu: Emu
         await client.conversations.items.create(conv.id, [user(s) for s in "abcd"])
     error = caught.value
     assert texts(emu, conv.id) == ["a", "b"]
-    assert [i.text for i in error.stored] == ["a", "b"]  # type: ignore[attr-defined]
+    assert [i.text for i in error.stored] == ["a", "b"]
     assert error.sent == 4
     assert error.conversation_id == conv.id
     assert "first 2 of its 4 items" in str(error)
@@ -336,10 +338,116 @@ async def test_under_store_then_fail_faults_every_item_is_stored_once(emu: Emula
                 try:
                     made = await client.conversations.items.create(conv.id, pending, follows=last)
                 except om.ItemsPartiallyStoredError as partial:
-                    last = partial.stored[-1].id  # type: ignore[attr-defined]
+                    last = partial.stored[-1].id
                     pending = pending[len(partial.stored) :]
                     continue
                 last = made[-1].id
                 pending = []
     assert texts(emu, conv.id) == expected
     assert all(rule.fired for rule in emu.faults.rules)  # every kind of fault did happen
+
+
+async def test_a_retired_host_says_nothing_of_the_sunset_for_conversations(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sunset note is the Assistants API's: a conversation's 404 there is only a 404."""
+    monkeypatch.setattr(protocol, "RETIRED_HOSTS", frozenset({"127.0.0.1"}))
+    async with client_of(emu, max_retries=0) as client:
+        assert client.endpoint.retired
+        with pytest.raises(om.NotFoundError) as caught:
+            await client.conversations.retrieve("conv_none")
+        with pytest.raises(om.NotFoundError) as threads:
+            await client.retrieve_thread("thread_none")
+    assert "retired" not in str(caught.value)
+    assert "retired the Assistants API" in str(threads.value)
+
+
+async def test_find_stored_tells_what_a_lost_batch_left(client: om.Client, emu: Emulator) -> None:
+    """A caller that lost track of a batch (killed mid-call, or a reply it could not read)
+    asks which of it is stored, right after the item it knew was last."""
+    conv = await client.conversations.create()
+    first = await client.conversations.items.create(conv.id, [user("known")])
+    batch = [user("a"), user("b"), user("c")]
+    find = client.conversations.items.find_stored
+    assert await find(conv.id, batch, follows=first[0].id) == []
+    record = emu.conversations.get(conv.id)
+    assert record is not None
+    emu.conversations.add_items(record, [user("a"), user("b")])  # a partial store, say
+    found = await find(conv.id, batch, follows=first[0].id)
+    assert [i.text for i in found] == ["a", "b"]
+    emu.faults.add(Fault.truncate(0.5), route="create_items", nth=1)
+    with pytest.raises(om.StoredButUnreadableError):
+        await client.conversations.items.create(conv.id, batch[2:], follows=found[-1].id)
+    found = await find(conv.id, batch[2:], follows=found[-1].id)
+    assert [i.text for i in found] == ["c"]
+    assert texts(emu, conv.id) == ["known", "a", "b", "c"]
+    emu.conversations.add_items(record, [user("someone else")])
+    with pytest.raises(om.CreateOutcomeUnknownError, match="another writer"):
+        await find(conv.id, [user("d")], follows=found[-1].id)
+    with pytest.raises(om.CreateOutcomeUnknownError, match="not in the conversation"):
+        await find(conv.id, [user("d")], follows="msg_never")
+
+
+def _page(*texts: str) -> dict[str, Any]:
+    data = [
+        {
+            "type": "message",
+            "id": f"msg_{t}",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_text", "text": t}],
+        }
+        for t in texts
+    ]
+    return {"object": "list", "data": data, "first_id": None, "last_id": None, "has_more": False}
+
+
+@pytest.mark.parametrize(
+    ("stored", "outcome"),
+    [(("b", "a"), "all"), (("a",), "partial"), (("x",), "unknown")],
+)
+async def test_a_reply_listing_fewer_items_than_sent_is_looked_into(
+    stored: tuple[str, ...], outcome: str
+) -> None:
+    """A server that answers 200 with fewer created items than were sent: the client
+    looks at the conversation rather than take the reply as all or as none."""
+
+    def answer(request: Received) -> bytes:
+        if request.method == "POST":
+            return response(200, _page("a"))  # one of the two it was sent
+        return response(200, _page(*stored))  # the newest items, newest first
+
+    async with (
+        serve(answer) as (url, seen),
+        om.Client(api_key=API_KEY, base_url=url, max_retries=0) as client,
+    ):
+        call = client.conversations.items.create("conv_1", [user("a"), user("b")], follows="")
+        if outcome == "all":
+            made = await call
+            assert [i.text for i in made] == ["a", "b"]
+        elif outcome == "partial":
+            with pytest.raises(om.ItemsPartiallyStoredError) as caught:
+                await call
+            assert [i.text for i in caught.value.stored] == ["a"]
+        else:
+            with pytest.raises(om.CreateOutcomeUnknownError):
+                await call
+    assert [r.method for r in seen] == ["POST", "GET"]  # never sent twice
+
+
+async def test_foundry_conversations_take_entra_tokens_and_renew_a_refused_one() -> None:
+    """In Entra mode the conversations of a Foundry project want a token of the same scope
+    as its threads; a token the server refuses (expired) is renewed once and re-sent."""
+    async with (
+        Emulator(entra=True) as emu,
+        om.Client.foundry(
+            emu.url_for("foundry"), credential=emu.async_credential(), retry_budget=None
+        ) as client,
+    ):
+        conv = await client.conversations.create()
+        await client.conversations.items.create(conv.id, [user("a")])
+        emu.tokens.expire_all()  # the cached token is refused from now on
+        assert [i.text async for i in client.conversations.items.list(conv.id)] == ["a"]
+    statuses = [r.status for r in emu.log if r.route == "list_items"]
+    assert statuses == [401, 200]  # refused once, renewed, re-sent
+    assert texts(emu, conv.id) == ["a"]

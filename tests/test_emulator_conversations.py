@@ -4,7 +4,6 @@ package's ``conversations.*`` and ``conversations.items.*`` against them, unchan
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -12,23 +11,10 @@ import pytest
 
 from openai_messages.emulator import Emulator, Fault, Flavour
 
-from .test_emulator_routes import assert_error, call
+from .test_emulator_routes import KEY, assert_error, call, http, server
 
 openai = pytest.importorskip("openai")
-
-KEY = "sk-emu-conversations-SECRET"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[Emulator]:
-    async with Emulator(api_key=KEY, seed=23) as emu:
-        yield emu
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as session:
-        yield session
+__all__ = ["http", "server"]  # the route tests' fixtures: pytest finds them by these names
 
 
 def user(text: str) -> dict[str, Any]:

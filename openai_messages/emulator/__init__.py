@@ -10,6 +10,7 @@ Example::
         emu.rate_limit = RateLimit(rate=200, burst=20)
         emu.store.create_thread("thread_demo")                        # threads must exist
         ...  # point a client at emu.url (or emu.url_for("azure" | "azure_v1" | "foundry"))
+        emu.conversations.items(conversation_id)                      # what a move stored
         assert emu.log.count("list", status=503) == 1
 
 It works with plain dicts and imports nothing from the rest of ``openai_messages``.
@@ -17,6 +18,7 @@ It works with plain dicts and imports nothing from the rest of ``openai_messages
 
 from .access import FLAVOURS, FOUNDRY_API_VERSIONS, Flavour
 from .app import EmulatorState, make_app
+from .conversation_store import ConversationRecord, ConversationStore, ItemRecord
 from .entra import (
     AI_AZURE_SCOPE,
     COGNITIVE_SERVICES_SCOPE,
@@ -40,6 +42,8 @@ __all__ = [
     "FOUNDRY_API_VERSIONS",
     "AsyncEmulatorCredential",
     "Chaos",
+    "ConversationRecord",
+    "ConversationStore",
     "Emulator",
     "EmulatorCredential",
     "EmulatorState",
@@ -48,6 +52,7 @@ __all__ = [
     "Faults",
     "Flavour",
     "IssuedToken",
+    "ItemRecord",
     "LoggedRequest",
     "RateDecision",
     "RateLimit",

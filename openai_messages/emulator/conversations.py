@@ -18,9 +18,11 @@ from aiohttp import web
 from .access import Flavour
 from .conversation_store import ConversationRecord, ConversationStore
 from .errors import ApiError
-from .routes import Ctx, Reply, Route
+from .routes import Ctx, Reply, Route, list_body
 from .store import JSON
 from .validation import (
+    _missing,
+    _string,
     bad_type,
     bad_value,
     check_id,
@@ -57,16 +59,8 @@ _ITEMS_KEYS: Final = frozenset({"items"})
 # -- checks --------------------------------------------------------------------------
 
 
-def _str(param: str, value: object, *, non_empty: bool = False) -> str:
-    if not isinstance(value, str):
-        bad_type(param, "a string", value)
-    if non_empty and not value:
-        bad_value(param, "empty string. Expected a string with minimum length 1.", "empty_string")
-    return value
-
-
 def _one_of(param: str, value: object, allowed: tuple[str, ...]) -> str:
-    text = _str(param, value)
+    text = _string(param, value)
     if text not in allowed:
         supported = ", ".join(f"'{a}'" for a in allowed[:-1]) + f" and '{allowed[-1]}'"
         bad_value(param, f"'{text[:64]}'. Supported values are: {supported}.")
@@ -80,7 +74,7 @@ def _part(param: str, value: object, allowed: tuple[str, ...]) -> JSON:
     if kind in ("input_text", "output_text"):
         keys = {"type", "text"} | ({"annotations", "logprobs"} if kind == "output_text" else set())
         only_keys(param, value, frozenset(keys))
-        part: JSON = {"type": kind, "text": _str(f"{param}.text", value.get("text"))}
+        part: JSON = {"type": kind, "text": _string(f"{param}.text", value.get("text"))}
         if kind == "output_text":
             annotations = value.get("annotations", [])
             if not isinstance(annotations, list):
@@ -91,7 +85,7 @@ def _part(param: str, value: object, allowed: tuple[str, ...]) -> JSON:
         return part
     if kind == "refusal":
         only_keys(param, value, frozenset({"type", "refusal"}))
-        return {"type": kind, "refusal": _str(f"{param}.refusal", value.get("refusal"))}
+        return {"type": kind, "refusal": _string(f"{param}.refusal", value.get("refusal"))}
     if kind == "input_image":
         only_keys(param, value, frozenset({"type", "image_url", "file_id", "detail"}))
         if value.get("image_url") is None and value.get("file_id") is None:
@@ -99,7 +93,7 @@ def _part(param: str, value: object, allowed: tuple[str, ...]) -> JSON:
         image: JSON = {"type": kind, "detail": "auto", "file_id": None, "image_url": None}
         for key in ("file_id", "image_url"):
             if value.get(key) is not None:
-                image[key] = _str(f"{param}.{key}", value[key], non_empty=True)
+                image[key] = _string(f"{param}.{key}", value[key], non_empty=True)
         if "detail" in value:
             image["detail"] = _one_of(f"{param}.detail", value["detail"], _DETAILS)
         return image
@@ -109,7 +103,7 @@ def _part(param: str, value: object, allowed: tuple[str, ...]) -> JSON:
     out: JSON = {"type": kind}
     for key in ("file_id", "filename", "file_url", "file_data"):
         if value.get(key) is not None:
-            out[key] = _str(f"{param}.{key}", value[key])
+            out[key] = _string(f"{param}.{key}", value[key])
     return out
 
 
@@ -202,12 +196,7 @@ def route_update_conversation(ctx: Ctx) -> Reply:
     body = parse_body(ctx.body)
     only_keys("", body, _UPDATE_KEYS)
     if "metadata" not in body:
-        raise ApiError(
-            400,
-            "Missing required parameter: 'metadata'.",
-            param="metadata",
-            code="missing_required_parameter",
-        )
+        _missing("metadata")
     record.metadata = check_metadata(body["metadata"])
     return 200, record.json()
 
@@ -217,22 +206,6 @@ def route_delete_conversation(ctx: Ctx) -> Reply:
     record = _conversation(ctx)
     _store(ctx).delete(record.id)
     return 200, orjson.dumps({"id": record.id, "object": "conversation.deleted", "deleted": True})
-
-
-def _list_body(items: list[bytes], first: str | None, last: str | None, more: bool) -> bytes:
-    return b"".join(
-        (
-            b'{"object":"list","data":[',
-            b",".join(items),
-            b'],"first_id":',
-            orjson.dumps(first),
-            b',"last_id":',
-            orjson.dumps(last),
-            b',"has_more":',
-            b"true" if more else b"false",
-            b"}",
-        )
-    )
 
 
 def _page_args(ctx: Ctx) -> tuple[int, bool, str | None, str | None]:
@@ -251,7 +224,7 @@ def route_list_conversations(ctx: Ctx) -> Reply:
     limit, ascending, after, before = _page_args(ctx)
     anomaly = ctx.page_fault()
     if anomaly == "empty_has_more":
-        return 200, _list_body([], None, None, True)
+        return 200, list_body([], None, None, True)
     if anomaly == "repeat_page":
         after = before = None
     try:
@@ -266,7 +239,7 @@ def route_list_conversations(ctx: Ctx) -> Reply:
         records.reverse()
     body = [r.json() for r in records]
     ids = [r.id for r in records]
-    return 200, _list_body(body, ids[0] if ids else None, ids[-1] if ids else None, more)
+    return 200, list_body(body, ids[0] if ids else None, ids[-1] if ids else None, more)
 
 
 def route_create_items(ctx: Ctx) -> Reply:
@@ -275,12 +248,7 @@ def route_create_items(ctx: Ctx) -> Reply:
     body = parse_body(ctx.body)
     only_keys("", body, _ITEMS_KEYS)
     if "items" not in body:
-        raise ApiError(
-            400,
-            "Missing required parameter: 'items'.",
-            param="items",
-            code="missing_required_parameter",
-        )
+        _missing("items")
     items = check_items(body["items"])
     if not items:
         bad_value(
@@ -290,7 +258,7 @@ def route_create_items(ctx: Ctx) -> Reply:
         )
     stored = _store(ctx).add_items(record, items[: _stored_count(ctx, len(items))])
     ids = [r.id for r in stored]
-    return 200, _list_body(
+    return 200, list_body(
         [r.json for r in stored], ids[0] if ids else None, ids[-1] if ids else None, False
     )
 
@@ -302,7 +270,7 @@ def route_list_items(ctx: Ctx) -> Reply:
     record = _conversation(ctx)
     anomaly = ctx.page_fault()
     if anomaly == "empty_has_more":
-        return 200, _list_body([], None, None, True)
+        return 200, list_body([], None, None, True)
     if anomaly == "repeat_page":
         after = before = None
     cursors: dict[str, int | None] = {}
@@ -321,7 +289,7 @@ def route_list_items(ctx: Ctx) -> Reply:
     elif anomaly == "reverse_page":
         records.reverse()
     ids = [r.id for r in records]
-    return 200, _list_body(
+    return 200, list_body(
         [r.json for r in records], ids[0] if ids else None, ids[-1] if ids else None, more
     )
 

@@ -155,7 +155,8 @@ class Fault:
     @classmethod
     def partial_commit(cls, stored: int = 1, status: int = 500) -> Fault:
         """Store only the first ``stored`` items of a conversation items create (or of a
-        conversation create's ``items``), then answer ``status``."""
+        conversation create's ``items``), then answer ``status``. On another route it is
+        :meth:`commit_then_error`."""
         return cls("partial_commit", status=status, count=stored)
 
     @classmethod
