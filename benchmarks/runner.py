@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import conversations, report, restore, restore_conversations, scenarios
+from . import checkpoint, conversations, report, restore, restore_conversations, scenarios
 from .chart import write_chart
 from .clients import official_available
 from .config import MODES, Mode
@@ -33,6 +33,7 @@ SCENARIOS = (
     "memory",
     "import",
     "restore",
+    "checkpoint",
     "conversations",
 )
 
@@ -162,6 +163,7 @@ def _run_all(
             "restore",
             lambda: restore.restore(ctx, emus["restore"], emus["restore_faults"], results),
         ),
+        ("checkpoint", lambda: checkpoint.checkpoint(ctx.mode.name, results, ctx.log)),
         (
             "conversations",
             lambda: restore_conversations.move_to_conversations(

@@ -25,6 +25,7 @@ SCENARIOS = {
     "memory",
     "import",
     "restore",
+    "checkpoint",
     "conversations restore",
 }
 

@@ -12,7 +12,6 @@ import errno
 import functools
 import os
 import random
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -147,11 +146,38 @@ def test_a_lost_state_and_another_order_repeat_nothing(
     assert len(items) == 100
     assert result.exit_code == 0, result.stderr
     assert "missing" in result.stderr
+    served.call(served.emu.log.clear)
+    again = invoke(*export_args(served, out, *ids), "--order", "desc")
+    assert again.exit_code == 0, again.stderr
+    assert len(served.emu.log) == 0  # done now: nothing is walked a third time
     for thread_id in ids:
         stored = served.call(functools.partial(served.emu.store.messages, thread_id))
         assert sorted(m["id"] for m in items if m["thread_id"] == thread_id) == sorted(
             m["id"] for m in stored
         )
+
+
+def test_a_damaged_state_is_refused_with_advice_and_nothing_changed(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    ids = seeded(served, 2, 20)
+    out = tmp_path / "out.jsonl"
+    assert invoke(*export_args(served, out, *ids)).exit_code == 0
+    with out.open("ab") as fh:
+        fh.write(b'{"id": "msg_torn"')  # an uncommitted tail: not cut while refused
+    state = Path(str(out) + STATE_SUFFIX)
+    lines = state.read_bytes().split(b"\n")
+    state.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:]]))
+    before = out.read_bytes(), state.read_bytes()
+    result = invoke(*export_args(served, out, *ids))
+    assert (out.read_bytes(), state.read_bytes()) == before
+    assert result.exit_code == 2, result.stderr
+    assert "move it aside" in " ".join(result.stderr.split())
+    state.rename(tmp_path / "damaged")  # as the error says
+    served.call(served.emu.log.clear)
+    resumed = invoke(*export_args(served, out, *ids))
+    assert resumed.exit_code == 0, resumed.stderr
+    assert_exact_export(out, served, ids)
 
 
 # -- item 5: a line deleted by hand -------------------------------------------------------------
@@ -245,19 +271,22 @@ def test_a_failed_write_exits_74_and_resumes(
     assert_exact_export(out, served, ids)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
 def test_a_file_size_limit_exits_74_and_resumes(served: ServedEmulator, tmp_path: Path) -> None:
     ids = seeded(served, 3, 200)
     out = tmp_path / "out.jsonl"
     args = small_pages(served, out, ids)
 
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
-
+    limited = (  # the command under a file-size limit (writes past it fail with EFBIG)
+        "import resource, runpy, sys; "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000)); "
+        "sys.argv[0] = 'openai-messages'; "
+        "runpy.run_module('openai_messages', run_name='__main__')"
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "openai_messages", *args],
+        [sys.executable, "-c", limited, *args],
         env=env_for_subprocess(),
         capture_output=True,
-        preexec_fn=limit,
         timeout=120,
         check=False,
     )

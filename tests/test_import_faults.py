@@ -63,6 +63,23 @@ def test_no_checkpoint_after_a_failed_map_fsync(
     assert_imported(served, sources, targets, map_path)
 
 
+def test_resume_checks_the_map_the_state_claims(served: ServedEmulator, tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    sources = write_export(export, {"thread_a": 10, "thread_b": 10})
+    targets = seed_targets(served, list(sources))
+    map_path = tmp_path / "map.jsonl"
+    args = import_args(served, export, targets, "--map", str(map_path))
+    assert invoke(*args).exit_code == 0
+    lines = map_path.read_bytes().split(b"\n")
+    lines[4] = b"\0" * len(lines[4])  # a block of the map lost
+    map_path.write_bytes(b"\n".join(lines))
+    before = map_path.read_bytes()
+    result = invoke(*args)
+    assert map_path.read_bytes() == before
+    assert result.exit_code == 2, result.stderr
+    assert f"{map_path}:5" in result.stderr
+
+
 # -- item 3: an export still being written, or unfinished -------------------------------------
 
 
@@ -93,6 +110,34 @@ def test_an_export_being_written_or_unfinished_is_refused(
     done = invoke(*import_args(served, export, {}))
     assert done.exit_code == 0, done.stderr
     assert creates(served) == 11
+
+
+def test_an_unfinished_export_imports_what_is_complete_with_complete_only(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.jsonl"
+    sink = ResumableFile.open(str(export), "asc")
+    sink.write_page("thread_a", [message(n, "thread_a") for n in range(5)])
+    sink.finish("thread_a")
+    sink.write_page("thread_b", [message(n, "thread_b") for n in range(10, 14)])
+    sink.close()
+    with export.open("ab") as fh:
+        fh.write(b'{"id": "msg_torn", "thr')  # a killed export's last line
+    refused = invoke(*import_args(served, export, {}))
+    assert refused.exit_code == 2
+    assert "--complete-only" in refused.stderr
+    partial = invoke(*import_args(served, export, {}), "--complete-only")
+    assert partial.exit_code == 0, partial.stderr
+    assert "importing the 1 of 2 threads" in " ".join(partial.stderr.split())
+    assert creates(served) == 5
+    sink = ResumableFile.open(str(export), "asc")  # the export finishes
+    sink.write_page("thread_b", [message(n, "thread_b") for n in range(14, 16)])
+    sink.finish("thread_b")
+    sink.close()
+    served.call(served.emu.log.clear)
+    rest = invoke(*import_args(served, export, {}))
+    assert rest.exit_code == 0, rest.stderr
+    assert creates(served) == 6  # thread_b alone, thread_a is not created again
 
 
 # -- item 4: a lost or damaged state -----------------------------------------------------------
@@ -146,6 +191,34 @@ def test_a_lost_state_with_nothing_to_rebuild_from_is_refused(
     assert result.exit_code == 2, result.stderr
     assert "--map" in result.stderr
     assert ".lock" in result.stderr
+
+
+def test_an_unwritable_state_folder_fails_at_once_naming_it(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.jsonl"
+    write_export(export, {"thread_a": 4})
+    state = tmp_path / "missing" / "state.json"
+    result = invoke(*import_args(served, export, {}), "--state", str(state))
+    assert result.exit_code == 74, result.stderr
+    assert f"cannot write {state}" in " ".join(result.stderr.split())
+    assert "Usage" not in result.stderr
+    assert len(served.call(lambda: served.emu.log.filter("create_thread"))) == 0
+
+
+def test_a_run_that_never_wrote_its_state_leaves_no_trace(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.jsonl"
+    sources = write_export(export, {"thread_a": 4})
+    failed = invoke(*import_args(served, export, {}, "--map", str(tmp_path / "no" / "map")))
+    assert failed.exit_code == 74, failed.stderr
+    assert not Path(str(export) + STATE_SUFFIX + ".lock").exists()
+    map_path = tmp_path / "map.jsonl"
+    result = invoke(*import_args(served, export, {}, "--map", str(map_path)))
+    assert result.exit_code == 0, result.stderr
+    targets = {line["source_thread_id"]: line["thread_id"] for line in map_lines(map_path)}
+    assert_imported(served, sources, targets, map_path)
 
 
 def test_a_damaged_state_says_what_to_do(served: ServedEmulator, tmp_path: Path) -> None:

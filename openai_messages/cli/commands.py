@@ -177,6 +177,7 @@ def stderr_console() -> Console:
 def io_failure(error: OSError, fallback: str, console: Console, advice: str) -> NoReturn:
     """One line naming the path that failed and why, exit 74 (no usage banner)."""
     path = error.filename if error.filename is not None else fallback
+    path = "stdout" if path == "-" else path
     console.print(
         f"error: cannot write {path}: {error.strerror or error}; {advice}",
         markup=False, highlight=False, soft_wrap=True,
@@ -459,6 +460,10 @@ def parse_thread_map(pairs: Iterable[str]) -> dict[str, str]:
     help="Threads imported at once (the messages of one thread go one after the other).",
 )  # fmt: skip
 @click.option(
+    "--complete-only", is_flag=True, default=False,
+    help="Import the threads an unfinished export has finished (it is refused otherwise).",
+)  # fmt: skip
+@click.option(
     "--trust-idempotency-key", is_flag=True, default=False,
     help="The target honours Idempotency-Key: after a failure re-send with the same key "
     "instead of listing the thread to check.",
@@ -481,6 +486,7 @@ def import_(
     map_file: str | None,
     state_file: str | None,
     concurrency: int,
+    complete_only: bool,
     trust_idempotency_key: bool,
     destination: str,
     verify: bool,
@@ -514,26 +520,41 @@ def import_(
     client = open_client(connection, trust_idempotency_key=trust_idempotency_key)
     console = stderr_console()
     try:
-        reason = unfinished(export_file)
+        partial = unfinished(export_file)
     except ResumeError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError:
-        reason = None  # read_export names the file it cannot read
-    if reason is not None:
+        partial = None  # read_export names the file it cannot read
+    if partial is not None and (partial.running or not complete_only):
+        other = (
+            ""
+            if partial.running
+            else "; or import the threads it has finished with --complete-only"
+        )
         raise click.UsageError(
-            f"{reason}: run that export to the end (the same command resumes it), then import"
+            f"{partial.reason}: run that export to the end (the same command resumes it), "
+            f"then import{other}"
         )
     try:
+        size = partial.size if partial else None
         threads: Sequence[SourceThread | ConversationSource] = (
-            read_for_conversations(export_file)
+            read_for_conversations(export_file, size)
             if into_conversations
-            else read_export(export_file, connection.api_version)
+            else read_export(export_file, connection.api_version, size)
         )
     except ImportInputError as exc:
         raise click.UsageError(f"{export_file}: {exc}") from None
     unknown = sorted(set(thread_map) - {t.thread_id for t in threads})
     if unknown:
         raise click.UsageError(f"--thread-map names threads not in {export_file}: {unknown}")
+    if partial is not None:
+        kept = [t for t in threads if t.thread_id in partial.complete]
+        console.print(
+            f"importing the {len(kept)} of {len(threads)} threads {export_file} has finished "
+            f"(--complete-only); the same command imports the others once the export is done",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        threads = kept
     target = connection.target
     suffix = CONVERSATIONS_STATE_SUFFIX if into_conversations else IMPORT_STATE_SUFFIX
     state_path = state_file or export_file + suffix

@@ -120,11 +120,12 @@ def _source_item(raw: Any, line: int) -> SourceItem:
     )
 
 
-def read_for_conversations(path: str) -> list[ConversationSource]:
-    """Every thread of the export, each message mapped to its item; the thread import's
-    reading and order. Raises :class:`ImportInputError` naming the line of the first
-    problem (a malformed line, a message that cannot be mapped)."""
-    return [ConversationSource(t, ms) for t, ms in read_threads(path, _source_item)]
+def read_for_conversations(path: str, size: int | None = None) -> list[ConversationSource]:
+    """Every thread of the export (of its first ``size`` bytes, if given), each message
+    mapped to its item; the thread import's reading and order. Raises
+    :class:`ImportInputError` naming the line of the first problem (a malformed line, a
+    message that cannot be mapped)."""
+    return [ConversationSource(t, ms) for t, ms in read_threads(path, _source_item, size)]
 
 
 def import_marker(journal: ImportJournal) -> str:

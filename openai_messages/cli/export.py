@@ -53,6 +53,7 @@ __all__ = [
     "Sink",
     "ThreadFailure",
     "ThreadState",
+    "Unfinished",
     "UnwritableMessageError",
     "encode_page",
     "export_threads",
@@ -65,6 +66,8 @@ STATE_FORMAT: Final = "openai-messages-export/2"
 LEGACY_FORMAT: Final = "openai-messages-export/1"
 CHECKPOINT_INTERVAL: Final = 1.0
 _BLOCK: Final = 1 << 16
+_NOTES: Final = 5
+"""Threads named one by one in what resume found; the rest are counted."""
 
 
 class UnwritableMessageError(OpenAIMessagesError):
@@ -425,7 +428,19 @@ def read_state(path: str) -> ExportState | None:
     return ExportState(header.get("order"), size, threads, fields)
 
 
-def unfinished(path: str) -> str | None:
+@attrs.frozen
+class Unfinished:
+    """An export that is not finished: why, whether it still runs, what is complete."""
+
+    reason: str
+    running: bool
+    complete: frozenset[str] = frozenset()
+    """The threads it has finished."""
+    size: int = 0
+    """The bytes of the file its state claims (whole lines)."""
+
+
+def unfinished(path: str) -> Unfinished | None:
     """Why the export at ``path`` is not finished (None if it is, or has no state).
 
     An export still running holds its file's lock; a finished one has a state claiming
@@ -437,18 +452,19 @@ def unfinished(path: str) -> str | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return f"{path} is being written by an export that is still running"
+            return Unfinished(f"{path} is being written by an export that is still running", True)
         finally:
             os.close(fd)
     state = read_state(path)
     if state is None:
         return None
-    done = sum(1 for st in state.threads.values() if st.done)
-    if done < len(state.threads) or state.size != os.path.getsize(path):
-        return (
-            f"{path} is an unfinished export ({done} of {len(state.threads)} threads "
+    complete = frozenset(tid for tid, st in state.threads.items() if st.done)
+    if len(complete) < len(state.threads) or state.size != os.path.getsize(path):
+        reason = (
+            f"{path} is an unfinished export ({len(complete)} of {len(state.threads)} threads "
             f"complete, per {path}{STATE_SUFFIX})"
         )
+        return Unfinished(reason, False, complete, state.size or 0)
     return None
 
 
@@ -487,20 +503,27 @@ def _plan(fd: int, path: str, order: str) -> _Plan:
         _check_torn_tail(os.pread(fd, min(actual - size, 64), size), path, size)
     scanned = _scan(fd, size, path)
     notes: list[str] = []
+    mismatched = 0
     threads: dict[str, ThreadState] = {}
     known = state.threads if state is not None else {}
     for tid in dict.fromkeys([*known, *scanned]):
         claim = known.get(tid)
         found = scanned.get(tid, (0, None))
-        if claim is not None and not claim.rewalk and (claim.count, claim.last_id) == found:
-            threads[tid] = claim
+        matches = claim is not None and (claim.count, claim.last_id) == found
+        if claim is not None and matches and (claim.done or not claim.rewalk):
+            threads[tid] = claim  # (a thread walked again resumes from its start again)
             continue
         threads[tid] = ThreadState(count=found[0], rewalk=True)
         if claim is not None and not claim.rewalk:
-            notes.append(
-                f"thread {tid}: {path} holds {found[0]} of the {claim.count} lines its state "
-                f"records (lines lost or edited?); walking it again, writing only what is missing"
-            )
+            mismatched += 1
+            if mismatched <= _NOTES:
+                notes.append(
+                    f"thread {tid}: {path} holds {found[0]} of the {claim.count} lines its "
+                    f"state records (lines lost or edited?); walking it again, writing only "
+                    f"what is missing"
+                )
+    if mismatched > _NOTES:
+        notes.append(f"... and {mismatched - _NOTES} more threads like these")
     if state is None and scanned:
         notes.append(
             f"{path}{STATE_SUFFIX} is missing: rebuilt from the lines of {path}; its "

@@ -16,6 +16,7 @@ target what was created after that by content (:attr:`ImportJournal.rebuilt`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -128,16 +129,20 @@ class ImportJournal:
         """Open (or start, or rebuild) the journal; :class:`ResumeError` if it cannot be
         resumed safely, :class:`OSError` naming the file that cannot be read or written."""
         journal = cls(state_path, map_path, target, destination)
+        lock_path = state_path + ".lock"
+        used_before = os.path.exists(lock_path)
         try:
-            journal._open(dict(thread_map or {}))
+            journal._open(dict(thread_map or {}), used_before)
         except BaseException:
             journal._release()
+            if not used_before and not os.path.exists(state_path):
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path)  # no trace of a run that never had a state
             raise
         return journal
 
-    def _open(self, thread_map: dict[str, str]) -> None:
+    def _open(self, thread_map: dict[str, str], used_before: bool) -> None:
         lock_path = self.state_path + ".lock"
-        used_before = os.path.exists(lock_path)
         with naming(lock_path):
             self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         lock(self._lock_fd, self.state_path, "another import")
@@ -198,8 +203,24 @@ class ImportJournal:
         """Each thread's target, count and last ids from the map's whole lines."""
         assert self.map_path is not None
         size = _last_line_end(self._map_fd, map_size)
-        offset = 0
-        for number, raw in enumerate(os.pread(self._map_fd, size, 0).split(b"\n")[:-1], 1):
+        for source, found in self._read_map(size).items():
+            state = self.state(source)
+            if state.target not in (None, found.target):
+                raise ResumeError(
+                    f"{self.map_path} puts {source} into {found.target}, not "
+                    f"{state.target}; resume with the --thread-map the import had"
+                )
+            self.threads[source] = found
+        with naming(self.map_path):
+            os.ftruncate(self._map_fd, size)
+        self._map_size = size
+
+    def _read_map(self, size: int) -> dict[str, ImportThreadState]:
+        """What the first ``size`` bytes of the map record, source thread by source thread."""
+        threads: dict[str, ImportThreadState] = {}
+        with naming(self.map_path or ""):
+            data = os.pread(self._map_fd, size, 0)
+        for number, raw in enumerate(data.split(b"\n")[:-1], 1):
             try:
                 line = orjson.loads(raw)
                 source = str(line["source_thread_id"])
@@ -211,18 +232,31 @@ class ImportJournal:
                     f"{self.map_path}:{number} is not a line of an import's map; "
                     f"give the --map the import wrote"
                 ) from None
-            state = self.state(source)
-            if state.target not in (None, target):
+            state = threads.setdefault(source, ImportThreadState(target=target))
+            if state.target != target:
                 raise ResumeError(
-                    f"{self.map_path}:{number} puts {source} into {target}, not "
-                    f"{state.target}; resume with the --thread-map the import had"
+                    f"{self.map_path}:{number} puts {source} into {target} and "
+                    f"{state.target}; give the --map the import wrote"
                 )
-            state.target, state.last_id, state.source_id = target, created, source_id
+            state.last_id, state.source_id = created, source_id
             state.count += 1
-            offset += len(raw) + 1
-        with naming(self.map_path):
-            os.ftruncate(self._map_fd, offset)
-        self._map_size = offset
+        return threads
+
+    def _check_map(self) -> None:
+        """Refuse a map whose lines do not say what the state records (edited, lost)."""
+        recorded = self._read_map(self._map_size)
+        for source in dict.fromkeys([*self.threads, *recorded]):
+            claim = self.threads.get(source, ImportThreadState())
+            found = recorded.get(source, ImportThreadState())
+            if (claim.count, claim.last_id) != (found.count, found.last_id) and (
+                claim.count or found.count
+            ):
+                raise ResumeError(
+                    f"{self.map_path} records {found.count} messages of source thread "
+                    f"{source} where {self.state_path} records {claim.count} (was it "
+                    f"edited?); resume with the map the import wrote, or move the state aside "
+                    f"to rebuild it from this map"
+                )
 
     def _restore(self, records: list[dict[str, Any]], header: dict[str, Any]) -> None:
         path = self.state_path
@@ -263,6 +297,7 @@ class ImportJournal:
             with naming(self.map_path):
                 os.ftruncate(self._map_fd, size)
             self._map_size = size
+            self._check_map()
         self.orphans = [t for t, st in self.threads.items() if st.pending and st.target is None]
         self.resumed = True
 

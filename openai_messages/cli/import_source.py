@@ -9,6 +9,7 @@ an :class:`ImportInputError` naming its line before anything is sent.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -182,8 +183,11 @@ def _attachment(value: object) -> dict[str, Any]:
     return {"file_id": value}  # refused by the client's check, which names it
 
 
-def read_export(path: str, api_version: protocol.ApiVersion = "v2") -> list[SourceThread]:
-    """Every thread of the export, in first-seen order, each in creation order.
+def read_export(
+    path: str, api_version: protocol.ApiVersion = "v2", size: int | None = None
+) -> list[SourceThread]:
+    """Every thread of the export, in first-seen order, each in creation order (of the
+    first ``size`` bytes alone, if given: what an unfinished export's state claims).
 
     Raises :class:`ImportInputError` naming the line of the first problem: not JSON, no
     ``thread_id``/``role``/``content``/``id``, content that cannot be created, lines of
@@ -192,12 +196,14 @@ def read_export(path: str, api_version: protocol.ApiVersion = "v2") -> list[Sour
     return [
         SourceThread(tid, messages)
         for tid, messages in read_threads(
-            path, lambda item, line: _message(item, line, api_version)
+            path, lambda item, line: _message(item, line, api_version), size
         )
     ]
 
 
-def read_threads(path: str, convert: Callable[[Any, int], M]) -> list[tuple[str, tuple[M, ...]]]:
+def read_threads(
+    path: str, convert: Callable[[Any, int], M], size: int | None = None
+) -> list[tuple[str, tuple[M, ...]]]:
     """Each thread of the export with its messages read by ``convert(item, line)``, in
     first-seen order, each in creation order (the reading of :func:`read_export`, whatever
     a message becomes: ``convert`` raises :class:`ImportInputError` naming its line)."""
@@ -206,7 +212,8 @@ def read_threads(path: str, convert: Callable[[Any, int], M]) -> list[tuple[str,
     first_version: tuple[str, int] | None = None
     try:
         with open(path, "rb") as fh:
-            for line, raw in enumerate(fh, 1):
+            lines = io.BytesIO(fh.read(size)) if size is not None else fh
+            for line, raw in enumerate(lines, 1):
                 if not raw.strip():
                     continue
                 try:
