@@ -13,8 +13,8 @@ Exactly once, with no idempotency key: before a conversation create the journal 
 and size), each committed at once with all that precedes it, so at most one batch per
 conversation is ever unsettled. A batch whose call fails ambiguously is settled by the
 client (``items.create`` with ``follows``: the conversation's newest items matched
-exactly); on resume a pending batch is settled by the same matching
-(:class:`~openai_messages.item_reconcile.ItemsReconcile`), then only what is missing is
+exactly); on resume, or when that settling could not decide, a pending batch is
+settled by the same matching (``items.find_stored``), then only what is missing is
 sent. A pending create is found again by its marker where the target lists
 conversations (Foundry); elsewhere it is reported as a possible empty orphan (no item is
 ever added to a conversation whose id the state does not hold).
@@ -25,23 +25,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import attrs
-import orjson
 
 from .. import errors
 from ..client import Client
 from ..conversation_mapping import conversation_items
-from ..conversation_models import ConversationItem, ConversationItemPage, MessageItem
+from ..conversation_models import ConversationItem, MessageItem
 from ..conversation_protocol import MAX_ITEMS_PER_CALL
 from ..conversations import Conversations
 from ..converter import structure
-from ..item_reconcile import ItemsReconcile, item_matches
+from ..item_reconcile import item_matches
 from ..models import Message
-from ..transport import Response
-from ..walking import WalkOptions
 from .export import RUN_ENDING, ThreadFailure, _bounded
 from .import_journal import CONVERSATIONS, ImportJournal, ImportThreadState
 from .import_source import ImportInputError, identify, read_threads
@@ -210,23 +207,16 @@ class _Run:
         if not sent:
             self.journal.batch_settled(thread.thread_id)
             return
-        reconcile = ItemsReconcile(
-            functools.partial(self._newest, target),
-            conversation_id=target,
-            body=orjson.dumps({"items": [m.item for m in sent]}),
-            follows=state.last_id or "",
-            cause=errors.APIConnectionError("an interrupted run had sent them"),
-            recheck_delay=0.0,
-        )
+        items = [m.item for m in sent]
         stored: Sequence[object] = ()
         for attempt in range(SETTLE_ATTEMPTS):
             try:
-                page = await reconcile.run(None)
-                stored = page.data if page is not None else ()
+                stored = await self.conversations.items.find_stored(
+                    target, items, follows=state.last_id or ""
+                )
                 break
-            except errors.ItemsPartiallyStoredError as exc:
-                stored = exc.stored
-                break
+            except RUN_ENDING:
+                raise
             except errors.CreateOutcomeUnknownError as exc:
                 if attempt + 1 == SETTLE_ATTEMPTS:
                     advice = "run the same import again to check and go on"
@@ -236,14 +226,6 @@ class _Run:
         self._record(thread, sent, stored, target)
         if resumed:
             self.stats.recovered += self.stats.messages - before
-
-    def _newest(
-        self, target: str, timeout: float | None
-    ) -> AsyncGenerator[Response[ConversationItemPage], None]:
-        walk: WalkOptions = {"order": "desc", "prefetch": 0, "page_size": 100}
-        if timeout is not None:
-            walk["timeout"] = timeout
-        return self.client.with_response.conversations.items.list(target, **walk)
 
     async def _create(self, source_thread: str, state: ImportThreadState) -> None:
         """The thread's conversation: found again (a pending create, where conversations
