@@ -15,7 +15,7 @@ from openai_messages.cli.conversation_import import (
     SOURCE_THREAD_KEY,
     STATE_SUFFIX,
 )
-from openai_messages.emulator import Fault
+from openai_messages.emulator import COGNITIVE_SERVICES_SCOPE, Fault
 
 from .conversation_support import (
     assert_in_conversations,
@@ -256,3 +256,45 @@ def test_on_foundry_a_create_of_unknown_outcome_is_found_by_its_marker(
     listed = entra.call(lambda: entra.emu.log.filter("list_conversations"))
     assert listed
     assert all(r.path.startswith("/api/projects/") for r in listed)
+
+
+def test_azure_v1_with_a_token_command_and_progress(entra: ServedEmulator, tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    sources = write_export(export, {"thread_a": 41, "thread_b": 2})
+    command = token_command(entra, lifetime=600, scope=COGNITIVE_SERVICES_SCOPE)
+    result = invoke(
+        "import", str(export), "--to", "conversations", "--verify", "--progress", "log",
+        "--azure-endpoint", entra.emu.url_for("azure_v1"), "--token-command", command,
+        env={"AZURE_OPENAI_API_KEY": None},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert_in_conversations(entra, sources)
+    assert "import: 2/2 threads, 43 msgs" in result.stderr
+    requests = [r for r in entra.emu.log if "/conversations" in r.path]
+    assert requests
+    assert all(r.path.startswith("/openai/v1/conversations") for r in requests)
+    assert all(r.headers["Authorization"].startswith("Bearer emu-entra-") for r in requests)
+
+
+def test_a_lost_state_is_rebuilt_from_the_map_and_nothing_is_sent_twice(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.jsonl"
+    sources = write_export(export, {"thread_a": 47, "thread_b": 20})
+    map_path = tmp_path / "map.jsonl"
+    args = conversation_args(served, export, "--map", str(map_path))
+    assert invoke(*args).exit_code == 0
+    lines = map_path.read_bytes().splitlines(keepends=True)
+    kept = [line for line in lines if b"thread_a" not in line] + [
+        line for line in lines if b"thread_a" in line
+    ][:33]  # the map's last 14 lines of thread_a lost with the state
+    map_path.write_bytes(b"".join(kept))
+    Path(str(export) + STATE_SUFFIX).unlink()
+    sent = item_creates(served)
+
+    again = invoke(*args)
+    assert again.exit_code == 0, again.stderr
+    assert "is missing: rebuilt from the --map" in again.stderr
+    assert "(14 found already created)" in again.stderr
+    assert item_creates(served) == sent
+    assert_in_conversations(served, sources, map_path)  # each message once in the map
