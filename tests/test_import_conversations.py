@@ -298,3 +298,19 @@ def test_a_lost_state_is_rebuilt_from_the_map_and_nothing_is_sent_twice(
     assert "(14 found already created)" in again.stderr
     assert item_creates(served) == sent
     assert_in_conversations(served, sources, map_path)  # each message once in the map
+
+
+def test_a_batch_whose_outcome_stays_unknown_stops_its_thread_after_a_few_tries(
+    served: ServedEmulator, tmp_path: Path
+) -> None:
+    """Every send fails ambiguously and every check finds nothing: a few tries, not a loop."""
+    export = tmp_path / "export.jsonl"
+    write_export(export, {"thread_a": 5})
+    served.emu.faults.add(Fault.error(500), route="create_items")
+    result = invoke(*conversation_args(served, export, "--max-retries", "0"))
+    assert result.exit_code == 1
+    assert "msg_thread_a_00000" in result.stderr
+    assert "was not imported" in result.stderr
+    assert item_creates(served) == SETTLE_ATTEMPTS
+    (conversation,) = conversations_of(served)["thread_a"]
+    assert served.call(lambda: served.emu.conversations.items(conversation)) == []

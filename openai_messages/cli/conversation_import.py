@@ -155,6 +155,7 @@ class _Run:
         target = state.target
         assert target is not None
         index = int((state.batch or {}).get("index", -1))
+        unsure = 0  # batches in a row whose outcome stayed unknown and stored nothing
         while state.count < len(thread.messages):
             index += 1
             batch = thread.messages[state.count : state.count + BATCH]
@@ -168,8 +169,12 @@ class _Run:
                 stored = exc.stored
             except RUN_ENDING:
                 raise
-            except (errors.CreateOutcomeUnknownError, errors.StoredButUnreadableError):
+            except (errors.CreateOutcomeUnknownError, errors.StoredButUnreadableError) as exc:
+                before = state.count
                 await self._settle(thread, state, resumed=False)  # the resume's matching
+                unsure = unsure + 1 if state.count == before else 0
+                if unsure == SETTLE_ATTEMPTS:
+                    raise _stopped(batch[0], exc, "run the same import again") from None
                 continue
             except errors.APIError as exc:
                 raise _stopped(_named(batch, exc), exc, "nothing of it was stored") from None
