@@ -25,6 +25,7 @@ from .conversation_support import (
 from .import_support import exported_message, map_lines, write_export
 from .support import read_state
 from .test_cli import ServedEmulator, invoke
+from .test_cli_live import invoke as invoke_unsetting
 from .test_cli_live import token_command
 
 
@@ -262,7 +263,7 @@ def test_azure_v1_with_a_token_command_and_progress(entra: ServedEmulator, tmp_p
     export = tmp_path / "export.jsonl"
     sources = write_export(export, {"thread_a": 41, "thread_b": 2})
     command = token_command(entra, lifetime=600, scope=COGNITIVE_SERVICES_SCOPE)
-    result = invoke(
+    result = invoke_unsetting(
         "import", str(export), "--to", "conversations", "--verify", "--progress", "log",
         "--azure-endpoint", entra.emu.url_for("azure_v1"), "--token-command", command,
         env={"AZURE_OPENAI_API_KEY": None},
