@@ -32,6 +32,8 @@ class Mode:
     memory_runs: int
     memory_official_messages: int | None
     """The official package walks only this many messages of the long thread (None: all)."""
+    serve_threads: int
+    """Threads (of 5 messages) the emulator-memory run seeds and reads once, then again."""
     import_runs: int
     extra_rows: bool
     """Also run the official package with limit=100 where it is not the default."""
@@ -62,6 +64,7 @@ MODES: dict[str, Mode] = {
         memory_messages=500,
         memory_runs=1,
         memory_official_messages=None,
+        serve_threads=2_000,
         import_runs=1,
         extra_rows=False,
         aiohttp_in=("walk", "latency", "bulk", "limited", "memory"),
@@ -85,6 +88,7 @@ MODES: dict[str, Mode] = {
         memory_messages=100_000,
         memory_runs=1,
         memory_official_messages=20_000,
+        serve_threads=5_000,
         import_runs=3,
         extra_rows=False,
         aiohttp_in=("walk",),
@@ -108,6 +112,7 @@ MODES: dict[str, Mode] = {
         memory_messages=100_000,
         memory_runs=3,
         memory_official_messages=None,
+        serve_threads=20_000,
         import_runs=9,
         extra_rows=True,
         aiohttp_in=("walk", "latency", "bulk"),

@@ -31,6 +31,7 @@ SCENARIOS = (
     "bulk",
     "limited",
     "memory",
+    "serve",
     "import",
     "restore",
     "checkpoint",
@@ -51,13 +52,14 @@ def _emulators(mode: Mode, wanted: set[str], official: bool) -> dict[str, Emulat
             burst=mode.limited_burst,
         ),
         "memory": EmulatorSpec(1, mode.memory_messages),
+        "serve": EmulatorSpec(mode.serve_threads, scenarios.SERVE_MESSAGES),
         "restore": restore.throughput_spec(mode.name, mode.runs, mode.latency_seconds, official),
         "restore_faults": restore.fault_spec(mode.name, mode.latency_seconds),
         "conversations": restore_conversations.spec(mode.name, mode.latency_seconds),
     }
-    needs = {"parsing": "walk", "walk": "walk", "items": "walk", "latency": "latency"}
-    needs |= {"bulk": "bulk"}
-    needs |= {"limited": "limited", "memory": "memory", "conversations": "conversations"}
+    needs = {"parsing": "walk", "walk": "walk", "latency": "latency", "bulk": "bulk"}
+    needs |= {"limited": "limited", "memory": "memory", "serve": "serve"}
+    needs |= {"items": "walk", "conversations": "conversations"}
     used = {needs[name] for name in wanted if name in needs}
     if "restore" in wanted:
         used |= {"restore", "restore_faults"}
@@ -158,6 +160,7 @@ def _run_all(
         ("bulk", lambda: scenarios.bulk(ctx, emus["bulk"], results)),
         ("limited", lambda: scenarios.rate_limited(ctx, emus["limited"], results)),
         ("memory", lambda: scenarios.memory(ctx, emus["memory"], results)),
+        ("serve", lambda: scenarios.emulator_memory(ctx, emus["serve"], results)),
         ("import", lambda: scenarios.import_time(ctx, results)),
         (
             "restore",

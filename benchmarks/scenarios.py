@@ -26,7 +26,9 @@ from .results import Figure, Results, Target
 
 __all__ = [
     "Context",
+    "SERVE_MESSAGES",
     "bulk",
+    "emulator_memory",
     "full_walk",
     "import_time",
     "latency_hiding",
@@ -406,6 +408,57 @@ def memory(ctx: Context, emu: RunningEmulator, results: Results) -> None:
     for spec in specs[1:]:
         label = f"{growth[spec].client} / openai_messages"
         results.ratio("memory", label, growth[spec], growth[OM])
+
+
+# -- the emulator's memory while it serves ---------------------------------------------
+
+SERVE_MESSAGES = 5
+"""Messages per thread of the emulator-memory run (the shape of issue 21's report)."""
+
+
+def _process_rss_mb(pid: int) -> float:
+    import psutil
+
+    return float(psutil.Process(pid).memory_info().rss) / 2**20
+
+
+def emulator_memory(ctx: Context, emu: RunningEmulator, results: Results) -> None:
+    """The emulator process's RSS seeded, after one fetch_many over every thread, and
+    after a second: it should follow what the emulator stores, not what it served."""
+    threads = emu.thread_ids[: ctx.mode.serve_threads]
+    note = f"{len(threads):,} threads x {SERVE_MESSAGES} msgs, emulator process RSS"
+    label = "emulator"
+    seeded = results.figure("emulator memory", "RSS seeded", "MB", label, note=note)
+    after = results.figure("emulator memory", "RSS after one pass", "MB", label)
+    again = results.figure("emulator memory", "RSS after a second pass", "MB", label)
+    per_thread = results.figure(
+        "emulator memory",
+        "growth per thread read",
+        "KB/thread",
+        label,
+        target=Target("<", 4, "emulator grows < 4 KB per thread served"),
+    )
+    pid = emu.process.pid
+
+    async def main() -> None:
+        walker = make_walker(OM, emu.base_url, emu.api_key)
+        try:
+            before = _process_rss_mb(pid)
+            readings = []
+            for _ in range(2):
+                messages, failed = await walker.walk_many(threads, 32)
+                if failed or messages != len(threads) * SERVE_MESSAGES:
+                    raise RuntimeError(f"{failed} threads failed, {messages} msgs read")
+                readings.append(_process_rss_mb(pid))
+        finally:
+            await walker.aclose()
+        seeded.values.append(before)
+        after.values.append(readings[0])
+        again.values.append(readings[1])
+        per_thread.values.append((readings[0] - before) * 1024 / len(threads))
+
+    asyncio.run(main())
+    ctx.log("emulator memory: one run")
 
 
 # -- import time -----------------------------------------------------------------------

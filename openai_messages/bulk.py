@@ -3,7 +3,8 @@
 The walkers know no client: they call ``walk(thread_id)``, which yields that thread's
 pages (the client passes a function that starts a :class:`~.pagination.Pager`), as
 :class:`~.pagination.Pager` calls its fetch function. An error that no other thread can
-escape (:data:`RUN_ENDING`: a refused key, a closed client) ends the whole run at once.
+escape (:data:`RUN_ENDING`: a refused key, no token to be had, a closed client) ends the
+whole run at once.
 
 :class:`ThreadStream` yields each thread's messages a page at a time
 (:class:`ThreadChunk`); :class:`ThreadResults` gathers them into one
@@ -25,6 +26,7 @@ from .background import Feed, FeedRegistry
 from .errors import (
     AuthenticationError,
     ClientClosedError,
+    CredentialError,
     InvalidArgumentError,
     OpenAIMessagesError,
     PermissionDeniedError,
@@ -42,8 +44,9 @@ __all__ = [
     "WalkThread",
 ]
 
-RUN_ENDING: Final = (AuthenticationError, PermissionDeniedError, ClientClosedError)
-"""Errors that end a whole bulk run: no other thread can succeed after them."""
+RUN_ENDING: Final = (AuthenticationError, PermissionDeniedError, CredentialError, ClientClosedError)
+"""Errors that end a whole bulk run: no other thread can succeed after them (a refused
+key or token, a credential that cannot give a token, a closed client)."""
 
 
 class MessagePageLike(Protocol):

@@ -42,6 +42,7 @@ from .bulk import FetchProgress, ThreadResults, ThreadStream
 from .calls import ValueOf, value_of
 from .conversations import Conversations, ConversationsWithResponse, make_conversations
 from .http import AiohttpSeam
+from .idempotency import find_marked
 from .models import (
     DeletedMessage,
     DeletedThread,
@@ -53,7 +54,7 @@ from .models import (
 )
 from .pagination import Pager
 from .ratelimit import RateLimiter, RateLimits
-from .reconcile import Reconcile
+from .reconcile import RECONCILE_MAX_ITEMS, Reconcile
 from .retry import RetryBudget, RetryPolicy
 from .transport import CallOptions, Response, Timeout, Transport, unknown_options
 from .types import Order, Role
@@ -186,6 +187,8 @@ class WithResponse:
                 cause=cause,
                 recheck_delay=self._transport.policy.backoff_max,
             )
+            if isinstance(cause, errors.StoredButUnreadableError):
+                return await reconcile.find_stored(deadline)  # stored: find it by its key
             return await reconcile.run(deadline)
 
         return await self._transport.call(request, options, settle)
@@ -582,6 +585,31 @@ class Client:
     ) -> Pager[MessageFile, MessageFilePage]:
         """v1: every file of a message, walked like :meth:`list`."""
         return self._files_pager(thread_id, message_id, options, keep=False)
+
+    async def find_created(
+        self,
+        thread_id: str,
+        idempotency_key: str,
+        *,
+        max_items: int = RECONCILE_MAX_ITEMS,
+        **options: Unpack[CallOptions],
+    ) -> Message | None:
+        """The message a create stored with ``idempotency_key``, or None: it did not store it.
+
+        Settles a :class:`CreateOutcomeUnknownError` later: pass its ``thread_id`` and
+        ``idempotency_key``. Looks among the thread's ``max_items`` newest messages (newest
+        first) for the one whose metadata holds the key exactly (``om_idempotency_key``;
+        the newest, should a reused key mark several). A create whose metadata had no
+        room for the key cannot be found this way. ``options`` apply to each page's request.
+        """
+        if not idempotency_key:
+            raise errors.InvalidArgumentError("idempotency_key must not be empty")
+        pager = self.list(thread_id, order="desc", max_items=max_items, prefetch=0, **options)
+        async for page in pager.pages():
+            mine = find_marked(page.data, protocol.IDEMPOTENCY_MARKER, idempotency_key)
+            if mine:
+                return mine[0]
+        return None
 
     def _list_pager(
         self, thread_id: str, run_id: str | None, options: WalkOptions, *, keep: bool

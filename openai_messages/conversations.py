@@ -261,9 +261,8 @@ class ConversationItems:
         the stored prefix of the batch, in order (``[]``: none of it).
 
         The settling :meth:`create` does after an ambiguous failure, for a caller that
-        lost track of a batch (a process killed mid-call, a
-        :class:`StoredButUnreadableError`): with ``follows`` (the id of the newest item
-        before the batch, ``""`` for none) the match is exact. Raises
+        lost track of a batch (a process killed mid-call): with ``follows`` (the id of
+        the newest item before the batch, ``""`` for none) the match is exact. Raises
         :class:`CreateOutcomeUnknownError` when what follows is not a prefix of the batch.
         """
         request = cp.build_create_items(conversation_id, items)

@@ -207,5 +207,61 @@ def _default(obj: Any) -> Any:
 
 
 def encode(obj: Any) -> bytes:
-    """The JSON bytes of a model (or of JSON-ready data)."""
-    return orjson.dumps(unstructure(obj), default=_default)
+    """The JSON bytes of a model (or of JSON-ready data), compact and UTF-8.
+
+    However deep it nests: what orjson refuses (it writes 255 levels, a server's unknown
+    fields may hold more) is written by :func:`_encode_deep`, to the same bytes. Raises
+    ``TypeError`` only for a value that is not JSON (``obj`` neither a model nor data).
+    """
+    data = unstructure(obj)
+    try:
+        return orjson.dumps(data, default=_default)
+    except orjson.JSONEncodeError:
+        return _encode_deep(data)
+
+
+class _Raw(str):
+    """Text already written as JSON (punctuation), on the stack of :func:`_encode_deep`."""
+
+    __slots__ = ()
+
+
+_OPEN_LIST, _CLOSE_LIST = _Raw("["), _Raw("]")
+_CLOSE_OBJECT, _COMMA = _Raw("}"), _Raw(",")
+
+
+def _encode_deep(data: Any) -> bytes:
+    """The JSON of ``data`` as orjson writes it, with a stack instead of recursion."""
+    out: list[str] = []
+    stack: list[Any] = [data]
+    while stack:
+        item = stack.pop()
+        if type(item) is _Raw:
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(_json_string(item))
+        elif isinstance(item, Mapping):
+            pairs = list(item.items())
+            stack.append(_CLOSE_OBJECT)
+            for i in range(len(pairs) - 1, -1, -1):
+                key, value = pairs[i]
+                if not isinstance(key, str):
+                    raise TypeError("a JSON object's keys are strings")
+                stack.append(value)
+                stack.append(_Raw(("{" if i == 0 else ",") + _json_string(key) + ":"))
+            if not pairs:
+                stack.append(_Raw("{"))
+        elif isinstance(item, (list, tuple)):
+            stack.append(_CLOSE_LIST)
+            for i in range(len(item) - 1, -1, -1):
+                stack.append(item[i])
+                if i:
+                    stack.append(_COMMA)
+            out.append(_OPEN_LIST)
+        else:
+            out.append(orjson.dumps(item, default=_default).decode())
+    return "".join(out).encode()
+
+
+def _json_string(text: str) -> str:
+    return orjson.dumps(text).decode()

@@ -167,7 +167,8 @@ class ResponseTooLargeError(APIResponseValidationError):
 class StoredButUnreadableError(APIResponseValidationError):
     """A create's 2xx reply could not be read: the object IS stored; do not create it again.
 
-    ``object_id`` is its id when it could be read from the start of the body.
+    A message create raises it only after looking the message up by its key and not
+    finding it. ``object_id`` is its id when it could be read from the start of the body.
     """
 
     object_id: str | None
@@ -259,8 +260,9 @@ class CreateOutcomeUnknownError(APIError):
     """A create may or may not have stored the message, and the client could not find out.
 
     ``idempotency_key`` is the key sent with every attempt (a message create also puts it
-    in the message's metadata when there is room); list the thread's newest messages to
-    check before creating again.
+    in the message's metadata when there is room). Settle a message create later with
+    ``await client.find_created(err.thread_id, err.idempotency_key)``: the stored message,
+    or None if it was not stored (see :meth:`Client.find_created`).
     """
 
     thread_id: str | None

@@ -7,6 +7,7 @@ Everything else (redirects, the body cap's rule, retries, decoding) is above it,
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections.abc import Callable
 
@@ -22,6 +23,8 @@ __all__ = ["AiohttpSeam"]
 _CHUNK = 256 * 1024
 _Proxy = tuple["URL | None", "aiohttp.BasicAuth | None"]
 _NO_PROXY: _Proxy = (None, None)
+# a bytes literal as repr shows it: how aiohttp quotes the line its parser refused
+_RAW = re.compile(r"""\bb'(?:[^'\\]|\\.)*'|b"(?:[^"\\]|\\.)*\"""")
 
 
 class AiohttpSeam(Seam):
@@ -118,26 +121,40 @@ class AiohttpSeam(Seam):
                 ),
             ) as resp:
                 return Reply(resp.status, resp.headers, await self._read(resp), request.url)
-        except (AssertionError, RuntimeError):
+        except Exception as exc:  # mapped, or raised as it is
+            failure = self._failure(exc)
+            if failure is None:
+                raise
+        # Raised outside the handler, so that nothing aiohttp made is chained to it (its
+        # parser errors hold the raw line, an echoed key included, and the request's
+        # headers): the chain, args and traceback text of the error are this client's.
+        raise failure
+
+    def _failure(self, exc: Exception) -> errors.OpenAIMessagesError | None:
+        """The typed error of an aiohttp or asyncio failure (None: not one to map)."""
+        if isinstance(exc, (AssertionError, RuntimeError)):
             # closed under a request in flight (aiohttp asserts on a closed connector; with
             # trust_env it awaits the proxy and netrc lookup, a window for close() to run)
             if self.closed:
-                raise errors.ClientClosedError(
-                    "the client was closed during this request"
-                ) from None
-            raise
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise errors.APITimeoutError(
+                return errors.ClientClosedError("the client was closed during this request")
+            return None
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return errors.APITimeoutError(
                 self._describe("timed out connecting", exc), maybe_delivered=False
-            ) from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise errors.APITimeoutError(self._describe("timed out", exc)) from None
-        except aiohttp.ClientConnectorError as exc:
-            raise errors.APIConnectionError(
+            )
+        if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+            return errors.APITimeoutError(self._describe("timed out", exc))
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return errors.APIConnectionError(
                 self._describe("could not connect", exc), maybe_delivered=False
-            ) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise errors.APIConnectionError(self._describe("the connection failed", exc)) from None
+            )
+        if isinstance(exc, aiohttp.ClientResponseError):  # the reply's head is malformed
+            return errors.APIConnectionError(
+                self._describe("the reply could not be parsed", exc, exc.message)
+            )
+        if isinstance(exc, (aiohttp.ClientError, OSError)):
+            return errors.APIConnectionError(self._describe("the connection failed", exc))
+        return None
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         """The decompressed body, counted against the cap as it is decompressed."""
@@ -153,6 +170,8 @@ class AiohttpSeam(Seam):
             limit.add(chunk)
         return limit.body()
 
-    def _describe(self, what: str, exc: BaseException) -> str:
-        detail = str(exc) or type(exc).__name__
-        return self._scrub(f"{what}: {type(exc).__name__}: {detail}")
+    def _describe(self, what: str, exc: BaseException, detail: str | None = None) -> str:
+        """``what`` and the failure, without the raw bytes aiohttp quotes, scrubbed."""
+        text = str(exc) if detail is None else detail
+        text = " ".join(_RAW.sub("(raw bytes)", text).split()).rstrip(" :^")
+        return self._scrub(f"{what}: {type(exc).__name__}: {text or type(exc).__name__}")

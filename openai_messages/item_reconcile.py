@@ -95,10 +95,9 @@ def stored_signature(item: MessageItem) -> tuple[Any, ...]:
 
 def item_matches(sent: Mapping[str, Any], stored: ConversationItem) -> bool:
     """Whether ``stored`` is what sending ``sent`` stores (same kind, role and content;
-    for another type of item, every key sent but ``id`` and ``status`` the same)."""
+    for another type of item, every key sent but ``id`` and ``status`` the same). An id
+    sent with the item is not compared: a server may keep it or give its own."""
     kind = sent.get("type", "message")
-    if sent.get("id") is not None and sent.get("id") != stored.id:
-        return False
     if isinstance(stored, MessageItem):
         return kind == "message" and sent_signature(sent) == stored_signature(stored)
     if stored.type != kind:

@@ -58,7 +58,8 @@ class Reconcile:
     def unknown(self, reason: str) -> errors.CreateOutcomeUnknownError:
         return errors.CreateOutcomeUnknownError(
             f"the create in thread {self.thread_id!r} may have been stored ({self.cause}), and "
-            f"{reason}; list the thread's newest messages before creating it again",
+            f"{reason}; settle it with client.find_created(thread_id, idempotency_key) "
+            "before creating it again",
             thread_id=self.thread_id,
             idempotency_key=self.key,
             request_id=self.cause.request_id,
@@ -79,7 +80,30 @@ class Reconcile:
         await asyncio.sleep(self.recheck_delay)
         return await self._look(deadline)
 
+    async def find_stored(self, deadline: float | None) -> Message | None:
+        """The one message holding this create's key, for a create known to be stored
+        (its 2xx reply could not be read); None if it is not found within ``deadline``."""
+        if not self.marked:
+            return None  # no marker to match exactly: a look-alike is not proof
+        try:
+            seen = await self._recent(deadline)
+        except errors.CreateOutcomeUnknownError:
+            return None
+        mine = [] if seen is None else find_marked(seen[0], IDEMPOTENCY_MARKER, self.key)
+        return mine[0] if len(mine) == 1 else None
+
     async def _look(self, deadline: float | None) -> Message | None:
+        seen = await self._recent(deadline)
+        if seen is None:
+            return None  # no such thread: nothing was stored in it
+        recent, not_before, complete = seen
+        return self._match(recent, self.started if not_before is None else not_before, complete)
+
+    async def _recent(
+        self, deadline: float | None
+    ) -> tuple[list[Message], float | None, bool] | None:
+        """The thread's messages since the attempt (newest first), the attempt's start by
+        the server's clock, and whether that start was reached; None: no such thread."""
         timeout = None if deadline is None else deadline - time.monotonic()
         if timeout is not None and timeout <= 0:
             raise self.unknown("the call's timeout ran out before checking")
@@ -99,10 +123,12 @@ class Reconcile:
                 else:
                     complete = True
         except errors.NotFoundError:
-            return None  # no such thread: nothing was stored in it
+            return None
         except errors.OpenAIMessagesError as exc:
+            if isinstance(exc, errors.CreateOutcomeUnknownError):
+                raise
             raise self.unknown(f"checking failed too ({type(exc).__name__})") from None
-        return self._match(recent, self.started if not_before is None else not_before, complete)
+        return recent, not_before, complete
 
     def _not_before(self, headers: Mapping[str, str]) -> float:
         """The attempt's start by the server's clock (its ``Date``), rounded down."""

@@ -88,9 +88,17 @@ class Scrubber:
         return self._secret == secret
 
     def text(self, text: str) -> str:
-        """``text`` with the secret blanked out."""
+        """``text`` with the secret blanked out (also as its UTF-8 bytes would print)."""
         secret = self._secret
-        return text.replace(secret, MASK) if secret and secret in text else text
+        if not secret:
+            return text
+        text = text.replace(secret, MASK) if secret in text else text
+        if not secret.isascii():
+            raw = secret.encode()
+            shown = repr(raw)[2:-1]
+            for form in (shown.replace("\\", "\\\\"), shown, raw.decode("latin-1")):
+                text = text.replace(form, MASK) if form in text else text
+        return text
 
     def bytes(self, body: bytes) -> bytes:
         """``body`` with the secret blanked out, raw or JSON-escaped."""

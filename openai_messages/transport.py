@@ -373,6 +373,28 @@ class Transport:
         return reply
 
     async def _once(self, call: _Call[T]) -> Response[T]:
+        """One attempt; a create stored but unreadable is looked up by its key (``settle``).
+
+        Its 2xx reply could not be read (empty, not JSON, over ``max_response_bytes``),
+        but the message is stored: ``settle`` finds it by the key in its metadata, within
+        the call's deadline, and :class:`StoredButUnreadableError` is raised only when it
+        cannot be found.
+        """
+        try:
+            return await self._attempt(call)
+        except errors.StoredButUnreadableError as exc:
+            if call.settle is None:
+                raise
+            stored = exc
+        found = await call.settle(stored, call.deadline)
+        if found is None:
+            raise stored
+        elapsed = time.monotonic() - call.started
+        return Response(
+            found, stored.status_code or 200, {}, stored.request_id, call.attempts, elapsed
+        )
+
+    async def _attempt(self, call: _Call[T]) -> Response[T]:
         """One attempt: token, slot, exchange, result; failures typed and noted on ``call``.
 
         A 401 makes the source drop the refused token; when it can give another, the
@@ -454,7 +476,8 @@ class Transport:
         key = call.request.headers.get("Idempotency-Key", "")
         return errors.CreateOutcomeUnknownError(
             f"the {call.op.name} {where}failed in a way that may have stored the "
-            f"{_what(call.op)} ({cause}); check before creating it again",
+            f"{_what(call.op)} ({cause}); check before creating it again"
+            + _how_to_check(threads, parent_id),
             thread_id=parent_id if threads else None,
             idempotency_key=key,
             request_id=cause.request_id,
@@ -548,6 +571,15 @@ class Transport:
             state.attempt_number,
             request_id or "-",
         )
+
+
+def _how_to_check(threads: bool, parent_id: str | None) -> str:
+    """The call that settles an unknown create later, for the error's message."""
+    if parent_id is None:
+        return ""
+    if threads:
+        return " (client.find_created(thread_id, idempotency_key))"
+    return " (client.conversations.items.find_stored(conversation_id, items, follows=...))"
 
 
 def _what(op: Operation[Any]) -> str:

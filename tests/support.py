@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,38 @@ def write_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     header = {"journal": 1, **{k: state[k] for k in _HEADER_KEYS[1:] if k in state}}
     record = {k: v for k, v in state.items() if k not in _HEADER_KEYS}
     Path(path).write_bytes(orjson.dumps(header) + b"\n" + orjson.dumps(record) + b"\n")
+
+
+def exception_texts(exc: BaseException) -> list[str]:
+    """Every text an exception shows: str, repr, args and attributes of it and of every
+    exception chained to it, and the formatted traceback."""
+    texts = ["".join(traceback.format_exception(exc))]
+    stack: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        texts += [str(current), repr(current), repr(current.args)]
+        texts += [f"{k}={v!r}" for k, v in getattr(current, "__dict__", {}).items()]
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+        group = getattr(current, "exceptions", None)  # an exception group
+        if isinstance(group, tuple):
+            stack += [e for e in group if isinstance(e, BaseException)]
+    return texts
+
+
+def spellings(secret: str) -> set[str]:
+    """The ways ``secret`` may be printed: as is, as its UTF-8 bytes shown by ``repr``
+    (``\\xc3\\xa9``, once or twice escaped) and read as Latin-1 (``Ã©``)."""
+    raw = secret.encode()
+    shown = repr(raw)[2:-1]
+    return {secret, shown, shown.replace("\\", "\\\\"), raw.decode("latin-1")}
+
+
+def assert_nowhere(secret: str, exc: BaseException) -> None:
+    """Fail if ``secret``, in any of its spellings, is in any text ``exc`` shows."""
+    for text in exception_texts(exc):
+        for form in spellings(secret):
+            assert form not in text, f"the secret leaked: {text[:400]!r}"

@@ -23,6 +23,7 @@ SCENARIOS = {
     "bulk",
     "rate-limited",
     "memory",
+    "emulator memory",
     "import",
     "restore",
     "checkpoint",

@@ -152,24 +152,22 @@ def test_a_message_nested_300_deep_is_exported_exactly(serve: Any, tmp_path: Pat
     assert all(entry["done"] for entry in state(out).values())
 
 
-def test_a_message_no_encoder_can_write_is_its_threads_error(serve: Any, tmp_path: Path) -> None:
+def test_a_message_nested_1000_deep_is_exported_exactly(serve: Any, tmp_path: Path) -> None:
+    # deeper than orjson (255) or the standard library (~1000 frames) writes: converter.encode
+    # writes it all the same (issue 21), so the export has nothing it cannot write
     deep = message_json("thread_a", 1, f',"odd":{nested(1000)}')
     threads = {"thread_a": [message_json("thread_a", 0), deep], **normal_threads()}
     server = serve(walk(threads))
     out = tmp_path / "out.jsonl"
     result = export(server, out, *threads)
-    assert result.exit_code == 1
-    assert "Traceback" not in result.stderr
-    assert "thread thread_a: UnwritableMessageError" in result.stderr
-    assert "msg_thread_a_0001" in result.stderr
-    items = lines(out)
-    for thread_id in ("thread_b", "thread_c"):
-        got = [m for m in items if m["thread_id"] == thread_id]
-        assert got == [json.loads(t) for t in threads[thread_id]]
-    assert not [m for m in items if m["thread_id"] == "thread_a"]  # its page was not written
-    assert not state(out).get("thread_a", {}).get("done", False)
-    assert state(out)["thread_b"]["done"]
-    assert state(out)["thread_c"]["done"]
+    assert result.exit_code == 0, result.stderr
+    written = out.read_bytes().splitlines()
+    for texts in threads.values():
+        assert [line for line in written if line in {t.encode() for t in texts}] == [
+            t.encode() for t in texts
+        ]
+    assert len(written) == sum(len(texts) for texts in threads.values())
+    assert all(entry["done"] for entry in state(out).values())
 
 
 # -- item 4 (CLI): a walk that ended in an error is never marked done ----------------------

@@ -363,8 +363,9 @@ async def test_a_retired_host_says_nothing_of_the_sunset_for_conversations(
 
 
 async def test_find_stored_tells_what_a_lost_batch_left(client: om.Client, emu: Emulator) -> None:
-    """A caller that lost track of a batch (killed mid-call, or a reply it could not read)
-    asks which of it is stored, right after the item it knew was last."""
+    """A caller that lost track of a batch (killed mid-call) asks which of it is stored,
+    right after the item it knew was last; a reply the client could not read is settled
+    by the same look."""
     conv = await client.conversations.create()
     first = await client.conversations.items.create(conv.id, [user("known")])
     batch = [user("a"), user("b"), user("c")]
@@ -375,11 +376,11 @@ async def test_find_stored_tells_what_a_lost_batch_left(client: om.Client, emu: 
     emu.conversations.add_items(record, [user("a"), user("b")])  # a partial store, say
     found = await find(conv.id, batch, follows=first[0].id)
     assert [i.text for i in found] == ["a", "b"]
-    emu.faults.add(Fault.truncate(0.5), route="create_items", nth=1)
-    with pytest.raises(om.StoredButUnreadableError):
-        await client.conversations.items.create(conv.id, batch[2:], follows=found[-1].id)
+    emu.faults.add(Fault.truncate(0.5), route="create_items", nth=1)  # stored, unreadable
+    made = await client.conversations.items.create(conv.id, batch[2:], follows=found[-1].id)
+    assert [i.text for i in made] == ["c"]  # looked up, not sent again
     found = await find(conv.id, batch[2:], follows=found[-1].id)
-    assert [i.text for i in found] == ["c"]
+    assert [i.id for i in found] == [i.id for i in made]
     assert texts(emu, conv.id) == ["known", "a", "b", "c"]
     emu.conversations.add_items(record, [user("someone else")])
     with pytest.raises(om.CreateOutcomeUnknownError, match="another writer"):
@@ -451,3 +452,18 @@ async def test_foundry_conversations_take_entra_tokens_and_renew_a_refused_one()
     statuses = [r.status for r in emu.log if r.route == "list_items"]
     assert statuses == [401, 200]  # refused once, renewed, re-sent
     assert texts(emu, conv.id) == ["a"]
+
+
+async def test_items_copied_with_their_ids_are_still_found(
+    client: om.Client, emu: Emulator
+) -> None:
+    """Items walked out of one conversation and sent to another keep their ``id`` keys; the
+    server gives new ids, and the settling still recognises them."""
+    source = await client.conversations.create(items=[user("a"), user("b")])
+    copied = await client.conversations.items.list(source.id, order="asc").collect()
+    target = await client.conversations.create()
+    emu.faults.add(Fault.commit_then_drop(), route="create_items", nth=1)
+    made = await client.conversations.items.create(target.id, copied, follows="")
+    assert [i.text for i in made] == ["a", "b"]
+    assert {i.id for i in made}.isdisjoint(i.id for i in copied)
+    assert texts(emu, target.id) == ["a", "b"]

@@ -7,10 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openai_messages.emulator import Emulator, Fault, Flavour
 
+from .test_emulator_malformed import JSON
 from .test_emulator_routes import KEY, assert_error, call, http, server
 
 openai = pytest.importorskip("openai")
@@ -123,6 +127,9 @@ async def test_limit_and_order_of_the_items_list(
         ({"role": "user", "content": [{"type": "input_file"}]}, "content[0]"),
         ({"role": "user", "content": [{"type": "input_text", "text": "x", "extra": 1}]}, "extra"),
         ({"type": "teleport"}, "type"),
+        ({"type": {}}, "type"),
+        ({"type": ["message"]}, "type"),
+        ({"role": {}, "content": "x"}, "role"),
         ("text", "items[0]"),
     ],
 )
@@ -296,3 +303,79 @@ async def test_the_official_package_runs_against_it(server: Emulator, flavour: F
         assert deleted.deleted is True
         with pytest.raises(openai.NotFoundError):
             await sdk.conversations.retrieve(conv.id)
+
+
+# -- malformed requests ---------------------------------------------------------------
+
+PART_KEYS = st.sampled_from(
+    ["type", "text", "image_url", "file_id", "detail", "annotations", "refusal", "filename"]
+)
+PART_TYPES = st.sampled_from(["input_text", "output_text", "input_image", "input_file", "refusal"])
+ITEM = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["message", "function_call", "reasoning"])
+        | st.dictionaries(st.text(max_size=3), JSON, max_size=2)
+        | st.lists(JSON, max_size=2)
+        | JSON,
+        "role": st.sampled_from(["user", "assistant", "system", "developer"]) | JSON,
+        "content": st.lists(st.dictionaries(PART_KEYS, JSON | PART_TYPES, max_size=3), max_size=3)
+        | JSON,
+        "call_id": JSON,
+    },
+)
+BODY = st.fixed_dictionaries(
+    {},
+    optional={
+        "items": st.lists(ITEM, max_size=3) | JSON,
+        "metadata": st.dictionaries(st.text(max_size=4), JSON, max_size=3) | JSON,
+    },
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    flavour=st.sampled_from(["openai", "azure_v1", "foundry_v1"]),
+    target=st.sampled_from(["create", "items", "update"]),
+    body=BODY,
+)
+async def test_no_malformed_conversation_body_is_a_500(
+    server: Emulator, http: aiohttp.ClientSession, flavour: Flavour, target: str, body: Any
+) -> None:
+    base = server.url_for(flavour)
+    record = server.conversations.create()
+    path = {
+        "create": "/conversations",
+        "items": f"/conversations/{record.id}/items",
+        "update": f"/conversations/{record.id}",
+    }[target]
+    async with http.post(base + path, data=orjson.dumps(body)) as resp:
+        reply = orjson.loads(await resp.read())
+        assert resp.status in (200, 400), (resp.status, reply)
+    if resp.status == 400:
+        assert reply["error"]["message"]
+        assert server.conversations.items(record.id) == []  # nothing stored by a refusal
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    flavour=st.sampled_from(["openai", "foundry_v1"]),
+    query=st.dictionaries(
+        st.sampled_from(["limit", "order", "after", "before"]), st.text(max_size=70)
+    ),
+)
+async def test_no_malformed_items_query_is_a_500(
+    server: Emulator, http: aiohttp.ClientSession, flavour: Flavour, query: dict[str, str]
+) -> None:
+    record = server.conversations.create(items=[user("a")])
+    url = f"{server.url_for(flavour)}/conversations/{record.id}/items"
+    async with http.get(url, params=query) as resp:
+        assert resp.status in (200, 400), (resp.status, await resp.read())

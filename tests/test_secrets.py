@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -21,31 +20,11 @@ from hypothesis import strategies as st
 import openai_messages as om
 from openai_messages.emulator import Emulator, Fault
 
-from .support import API_KEY, FAST_RETRIES, settle
+from .support import API_KEY, FAST_RETRIES, exception_texts, settle
 
 WRONG_KEY = "sk-wrong-9876543210-SECRET"
 SECRETS = (API_KEY, WRONG_KEY, "0123456789-SECRET", "9876543210-SECRET")
 BEARER = f"Bearer {API_KEY}"
-
-
-def exception_texts(exc: BaseException) -> list[str]:
-    """Every text an exception shows: str, repr, args and attributes of it and of every
-    exception chained to it, and the formatted traceback."""
-    texts = ["".join(traceback.format_exception(exc))]
-    stack: list[BaseException] = [exc]
-    seen: set[int] = set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        texts += [str(current), repr(current), repr(current.args)]
-        texts += [f"{k}={v!r}" for k, v in getattr(current, "__dict__", {}).items()]
-        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
-        group = getattr(current, "exceptions", None)  # an exception group
-        if isinstance(group, tuple):
-            stack += [e for e in group if isinstance(e, BaseException)]
-    return texts
 
 
 def record_texts(records: list[logging.LogRecord]) -> list[str]:

@@ -31,7 +31,7 @@ from .. import converter
 from ..bulk import RUN_ENDING as WALK_ENDING
 from ..bulk import RunTotals
 from ..client import Client
-from ..errors import CredentialError, OpenAIMessagesError
+from ..errors import OpenAIMessagesError
 from ..models import Message
 from ..types import Order
 from .journal import Journal, JournalDamagedError, ResumeError, load, lock, naming
@@ -39,9 +39,10 @@ from .journal import Journal, JournalDamagedError, ResumeError, load, lock, nami
 if sys.platform != "win32":  # pragma: no branch
     import fcntl
 
-RUN_ENDING: Final = (*WALK_ENDING, CredentialError)
-"""What ends an export or import at once: a refused key or token (401/403), a closed
-client, or no token to be had (a failing --token-command would fail every thread)."""
+RUN_ENDING: Final = WALK_ENDING
+"""What ends an export or import at once (the library's bulk runs end on the same): a
+refused key or token (401/403), a closed client, or no token to be had (a failing
+--token-command would fail every thread)."""
 
 __all__ = [
     "STATE_SUFFIX",
@@ -712,7 +713,5 @@ async def export_threads(
                 if chunk.messages:
                     page(chunk.thread_id, chunk.messages)
                 if chunk.done:
-                    if isinstance(chunk.error, CredentialError):
-                        raise chunk.error
                     ended(chunk.thread_id, chunk.error)
     return failures

@@ -14,7 +14,6 @@ from http import HTTPStatus
 import attrs
 import orjson
 from aiohttp import web
-from multidict import CIMultiDict
 
 from .access import PREFIXES, Flavour, check_access
 from .conversation_store import ConversationStore
@@ -119,13 +118,13 @@ async def _drop_mid_body(
     return response
 
 
-def _arrival(request: web.Request, route: str | None) -> LoggedRequest:
+def _arrival(request: web.Request, route: str | None, log: RequestLog) -> LoggedRequest:
     return LoggedRequest(
         method=request.method,
         route=route,
         path=request.path,
         query=dict(request.query),
-        headers=CIMultiDict(request.headers),
+        header_items=log.header_items(request.headers),
         time=time.monotonic(),
         request_id="req_" + secrets.token_hex(16),
     )
@@ -142,7 +141,7 @@ class Dispatcher:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The aiohttp handler."""
         state = request.app[STATE]
-        rec = _arrival(request, self.name)
+        rec = _arrival(request, self.name, state.log)
         state.log.append(rec)
         state.enter()
         headers = {"x-request-id": rec.request_id}
@@ -272,7 +271,7 @@ async def _post_fault(
 async def not_found(request: web.Request) -> web.StreamResponse:
     """Any URL the emulator does not serve: a 404 in the OpenAI shape."""
     state = request.app[STATE]
-    rec = _arrival(request, None)
+    rec = _arrival(request, None, state.log)
     state.log.append(rec)
     state.enter()
     try:

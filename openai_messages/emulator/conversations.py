@@ -140,9 +140,9 @@ def check_items(value: object, param: str = "items") -> list[JSON]:
         where = f"{param}[{i}]"
         if not isinstance(item, dict):
             bad_type(where, "an object", item)
-        kind = item.get("type", "message")
+        kind = _string(f"{where}.type", item.get("type", "message"))
         if kind not in _ITEM_TYPES:
-            bad_value(f"{where}.type", f"'{str(kind)[:64]}' is not a supported item type.")
+            bad_value(f"{where}.type", f"'{kind[:64]}' is not a supported item type.")
         if kind == "message":
             out.append(_message(where, item))
         else:

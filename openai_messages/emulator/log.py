@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import attrs
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from .faults import Fault
 
@@ -28,7 +28,8 @@ class LoggedRequest:
     route: str | None
     path: str
     query: dict[str, str]
-    headers: CIMultiDict[str]
+    header_items: tuple[str, ...]
+    """The request's headers as one flat tuple: name, value, name, value..."""
     time: float
     request_id: str
     body: bytes = b""
@@ -37,17 +38,41 @@ class LoggedRequest:
     done: bool = False
 
     @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The request's headers (names case-insensitive)."""
+        items = self.header_items
+        return CIMultiDictProxy(CIMultiDict(zip(items[::2], items[1::2], strict=True)))
+
+    @property
     def fault_kind(self) -> str | None:
         """The kind of the applied fault, or None."""
         return None if self.fault is None else self.fault.kind
 
 
+_SHARED_MAX = 4096
+"""How many distinct header names and values a log shares between its entries."""
+
+
 class RequestLog:
-    """A list-like, bounded log of :class:`LoggedRequest` (oldest first)."""
+    """A list-like, bounded log of :class:`LoggedRequest` (oldest first).
+
+    An entry costs a few hundred bytes: its headers are one flat tuple, and the names
+    and values that repeat from request to request (the key, the user agent, the beta
+    header...) are kept once and shared by every entry (:meth:`header_items`).
+    """
 
     def __init__(self, maxlen: int | None = 100_000) -> None:
         self._items: deque[LoggedRequest] = deque(maxlen=maxlen)
+        self._shared: dict[str, str] = {}
         self.enabled = True
+
+    def header_items(self, headers: Mapping[str, str]) -> tuple[str, ...]:
+        """A request's ``headers`` as :attr:`LoggedRequest.header_items`, repeated
+        strings shared."""
+        shared = self._shared
+        if len(shared) >= _SHARED_MAX:
+            shared.clear()  # a bound, should every value be new (idempotency keys are)
+        return tuple(shared.setdefault(text, text) for pair in headers.items() for text in pair)
 
     def append(self, item: LoggedRequest) -> None:
         """Record one request (no-op while ``enabled`` is False)."""

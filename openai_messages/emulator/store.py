@@ -44,6 +44,11 @@ class IdFactory:
         return f"{prefix}{((n * _MULT) ^ self._salt) & _MASK96:024x}"
 
 
+def _compact(data: bytes) -> bytes:
+    """A copy of ``data`` in a block of its own size (see :meth:`MessageRecord.json`)."""
+    return memoryview(data).tobytes()
+
+
 def text_content(value: str) -> list[JSON]:
     """The stored form of a plain text message body."""
     return [{"type": "text", "text": {"value": value, "annotations": []}}]
@@ -112,13 +117,18 @@ class MessageRecord:
         }
 
     def json(self, version: int) -> bytes:
-        """Serialised form for ``version`` (1 or 2), cached until the record changes."""
+        """Serialised form for ``version`` (1 or 2), cached until the record changes.
+
+        The cached copy is exactly its length: the bytes ``orjson.dumps`` returns sit in
+        a block of at least 4 KiB, which kept for every message read made the emulator
+        grow by ~40 KB per 5-message thread served.
+        """
         if version == 1:
             if self._v1 is None:
-                self._v1 = orjson.dumps(self.v1())
+                self._v1 = _compact(orjson.dumps(self.v1()))
             return self._v1
         if self._v2 is None:
-            self._v2 = orjson.dumps(self.v2())
+            self._v2 = _compact(orjson.dumps(self.v2()))
         return self._v2
 
     def set_metadata(self, metadata: dict[str, str]) -> None:

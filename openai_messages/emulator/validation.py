@@ -182,6 +182,8 @@ def check_content(value: object, param: str = "content") -> list[JSON]:
         where = f"{param}[{i}]"
         part = _object(where, raw)
         kind = part.get("type")
+        if kind is not None and not isinstance(kind, str):
+            bad_type(f"{where}.type", "a string", kind)
         if kind == "text":
             only_keys(where, part, frozenset({"type", "text"}))
             if "text" not in part:
@@ -228,7 +230,7 @@ def check_attachments(value: object, name: str = "attachments") -> list[JSON]:
             tparam = f"{param}.tools[{j}]"
             tool = _object(tparam, tool_raw)
             only_keys(tparam, tool, frozenset({"type"}))
-            if tool.get("type") not in _TOOLS:
+            if not isinstance(tool.get("type"), str) or tool["type"] not in _TOOLS:
                 bad_value(f"{tparam}.type", "expected 'code_interpreter' or 'file_search'.")
             tools.append({"type": tool["type"]})
         out.append({"file_id": file_id, "tools": tools})
