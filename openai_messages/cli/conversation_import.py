@@ -169,15 +169,15 @@ class _Run:
                 stored = exc.stored
             except RUN_ENDING:
                 raise
-            except (errors.CreateOutcomeUnknownError, errors.StoredButUnreadableError) as exc:
+            except errors.APIError as exc:
+                if not _in_doubt(exc):
+                    raise _stopped(_named(batch, exc), exc, "nothing of it was stored") from None
                 before = state.count
                 await self._settle(thread, state, resumed=False)  # the resume's matching
                 unsure = unsure + 1 if state.count == before else 0
                 if unsure == SETTLE_ATTEMPTS:
                     raise _stopped(batch[0], exc, "run the same import again") from None
                 continue
-            except errors.APIError as exc:
-                raise _stopped(_named(batch, exc), exc, "nothing of it was stored") from None
             self._record(thread, batch, stored, target)
 
     def _record(
@@ -264,6 +264,12 @@ class _Run:
             if all(found.get(k) == v for k, v in metadata.items()):
                 return str(conversation.id)
         return None
+
+
+def _in_doubt(error: errors.APIError) -> bool:
+    """Whether a failed items create may have stored some of its batch (the client turns
+    an ambiguous failure it could not settle into :class:`CreateOutcomeUnknownError`)."""
+    return isinstance(error, (errors.CreateOutcomeUnknownError, errors.StoredButUnreadableError))
 
 
 def _named(batch: Sequence[SourceItem], error: errors.APIError) -> SourceItem:
