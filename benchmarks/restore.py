@@ -37,7 +37,15 @@ from .emulator_proc import EmulatorSpec, RunningEmulator
 from .results import Results, Target
 from .scenarios import Context
 
-__all__ = ["SIZES", "RestoreSize", "fault_spec", "restore", "throughput_spec"]
+__all__ = [
+    "SIZES",
+    "RestoreSize",
+    "fault_spec",
+    "restore",
+    "sdk_client",
+    "throughput_spec",
+    "write_export",
+]
 
 OM_LABEL = "openai_messages import"
 SDK_LABEL = "openai SDK naive loop"
@@ -76,6 +84,11 @@ def fault_spec(mode_name: str, latency: float) -> EmulatorSpec:
 
 def _export(directory: Path, threads: int, messages: int) -> list[SourceThread]:
     """An export of ``threads`` x ``messages`` (unique texts), read as the importer reads it."""
+    return read_export(str(write_export(directory, threads, messages)))
+
+
+def write_export(directory: Path, threads: int, messages: int) -> Path:
+    """Write an export of ``threads`` x ``messages`` (unique texts) in ``directory``."""
     path = directory / f"export-{threads}x{messages}.jsonl"
     with open(path, "wb") as fh:
         for t in range(threads):
@@ -93,7 +106,7 @@ def _export(directory: Path, threads: int, messages: int) -> list[SourceThread]:
                     "metadata": {"n": str(n)},
                 }
                 fh.write(orjson.dumps(line) + b"\n")
-    return read_export(str(path))
+    return path
 
 
 async def _om_import(
@@ -122,7 +135,7 @@ async def _om_import(
     raise RuntimeError(f"the import was not done after {MAX_RESUMES} runs")
 
 
-def _sdk_client(emu: RunningEmulator) -> Any:
+def sdk_client(emu: RunningEmulator) -> Any:
     """The official client, with its default (httpx) transport."""
     import openai
 
@@ -158,7 +171,7 @@ async def _clients(emu: RunningEmulator, official: bool) -> AsyncIterator[dict[s
     """Both clients of ``emu``, warmed up (one list each) so that timing sees no set-up."""
     clients: dict[str, Any] = {OM_LABEL: om.Client(emu.api_key, base_url=emu.base_url)}
     if official:
-        clients[SDK_LABEL] = _sdk_client(emu)
+        clients[SDK_LABEL] = sdk_client(emu)
     try:
         warm = emu.thread_ids[0]
         await clients[OM_LABEL].list(warm, max_items=1).collect()

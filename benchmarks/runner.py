@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import checkpoint, conversations, report, restore, scenarios
+from . import checkpoint, conversations, report, restore, restore_conversations, scenarios
 from .chart import write_chart
 from .clients import official_available
 from .config import MODES, Mode
@@ -35,6 +35,7 @@ SCENARIOS = (
     "import",
     "restore",
     "checkpoint",
+    "conversations",
 )
 
 
@@ -54,10 +55,11 @@ def _emulators(mode: Mode, wanted: set[str], official: bool) -> dict[str, Emulat
         "serve": EmulatorSpec(mode.serve_threads, scenarios.SERVE_MESSAGES),
         "restore": restore.throughput_spec(mode.name, mode.runs, mode.latency_seconds, official),
         "restore_faults": restore.fault_spec(mode.name, mode.latency_seconds),
+        "conversations": restore_conversations.spec(mode.name, mode.latency_seconds),
     }
     needs = {"parsing": "walk", "walk": "walk", "latency": "latency", "bulk": "bulk"}
     needs |= {"limited": "limited", "memory": "memory", "serve": "serve"}
-    needs |= {"items": "walk"}
+    needs |= {"items": "walk", "conversations": "conversations"}
     used = {needs[name] for name in wanted if name in needs}
     if "restore" in wanted:
         used |= {"restore", "restore_faults"}
@@ -165,6 +167,12 @@ def _run_all(
             lambda: restore.restore(ctx, emus["restore"], emus["restore_faults"], results),
         ),
         ("checkpoint", lambda: checkpoint.checkpoint(ctx.mode.name, results, ctx.log)),
+        (
+            "conversations",
+            lambda: restore_conversations.move_to_conversations(
+                ctx, emus["conversations"], results
+            ),
+        ),
     ]
     for name, step in steps:
         if name not in wanted:

@@ -186,3 +186,8 @@ class HostileServer:
         self._http.shutdown()
         self._http.server_close()
         self._thread.join(10)
+
+
+def export_args(server: ServedEmulator, out: Path | str, *ids: str) -> list[str]:
+    """The export command line against ``server`` into ``out``."""
+    return ["export", *ids, "-o", str(out), "--base-url", server.emu.url, "--progress", "log"]

@@ -39,6 +39,18 @@ async def client(emu: Emulator) -> AsyncIterator[om.Client]:
 
 
 @pytest.fixture
+def entra() -> Iterator[ServedEmulator]:
+    """An emulator that takes Entra tokens of its own token URL (Foundry, Azure)."""
+    from .cli_support import ServedEmulator
+
+    server = ServedEmulator(entra=True).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def served() -> Iterator[ServedEmulator]:
     """An emulator serving from a thread of its own, for tests that run the CLI in-process."""
     from .cli_support import ServedEmulator

@@ -19,6 +19,7 @@ from .cli_support import API_KEY, ServedEmulator
 
 __all__ = [
     "API_KEY",
+    "creates",
     "KeylessProxy",
     "assert_imported",
     "exported_message",
@@ -216,3 +217,8 @@ def assert_imported(
             for m, t in zip(messages, stored, strict=True)
         ]
         assert [line for line in lines if line["source_thread_id"] == src] == expected
+
+
+def creates(served: ServedEmulator) -> int:
+    """How many message creates the emulator received."""
+    return len(served.call(lambda: served.emu.log.filter("create")))

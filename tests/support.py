@@ -16,6 +16,7 @@ import aiohttp
 import orjson
 
 import openai_messages as om
+from openai_messages import converter
 from openai_messages.background import TASK_NAME
 from openai_messages.emulator import Emulator
 
@@ -220,3 +221,20 @@ def loop_clock() -> Callable[[], float]:
     """The running loop's clock (virtual under :func:`virtual_time`), for code that takes a
     ``clock=`` (``RateLimiter(limits, clock=loop_clock())``)."""
     return asyncio.get_running_loop().time
+
+
+def payload(n: int, thread_id: str = "thread_a", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": f"msg_{n:04d}",
+        "object": "thread.message",
+        "created_at": 1700000000 + n,
+        "thread_id": thread_id,
+        "role": "user",
+        "content": [{"type": "text", "text": {"value": f"m{n}", "annotations": []}}],
+        "metadata": {},
+        **extra,
+    }
+
+
+def message(n: int, thread_id: str = "thread_a", **extra: Any) -> om.Message:
+    return converter.structure(payload(n, thread_id, **extra), om.Message)

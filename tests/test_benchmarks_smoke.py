@@ -27,6 +27,7 @@ SCENARIOS = {
     "import",
     "restore",
     "checkpoint",
+    "conversations restore",
 }
 
 

@@ -26,15 +26,11 @@ from .cli_support import (
     assert_exact_export,
     by_thread,
     env_for_subprocess,
+    export_args,
     exported,
     invoke,
 )
 from .support import read_state
-
-
-def export_args(server: ServedEmulator, out: Path | str, *ids: str) -> list[str]:
-    return ["export", *ids, "-o", str(out), "--base-url", server.emu.url, "--progress", "log"]
-
 
 # -- export ----------------------------------------------------------------------------------
 

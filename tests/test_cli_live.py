@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,15 +36,6 @@ THREADS = 3
 MESSAGES = 1000
 LATENCY = 0.3
 PAGE_SIZE = 50  # 20 pages a thread at 0.3 s each: each walk outlives three 2 s tokens
-
-
-@pytest.fixture
-def entra() -> Iterator[ServedEmulator]:
-    server = ServedEmulator(entra=True).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # -- Foundry with a token command, across several token lifetimes ------------------------------

@@ -18,10 +18,10 @@ from openai_messages.emulator import Emulator
 from openai_messages.emulator.conversations import check_items as server_check
 from openai_messages.models import Message
 
-from .test_converter_properties import (
+from .payload_strategies import (
     FEWER,
     SETTINGS,
-    _both_paths,
+    both_paths,
     details,
     json_values,
     messages,
@@ -267,7 +267,7 @@ item_pages = obj(
 def test_conversation_item_pages_round_trip_exactly(payload: dict[str, Any]) -> None:
     page = converter.decode(orjson.dumps(payload), om.ConversationItemPage)
     assert converter.unstructure(page) == payload
-    _both_paths(payload, om.ConversationItemPage)
+    both_paths(payload, om.ConversationItemPage)
 
 
 @FEWER
@@ -283,7 +283,7 @@ def test_conversation_item_pages_round_trip_exactly(payload: dict[str, Any]) -> 
 )
 def test_conversations_round_trip_exactly(payload: dict[str, Any]) -> None:
     assert converter.unstructure(converter.structure(payload, om.Conversation)) == payload
-    _both_paths(payload, om.Conversation)
+    both_paths(payload, om.Conversation)
 
 
 # ----------------------------------------------------------------------------- over loopback

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-async def _spawn(*args: str, stderr: int) -> asyncio.subprocess.Process:
-    """``python -m openai_messages.emulator ARGS`` from this checkout, stdout piped."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "openai_messages.emulator",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=stderr,
-        env=env,
-    )
+from .emulator_support import spawn_emulator
 
 
 async def test_module_entry_serves_and_exits_cleanly() -> None:
-    proc = await _spawn(
+    proc = await spawn_emulator(
         *("--port", "0", "--seed-threads", "2", "--seed-messages", "30"),
         *("--api-key", "sk-cli", "--rate-limit", "500"),
         stderr=asyncio.subprocess.PIPE,
@@ -63,7 +46,7 @@ async def test_module_entry_serves_and_exits_cleanly() -> None:
 
 async def _terminated_copy() -> asyncio.subprocess.Process:
     """SIGTERM exits cleanly too."""
-    proc = await _spawn("--port", "0", "--chaos", "3", stderr=asyncio.subprocess.DEVNULL)
+    proc = await spawn_emulator("--port", "0", "--chaos", "3", stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
     assert line.startswith("OPENAI_BASE_URL=")
@@ -73,7 +56,7 @@ async def _terminated_copy() -> asyncio.subprocess.Process:
 
 
 async def test_module_entry_loose_ids_and_entra_mode() -> None:
-    proc = await _spawn(
+    proc = await spawn_emulator(
         *("--port", "0", "--seed-threads", "1", "--seed-messages", "3", "--loose-ids", "--entra"),
         stderr=asyncio.subprocess.DEVNULL,
     )

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from openai_messages.emulator import Emulator, Fault, Flavour
 
-from .test_emulator_malformed import JSON
-from .test_emulator_routes import KEY, assert_error, call, http, server
+from .emulator_support import KEY, assert_error, http, server
+from .payload_strategies import ANY_JSON as JSON
+from .support import call
 
 openai = pytest.importorskip("openai")
 __all__ = ["http", "server"]  # the route tests' fixtures: pytest finds them by these names

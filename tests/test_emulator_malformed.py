@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from openai_messages.emulator import Emulator
 
+from .payload_strategies import ANY_JSON as JSON
+
 KEY = "sk-emu-malformed"
 
 # (path prefix under the root, query): every address the emulator serves the API under
@@ -84,17 +86,6 @@ async def test_item6_a_type_that_is_an_object_or_a_list_is_400(
     assert len(server.store.messages("thread_m")) == 0
 
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**64 - 1)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
 KEYS = st.sampled_from(
     ["type", "text", "image_file", "image_url", "file_id", "tools", "url", "detail"]
 )

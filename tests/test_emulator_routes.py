@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -14,9 +13,11 @@ from yarl import URL
 
 from openai_messages.emulator import Emulator
 
+from .emulator_support import KEY, assert_error, http, server
 from .support import call, until
 
-KEY = "sk-emu-routes-SECRET"
+__all__ = ["http", "server"]  # the route tests' fixtures: pytest finds them by these names
+
 V2_FIELDS = {
     "id",
     "object",
@@ -46,31 +47,6 @@ V1_FIELDS = {
     "metadata",
 }
 V1 = {"OpenAI-Beta": "assistants=v1"}
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[Emulator]:
-    async with Emulator(api_key=KEY, seed=5) as emu:
-        yield emu
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as session:
-        yield session
-
-
-def assert_error(body: Any, *, param: str | None = None, code: str | None = None) -> None:
-    assert set(body) == {"error"}
-    err = body["error"]
-    assert set(err) == {"message", "type", "param", "code"}
-    assert isinstance(err["message"], str)
-    assert err["message"]
-    assert err["type"] == "invalid_request_error"
-    if param is not None:
-        assert err["param"] == param
-    if code is not None:
-        assert err["code"] == code
 
 
 # -- create / retrieve / modify / delete ----------------------------------------------

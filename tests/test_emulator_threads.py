@@ -11,17 +11,11 @@ import pytest
 
 from openai_messages.emulator import Emulator, Faults
 
-from .support import call as routes_call
+from .emulator_support import PREFIXES, url
+from .emulator_support import status_and_body as call
 
 KEY = "sk-emu-threads"
 THREAD_FIELDS = {"id", "object", "created_at", "metadata", "tool_resources"}
-#: flavour -> (URL suffix after the root, query string)
-PREFIXES = {
-    "openai": ("/v1", ""),
-    "azure": ("/openai", "?api-version=2024-05-01-preview"),
-    "azure_v1": ("/openai/v1", ""),
-    "foundry": ("/api/projects/proj", "?api-version=v1"),
-}
 
 
 @pytest.fixture
@@ -34,19 +28,6 @@ async def server() -> AsyncIterator[Emulator]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as session:
         yield session
-
-
-async def call(
-    http: aiohttp.ClientSession, method: str, url: str, json: Any = None, **options: Any
-) -> tuple[int, Any]:
-    """One request (checked as the route tests check theirs): status and decoded body."""
-    status, body, _ = await routes_call(http, method, url, json=json, **options)
-    return status, body
-
-
-def url(server: Emulator, flavour: str, path: str) -> str:
-    prefix, query = PREFIXES[flavour]
-    return f"{server.root_url}{prefix}{path}{query}"
 
 
 @pytest.mark.parametrize("flavour", list(PREFIXES))

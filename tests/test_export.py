@@ -21,24 +21,7 @@ from openai_messages.cli.export import (
 )
 from openai_messages.emulator import Emulator
 
-from .support import read_state
-
-
-def payload(n: int, thread_id: str = "thread_a", **extra: Any) -> dict[str, Any]:
-    return {
-        "id": f"msg_{n:04d}",
-        "object": "thread.message",
-        "created_at": 1700000000 + n,
-        "thread_id": thread_id,
-        "role": "user",
-        "content": [{"type": "text", "text": {"value": f"m{n}", "annotations": []}}],
-        "metadata": {},
-        **extra,
-    }
-
-
-def message(n: int, thread_id: str = "thread_a", **extra: Any) -> om.Message:
-    return converter.structure(payload(n, thread_id, **extra), om.Message)
+from .support import message, payload, read_state
 
 
 def lines_of(path: Path) -> list[dict[str, Any]]:

@@ -18,11 +18,16 @@ from openai_messages.cli.export import STATE_SUFFIX, ExportStats, ResumableFile,
 from openai_messages.cli.progress import LogDisplay
 from openai_messages.emulator import Fault
 
-from .support import read_state
-from .test_cli import ServedEmulator, assert_exact_export, export_args, exported, invoke
-from .test_cli_live import token_command
-from .test_export import message
-from .test_import_resume import created_so_far, finish, start
+from .cli_support import (
+    ServedEmulator,
+    assert_exact_export,
+    export_args,
+    exported,
+    invoke,
+    token_command,
+)
+from .process_support import created_so_far, finish, start
+from .support import message, read_state
 
 
 @pytest.fixture

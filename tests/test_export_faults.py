@@ -22,9 +22,7 @@ import pytest
 from openai_messages.cli import export as export_module
 from openai_messages.cli.export import STATE_SUFFIX, ResumableFile, encode_page
 
-from .fault_files import fail, is_file, written_bytes
-from .support import read_state
-from .test_cli import (
+from .cli_support import (
     ServedEmulator,
     assert_exact_export,
     env_for_subprocess,
@@ -32,7 +30,8 @@ from .test_cli import (
     exported,
     invoke,
 )
-from .test_export import message
+from .fault_files import fail, is_file, written_bytes
+from .support import message, read_state
 
 
 def seeded(served: ServedEmulator, threads: int, messages: int) -> list[str]:

@@ -22,6 +22,7 @@ from openai_messages.emulator import Fault
 from .cli_support import ServedEmulator, invoke
 from .import_support import (
     assert_imported,
+    creates,
     exported_message,
     import_args,
     map_lines,
@@ -31,11 +32,6 @@ from .import_support import (
     write_export,
 )
 from .support import read_state, write_state
-
-
-def creates(served: ServedEmulator) -> int:
-    return len(served.call(lambda: served.emu.log.filter("create")))
-
 
 # -- what is created -------------------------------------------------------------------------
 

@@ -18,12 +18,18 @@ from openai_messages.cli import importer
 from openai_messages.cli.export import ResumableFile
 from openai_messages.cli.importer import STATE_SUFFIX, ImportJournal, SourceMessage
 
+from .cli_support import ServedEmulator, invoke
 from .fault_files import fail, fsynced_paths, is_file, written_bytes
-from .import_support import import_args, map_lines, seed_targets, target_view, write_export
-from .support import read_state
-from .test_cli import ServedEmulator, invoke
-from .test_export import message
-from .test_import_command import assert_imported, creates
+from .import_support import (
+    assert_imported,
+    creates,
+    import_args,
+    map_lines,
+    seed_targets,
+    target_view,
+    write_export,
+)
+from .support import message, read_state
 
 # -- item 1: nothing claimed after a failed fsync ----------------------------------------------
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 from openai_messages.cli.importer import STATE_SUFFIX
 from openai_messages.emulator import Faults
 
-from .cli_support import ServedEmulator, env_for_subprocess
+from .cli_support import ServedEmulator
 from .import_support import (
     KeylessProxy,
     assert_imported,
@@ -25,62 +23,14 @@ from .import_support import (
     seed_targets,
     write_export,
 )
+from .process_support import (
+    created_so_far,
+    finish,
+    kill_at_random_points,
+    run_until_done,
+    start,
+)
 from .support import read_state
-
-MAX_RUNS = 40
-
-
-def start(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "openai_messages", *args],
-        env=env_for_subprocess(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-def finish(proc: subprocess.Popen[bytes], timeout: float = 120) -> tuple[int, str]:
-    _, stderr = proc.communicate(timeout=timeout)
-    return proc.returncode, stderr.decode(errors="replace")
-
-
-def created_so_far(map_path: Path) -> int:
-    return len(map_path.read_bytes().splitlines()) if map_path.exists() else 0
-
-
-def kill_at_random_points(
-    args: list[str], map_path: Path, total: int, kills: int, rng: random.Random
-) -> int:
-    """Start the import and SIGKILL it ``kills`` times, each after a random number of new
-    map lines; return how many kills landed while it was still running."""
-    landed = 0
-    for _ in range(kills):
-        before = created_so_far(map_path)
-        goal = min(total - 1, before + rng.randint(1, max(1, total // (kills + 2))))
-        proc = start(args)
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and created_so_far(map_path) < goal:
-            assert time.monotonic() < deadline, "the import made no progress"
-            time.sleep(rng.uniform(0.0, 0.02))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            landed += 1
-        finish(proc, 30)
-    return landed
-
-
-def run_until_done(args: list[str]) -> list[int]:
-    """Run the import again until it exits 0 (a thread stopped by an unknown outcome
-    exits 1 and goes on in the next run); return the exit codes."""
-    codes: list[int] = []
-    for _ in range(MAX_RUNS):
-        code, stderr = finish(start(args))
-        codes.append(code)
-        if code == 0:
-            return codes
-        assert code == 1, stderr
-        assert "CreateOutcomeUnknownError" in stderr or "was not created" in stderr, stderr
-    raise AssertionError(f"not done after {MAX_RUNS} runs: {codes}")
 
 
 def test_sigkill_at_random_points_then_resume(

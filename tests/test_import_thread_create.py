@@ -12,9 +12,9 @@ from typing import Any
 from openai_messages.cli.importer import IDEMPOTENCY_METADATA_KEY, SOURCE_THREAD_METADATA_KEY
 from openai_messages.emulator import Fault
 
+from .cli_support import ServedEmulator, invoke
 from .import_support import KeylessProxy, import_args, source_of, target_view, write_export
-from .test_cli import ServedEmulator, invoke
-from .test_import_resume import finish, start
+from .process_support import finish, start
 
 
 def created_threads(served: ServedEmulator) -> dict[str, list[str]]:

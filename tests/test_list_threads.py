@@ -16,9 +16,10 @@ import openai_messages as om
 from openai_messages import converter
 from openai_messages.emulator import Emulator, Fault
 
+from .emulator_support import spawn_emulator as _spawn
+from .emulator_support import status_and_body as call
+from .emulator_support import url
 from .support import API_KEY, FAST_RETRIES
-from .test_emulator_cli import _spawn
-from .test_emulator_threads import call, url
 
 
 def foundry_client(emu: Emulator, **options: Any) -> om.Client:

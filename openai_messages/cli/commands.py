@@ -36,6 +36,14 @@ from ..errors import (
 )
 from ..types import Order
 from .connection import Connection, connection_options
+from .conversation_import import SOURCE_THREAD_KEY as CONVERSATION_SOURCE_KEY
+from .conversation_import import STATE_SUFFIX as CONVERSATIONS_STATE_SUFFIX
+from .conversation_import import (
+    ConversationSource,
+    import_conversations,
+    read_for_conversations,
+    verify_conversations,
+)
 from .export import (
     ExportStats,
     JsonlSink,
@@ -46,6 +54,7 @@ from .export import (
     export_threads,
     unfinished,
 )
+from .import_journal import CONVERSATIONS, THREADS
 from .importer import (
     SOURCE_THREAD_METADATA_KEY,
     ImportInputError,
@@ -464,15 +473,12 @@ def export(
         sys.exit(EXIT_API_ERROR)
 
 
+ImportWork = Callable[[Client, ImportStats], Coroutine[Any, Any, list[ThreadFailure]]]
+"""One import's loop (into threads, into conversations), run by :func:`_import`."""
+
+
 async def _import(
-    threads: Sequence[SourceThread],
-    journal: ImportJournal,
-    client: Client,
-    *,
-    thread_map: dict[str, str],
-    concurrency: int,
-    progress: str,
-    console: Console,
+    work: ImportWork, client: Client, *, progress: str, console: Console
 ) -> tuple[list[ThreadFailure], ImportStats, dict[str, int]]:
     """Run the import with its progress display; the failures, totals and client counters."""
     stats = ImportStats()
@@ -482,15 +488,7 @@ async def _import(
         )
         try:
             async with showing(display):
-                failures = await import_threads(
-                    client,
-                    threads,
-                    journal,
-                    stats,
-                    thread_map=thread_map,
-                    concurrency=concurrency,
-                    trust_idempotency_key=client.trust_idempotency_key,
-                )
+                failures = await work(client, stats)
         finally:
             stats.finished = time.monotonic()
         return failures, stats, dict(client.stats)
@@ -541,6 +539,16 @@ def parse_thread_map(pairs: Iterable[str]) -> dict[str, str]:
     help="The target honours Idempotency-Key: after a failure re-send with the same key "
     "instead of listing the thread to check.",
 )  # fmt: skip
+@click.option(
+    "--to", "destination", type=click.Choice(["threads", "conversations"]), default="threads",
+    show_default=True,
+    help="Create threads, or one conversation (Responses API) per source thread.",
+)  # fmt: skip
+@click.option(
+    "--verify", is_flag=True, default=False,
+    help="With --to conversations: then walk each conversation and compare it with the "
+    "export (count, order, content); exit 1 on any mismatch.",
+)  # fmt: skip
 @connection_options
 @progress_option
 def import_(
@@ -551,6 +559,8 @@ def import_(
     concurrency: int,
     complete_only: bool,
     trust_idempotency_key: bool,
+    destination: str,
+    verify: bool,
     connection: Connection,
     progress: str,
 ) -> None:
@@ -563,11 +573,20 @@ def import_(
     ids, timestamps, status, assistant and run ids are dropped. Each message carries its
     idempotency key in metadata (om_idempotency_key) when it has room for one.
 
+    With --to conversations each source thread becomes a conversation (metadata
+    source_thread_id and om_import), its messages items (om.conversation_items), 20 a
+    call; the map's lines are source_thread_id, source_id, conversation_id, item_id.
+
     Exactly once: re-running the same command after an interruption creates only what is
     missing, never a message twice. The file is checked whole before anything is sent.
-    Exit codes: 0 done, 1 an API error, 2 bad usage or input, 74 an I/O error,
-    130 interrupted.
+    Exit codes: 0 done, 1 an API error (or a --verify mismatch), 2 bad usage or input,
+    74 an I/O error, 130 interrupted.
     """
+    into_conversations = destination == "conversations"
+    if into_conversations and (thread_maps or trust_idempotency_key):
+        raise click.UsageError("--thread-map and --trust-idempotency-key are for --to threads")
+    if verify and not into_conversations:
+        raise click.UsageError("--verify is for --to conversations")
     thread_map = parse_thread_map(thread_maps)
     client = open_client(connection, trust_idempotency_key=trust_idempotency_key)
     console = stderr_console()
@@ -588,8 +607,11 @@ def import_(
             f"then import{other}"
         )
     try:
-        threads = read_export(
-            export_file, connection.api_version, partial.size if partial else None
+        size = partial.size if partial else None
+        threads: Sequence[SourceThread | ConversationSource] = (
+            read_for_conversations(export_file, size)
+            if into_conversations
+            else read_export(export_file, connection.api_version, size)
         )
     except ImportInputError as exc:
         raise click.UsageError(f"{export_file}: {exc}") from None
@@ -605,9 +627,13 @@ def import_(
         )  # fmt: skip
         threads = kept
     target = connection.target
-    state_path = state_file or export_file + IMPORT_STATE_SUFFIX
+    suffix = CONVERSATIONS_STATE_SUFFIX if into_conversations else IMPORT_STATE_SUFFIX
+    state_path = state_file or export_file + suffix
     try:
-        journal = ImportJournal.open(state_path, map_file, target, thread_map)
+        journal = ImportJournal.open(
+            state_path, map_file, target, thread_map,
+            CONVERSATIONS if into_conversations else THREADS,
+        )  # fmt: skip
     except ResumeError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
@@ -622,21 +648,32 @@ def import_(
     if journal.resumed:
         done = sum(1 for t in threads if journal.state(t.thread_id).done)
         console.print(f"resuming {state_path}: {done} of {len(threads)} threads already complete")
+    orphans: list[str] = []
+
+    async def work(client: Client, stats: ImportStats) -> list[ThreadFailure]:
+        if not into_conversations:
+            return await import_threads(
+                client, [t for t in threads if isinstance(t, SourceThread)], journal, stats,
+                thread_map=thread_map, concurrency=concurrency,
+                trust_idempotency_key=client.trust_idempotency_key,
+            )  # fmt: skip
+        failures, left = await import_conversations(
+            client, [t for t in threads if isinstance(t, ConversationSource)], journal, stats,
+            lists_conversations=connection.kind == "foundry", concurrency=concurrency,
+        )  # fmt: skip
+        orphans.extend(left)
+        return failures
+
     try:
         try:
             failures, stats, counters = run_async(
-                _import(
-                    threads,
-                    journal,
-                    client,
-                    thread_map=thread_map,
-                    concurrency=concurrency,
-                    progress=progress,
-                    console=console,
-                )
+                _import(work, client, progress=progress, console=console)
             )
+            if verify and not failures:
+                mismatches = run_async(_verify(threads, journal, connection, concurrency, console))
         finally:
-            _warn_orphans(journal, target, console)
+            if not into_conversations:  # (conversations report their own, below)
+                _warn_orphans(journal, target, console)
             journal.close()
     except Interrupted:
         console.print("interrupted; run the same command again to resume")
@@ -651,9 +688,47 @@ def import_(
         io_failure(exc, state_path, console, _RESUME_ADVICE)
     recovered = f" ({stats.recovered} found already created)" if stats.recovered else ""
     console.print(f"imported {stats.threads_done} threads{recovered}: {describe(stats, counters)}")
+    report_orphans(orphans, target, console)
     if failures:
         report_failures(failures, console)
+        if verify:
+            console.print("not verified: run the same command again to finish first")
         sys.exit(EXIT_API_ERROR)
+    if verify:
+        verdict = f"{mismatches} mismatches" if mismatches else "every item matches the export"
+        console.print(f"verified {len(threads)} conversations: {verdict}")
+        if mismatches:
+            sys.exit(EXIT_API_ERROR)
+
+
+def report_orphans(orphans: Sequence[str], target: str, console: Console) -> None:
+    """List the conversations a create with an unknown outcome may have left (empty)."""
+    for source in orphans:
+        console.print(
+            f"warning: source thread {source}: a create of its conversation had an unknown "
+            f"outcome; {target} may hold an empty orphan conversation with metadata "
+            f"{CONVERSATION_SOURCE_KEY}={source} (no item was added to it): delete it",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+
+
+async def _verify(
+    threads: Sequence[SourceThread | ConversationSource],
+    journal: ImportJournal,
+    connection: Connection,
+    concurrency: int,
+    console: Console,
+) -> int:
+    """--verify: each conversation against the export; the mismatches, each printed."""
+
+    def report(line: str) -> None:
+        console.print(f"mismatch: {line}", markup=False, highlight=False, soft_wrap=True)
+
+    async with open_client(connection) as client:
+        return await verify_conversations(
+            client, [t for t in threads if isinstance(t, ConversationSource)], journal,
+            concurrency=concurrency, report=report,
+        )  # fmt: skip
 
 
 def _warn_orphans(journal: ImportJournal, target: str, console: Console) -> None:

@@ -27,7 +27,7 @@ import attrs
 import orjson
 
 from .export import CHECKPOINT_INTERVAL, _last_line_end
-from .import_source import SourceMessage, SourceThread
+from .import_source import Exported
 from .journal import (
     Journal,
     JournalDamagedError,
@@ -38,11 +38,33 @@ from .journal import (
     naming,
 )
 
-__all__ = ["STATE_FORMAT", "ImportJournal", "ImportThreadState"]
+__all__ = [
+    "CONVERSATIONS",
+    "STATE_FORMAT",
+    "THREADS",
+    "Destination",
+    "ImportJournal",
+    "ImportThreadState",
+]
 
 STATE_FORMAT: Final = "openai-messages-import/2"
 LEGACY_FORMAT: Final = "openai-messages-import/1"
-_FIELDS: Final = ("target", "count", "last_id", "source_id", "done", "pending")
+_FIELDS: Final = ("target", "count", "last_id", "source_id", "done", "pending", "batch")
+
+
+@attrs.frozen
+class Destination:
+    """What an import creates: its name (the state's ``to``) and its map's two keys."""
+
+    name: str
+    target_key: str
+    """The map's key of the target (a thread, a conversation)."""
+    created_key: str
+    """The map's key of what was created for a message (a message, an item)."""
+
+
+THREADS: Final = Destination("threads", "thread_id", "id")
+CONVERSATIONS: Final = Destination("conversations", "conversation_id", "item_id")
 
 
 @attrs.define
@@ -57,6 +79,9 @@ class ImportThreadState:
     done: bool = False
     pending: bool = False
     """A target thread's create was sent and its id not recorded (it may be an orphan)."""
+    batch: dict[str, Any] | None = None
+    """A batch of items sent and not yet settled (conversations): ``index``, ``start``
+    (the count when it was sent), ``first`` (its first source id) and ``size``."""
 
 
 class ImportJournal:
@@ -67,10 +92,17 @@ class ImportJournal:
     journal and synced. On open, the map is cut back to the committed size.
     """
 
-    def __init__(self, state_path: str, map_path: str | None, target: str) -> None:
+    def __init__(
+        self,
+        state_path: str,
+        map_path: str | None,
+        target: str,
+        destination: Destination = THREADS,
+    ) -> None:
         self.state_path = state_path
         self.map_path = map_path
         self.target = target
+        self.destination = destination
         self.nonce = secrets.token_hex(16)
         self.threads: dict[str, ImportThreadState] = {}
         self.resumed = False
@@ -92,10 +124,11 @@ class ImportJournal:
         map_path: str | None,
         target: str,
         thread_map: Mapping[str, str] | None = None,
+        destination: Destination = THREADS,
     ) -> ImportJournal:
         """Open (or start, or rebuild) the journal; :class:`ResumeError` if it cannot be
         resumed safely, :class:`OSError` naming the file that cannot be read or written."""
-        journal = cls(state_path, map_path, target)
+        journal = cls(state_path, map_path, target, destination)
         lock_path = state_path + ".lock"
         used_before = os.path.exists(lock_path)
         try:
@@ -139,6 +172,7 @@ class ImportJournal:
             "format": STATE_FORMAT,
             "nonce": self.nonce,
             "target": self.target,
+            "to": self.destination.name,
             "map": os.path.abspath(self.map_path) if self.map_path else None,
         }
 
@@ -189,8 +223,10 @@ class ImportJournal:
         for number, raw in enumerate(data.split(b"\n")[:-1], 1):
             try:
                 line = orjson.loads(raw)
-                source, target = str(line["source_thread_id"]), str(line["thread_id"])
-                created, source_id = str(line["id"]), str(line["source_id"])
+                source = str(line["source_thread_id"])
+                target = str(line[self.destination.target_key])
+                created = str(line[self.destination.created_key])
+                source_id = str(line["source_id"])
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 raise ResumeError(
                     f"{self.map_path}:{number} is not a line of an import's map; "
@@ -230,6 +266,11 @@ class ImportJournal:
             raise ResumeError(
                 f"{path} is an import into {header.get('target')}, not {self.target}; "
                 f"give another --state to import there"
+            )
+        if header.get("to", THREADS.name) != self.destination.name:
+            raise ResumeError(
+                f"{path} is an import into {header.get('to', THREADS.name)}, not "
+                f"{self.destination.name}; give another --state"
             )
         if header.get("map") != (os.path.abspath(self.map_path) if self.map_path else None):
             raise ResumeError(f"{path} was written with --map {header.get('map')}; resume with it")
@@ -280,7 +321,22 @@ class ImportJournal:
         self._changed.add(source_thread)
         self.checkpoint()
 
-    def record(self, source: SourceMessage, target_thread: str, created_id: str) -> None:
+    def batch_pending(self, source_thread: str, index: int, first: str, size: int) -> None:
+        """Record, at once, that a batch of ``size`` items is about to be sent (with all
+        that is recorded before it): ``first`` is its first source message's id."""
+        state = self.state(source_thread)
+        state.batch = {"index": index, "start": state.count, "first": first, "size": size}
+        self._changed.add(source_thread)
+        self.checkpoint()
+
+    def batch_settled(self, source_thread: str) -> None:
+        """The pending batch is settled: what it stored is recorded (committed later)."""
+        state = self.state(source_thread)
+        if state.batch is not None:
+            state.batch = {**state.batch, "settled": True}
+        self._changed.add(source_thread)
+
+    def record(self, source: Exported, target_thread: str, created_id: str) -> None:
         """Record one created message (map line, count, last id); commit if it is time."""
         if self._map_fd >= 0:
             assert self.map_path is not None
@@ -288,8 +344,8 @@ class ImportJournal:
                 {
                     "source_thread_id": source.thread_id,
                     "source_id": source.id,
-                    "thread_id": target_thread,
-                    "id": created_id,
+                    self.destination.target_key: target_thread,
+                    self.destination.created_key: created_id,
                 }
             )
             self._check()
@@ -315,10 +371,10 @@ class ImportJournal:
         self._changed.add(source_thread)
         self.maybe_checkpoint()
 
-    def reopen(self, thread: SourceThread) -> None:
+    def reopen(self, source_thread: str) -> None:
         """A thread done with fewer messages than the export now has: import the rest."""
-        self.state(thread.thread_id).done = False
-        self._changed.add(thread.thread_id)
+        self.state(source_thread).done = False
+        self._changed.add(source_thread)
 
     def _check(self) -> None:
         if self._journal is not None and self._journal.poisoned is not None:

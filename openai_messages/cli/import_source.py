@@ -10,8 +10,8 @@ an :class:`ImportInputError` naming its line before anything is sent.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import orjson
@@ -20,11 +20,35 @@ from .. import protocol, validation
 from ..errors import InvalidArgumentError, OpenAIMessagesError
 from ..types import Role
 
-__all__ = ["ImportInputError", "SourceMessage", "SourceThread", "read_export"]
+__all__ = [
+    "Exported",
+    "ImportInputError",
+    "SourceMessage",
+    "SourceThread",
+    "identify",
+    "read_export",
+    "read_threads",
+]
 
 
 class ImportInputError(OpenAIMessagesError):
     """The export file cannot be imported as it is (bad input: exit code 2)."""
+
+
+class Exported(Protocol):
+    """What every reading of an exported message has: its line, ids and creation time."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def thread_id(self) -> str: ...
+    @property
+    def created_at(self) -> int | None: ...
+
+
+M = TypeVar("M", bound=Exported)
 
 
 @attrs.frozen
@@ -84,23 +108,29 @@ def _version(item: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _message(item: object, line: int, api_version: protocol.ApiVersion) -> SourceMessage:
+def identify(item: object, line: int) -> tuple[str, str, str]:
+    """The message id and thread id of an exported line, and where it is (for errors)."""
     where = f"line {line}"
     if not isinstance(item, dict):
         raise ImportInputError(f"{where}: not a JSON object")
     for field in ("thread_id", "role", "content"):
         if item.get(field) is None:
             raise ImportInputError(f"{where}: the message has no {field}")
-    message_id, thread_id, role = item.get("id"), item["thread_id"], item["role"]
+    message_id, thread_id = item.get("id"), item["thread_id"]
     if not isinstance(message_id, str) or not message_id:
         raise ImportInputError(f"{where}: the message has no id")
     where = f"line {line} (message {message_id})"
-    try:
-        role = validation.check_role(role)
-    except InvalidArgumentError as exc:
-        raise ImportInputError(f"{where}: {exc}") from None
     if not isinstance(thread_id, str) or not thread_id:
         raise ImportInputError(f"{where}: thread_id must be a non-empty string")
+    return message_id, thread_id, where
+
+
+def _message(item: Any, line: int, api_version: protocol.ApiVersion) -> SourceMessage:
+    message_id, thread_id, where = identify(item, line)
+    try:
+        role = validation.check_role(item["role"])
+    except InvalidArgumentError as exc:
+        raise ImportInputError(f"{where}: {exc}") from None
     content = item["content"]
     if isinstance(content, str):
         content = [{"type": "text", "text": {"value": content}}]
@@ -163,7 +193,21 @@ def read_export(
     ``thread_id``/``role``/``content``/``id``, content that cannot be created, lines of
     both API versions, the same message twice, a field the other API version needs.
     """
-    threads: dict[str, list[SourceMessage]] = {}
+    return [
+        SourceThread(tid, messages)
+        for tid, messages in read_threads(
+            path, lambda item, line: _message(item, line, api_version), size
+        )
+    ]
+
+
+def read_threads(
+    path: str, convert: Callable[[Any, int], M], size: int | None = None
+) -> list[tuple[str, tuple[M, ...]]]:
+    """Each thread of the export with its messages read by ``convert(item, line)``, in
+    first-seen order, each in creation order (the reading of :func:`read_export`, whatever
+    a message becomes: ``convert`` raises :class:`ImportInputError` naming its line)."""
+    threads: dict[str, list[M]] = {}
     seen: dict[tuple[str, str], int] = {}
     first_version: tuple[str, int] | None = None
     try:
@@ -176,7 +220,7 @@ def read_export(
                     item = orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
                     raise ImportInputError(f"line {line}: not JSON ({exc})") from None
-                message = _message(item, line, api_version)
+                message = convert(item, line)
                 version = _version(item)
                 if version is not None:
                     if first_version is None:
@@ -194,10 +238,10 @@ def read_export(
                 threads.setdefault(message.thread_id, []).append(message)
     except OSError as exc:
         raise ImportInputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return [SourceThread(tid, _chronological(ms)) for tid, ms in threads.items()]
+    return [(tid, _chronological(ms)) for tid, ms in threads.items()]
 
 
-def _chronological(messages: list[SourceMessage]) -> tuple[SourceMessage, ...]:
+def _chronological(messages: list[M]) -> tuple[M, ...]:
     """By ``created_at`` then file order; a message without one stays after its predecessor."""
     keys: list[tuple[int, int]] = []
     last = 0

@@ -29,10 +29,11 @@ import first looks, once, for the threads a killed run created but did not commi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 import attrs
 
@@ -48,7 +49,7 @@ from ..protocol import IDEMPOTENCY_MARKER
 from ..validation import MAX_METADATA_KEYS
 from .export import RUN_ENDING, ExportStats, ResumeError, ThreadFailure, _bounded
 from .import_journal import ImportJournal, ImportThreadState
-from .import_source import ImportInputError, SourceMessage, SourceThread, read_export
+from .import_source import Exported, ImportInputError, SourceMessage, SourceThread, read_export
 
 __all__ = [
     "IDEMPOTENCY_METADATA_KEY",
@@ -67,6 +68,8 @@ __all__ = [
     "idempotency_key",
     "import_threads",
     "read_export",
+    "run_per_thread",
+    "start_run",
 ]
 
 IDEMPOTENCY_METADATA_KEY: Final = IDEMPOTENCY_MARKER
@@ -283,34 +286,71 @@ async def import_threads(
                 f"source thread {source_thread} was imported into {known}, "
                 f"not {target}; resume with the same --thread-map"
             )
+    todo = start_run(threads, journal, stats)
+    if journal.resumed:
+        await _adopt_uncommitted(client, journal, [t.thread_id for t in todo], thread_map)
+    jobs = [
+        (t.thread_id, functools.partial(
+            _import_one, client, t, journal, stats, thread_map.get(t.thread_id),
+            trust_idempotency_key,
+        ))
+        for t in todo
+    ]  # fmt: skip
+    return await run_per_thread(jobs, journal, stats, concurrency)
+
+
+class ExportedThread(Protocol):
+    """A source thread as any import reads it: its id and its messages in order."""
+
+    @property
+    def thread_id(self) -> str: ...
+    @property
+    def messages(self) -> Sequence[Exported]: ...
+
+
+T = TypeVar("T", bound=ExportedThread)
+
+
+def start_run(threads: Sequence[T], journal: ImportJournal, stats: ImportStats) -> list[T]:
+    """Check each thread against what ``journal`` committed of it and count the totals;
+    the threads not yet done (:class:`ResumeError` for an export that changed)."""
     for thread in threads:
         _check_unchanged(thread, journal)
     stats.threads_total = len(threads)
     todo = [t for t in threads if not journal.state(t.thread_id).done]
     stats.threads_skipped = len(threads) - len(todo)
-    failures: list[ThreadFailure] = []
-    if journal.resumed:
-        await _adopt_uncommitted(client, journal, [t.thread_id for t in todo], thread_map)
+    return todo
 
-    def job(thread: SourceThread) -> Callable[[], Awaitable[None]]:
+
+async def run_per_thread(
+    jobs: Sequence[tuple[str, Callable[[], Awaitable[None]]]],
+    journal: ImportJournal,
+    stats: ImportStats,
+    concurrency: int,
+) -> list[ThreadFailure]:
+    """Run each source thread's job, ``concurrency`` at a time; the threads that failed.
+
+    A failing thread (an :class:`OpenAIMessagesError`) does not stop the others and is
+    never marked done; what ends the run (:data:`RUN_ENDING`) is raised from here.
+    """
+    failures: list[ThreadFailure] = []
+
+    def job(thread_id: str, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             try:
-                await _import_one(
-                    client, thread, journal, stats, thread_map.get(thread.thread_id),
-                    trust_idempotency_key,
-                )  # fmt: skip
+                await work()
             except RUN_ENDING:
                 raise
             except OpenAIMessagesError as exc:
-                failures.append(ThreadFailure(thread.thread_id, exc))
+                failures.append(ThreadFailure(thread_id, exc))
                 stats.threads_failed += 1
             else:
-                journal.finish(thread.thread_id)
+                journal.finish(thread_id)
                 stats.threads_done += 1
 
         return run
 
-    await _bounded([job(t) for t in todo], concurrency)
+    await _bounded([job(t, w) for t, w in jobs], concurrency)
     return failures
 
 
@@ -343,7 +383,7 @@ async def _adopt_uncommitted(
             journal.orphans.remove(keys[key])  # found: not an orphan
 
 
-def _check_unchanged(thread: SourceThread, journal: ImportJournal) -> None:
+def _check_unchanged(thread: ExportedThread, journal: ImportJournal) -> None:
     """Refuse to resume from an export whose committed part is not what it was; a thread
     done whose export has grown since (a resumed export) is imported on."""
     state = journal.state(thread.thread_id)
@@ -358,7 +398,7 @@ def _check_unchanged(thread: SourceThread, journal: ImportJournal) -> None:
             f"same export, or give another --state"
         )
     if state.done and state.count < count:
-        journal.reopen(thread)
+        journal.reopen(thread.thread_id)
 
 
 async def _import_one(
