@@ -4,7 +4,7 @@
 repeated runs) for:
 
 * ``orjson.loads`` alone (the floor: bytes to dicts, no models);
-* ``openai_messages.converter.decode(body, MessagePage)`` (bytes to validated models);
+* ``openai_messages._codec.converter.decode(body, MessagePage)`` (bytes to validated models);
 * the official ``openai`` package, doing exactly what it does for
   ``client.beta.threads.messages.list()``: ``httpx2.Response.json()`` (stdlib
   ``json.loads`` of the body), then ``AsyncOpenAI._process_response_data(data,
@@ -35,8 +35,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from openai_messages import converter
-from openai_messages.models import MessagePage
+from openai_messages._codec import converter
+from openai_messages._codec.models import MessagePage
 
 N_MESSAGES = 100
 SPEED_TARGET = 7.0  # decode at least this many times faster than the official package

@@ -18,12 +18,12 @@ from collections.abc import Callable
 
 import orjson
 
-from openai_messages import converter
+from openai_messages._codec import converter
+from openai_messages._codec.models import Message
 from openai_messages.cli.export import ResumableFile, ThreadState
 from openai_messages.cli.import_journal import ImportJournal
 from openai_messages.cli.import_source import SourceMessage
 from openai_messages.cli.journal import replace_atomically
-from openai_messages.models import Message
 
 from .results import Results, Target
 

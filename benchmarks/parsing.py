@@ -54,8 +54,8 @@ async def fetch_page(base_url: str, api_key: str, thread_id: str, limit: int = 1
 
 
 def _om(body: bytes) -> Parse:
-    from openai_messages import converter
-    from openai_messages.models import MessagePage
+    from openai_messages._codec import converter
+    from openai_messages._codec.models import MessagePage
 
     return lambda: converter.decode(body, MessagePage)
 

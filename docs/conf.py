@@ -47,7 +47,7 @@ PUBLIC_PACKAGES = (openai_messages.emulator, openai_messages)
 
 
 def _lookup(path: str) -> object:
-    """The object at a dotted path (``openai_messages.models.Message``), or ``None``."""
+    """The object at a dotted path (``openai_messages._codec.models.Message``), or ``None``."""
     parts = path.split(".")
     for cut in range(len(parts), 0, -1):
         try:
@@ -63,7 +63,7 @@ def _lookup(path: str) -> object:
 def _resolve_reexport(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     """Resolve a reference to this package's names that the reference does not document.
 
-    Type hints name a class by its defining module (``openai_messages.models.Message``);
+    Type hints name a class by its defining module (``openai_messages._codec.models.Message``);
     the reference documents it where users import it from (``openai_messages.Message``).
     Private names, type variables and internal helpers are not documented: they are shown
     as plain text. Anything else (a public name without its page) stays a warning.

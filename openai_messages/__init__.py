@@ -5,13 +5,18 @@
 <class 'openai_messages.client.Client'>
 """
 
+from ._codec.conversation_models import *  # noqa: F403
+from ._codec.conversation_models import __all__ as _conversation_model_names
+from ._codec.models import *  # noqa: F403
+from ._codec.models import __all__ as _model_names
+from ._core.retry import RetryBudget, RetryPolicy
+from ._transport.retry_loop import CallOptions, Response, Timeout
 from ._version import __version__
+from ._walk.bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
+from ._walk.pagination import Pager
 from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
-from .bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
 from .client import Client, ManyOptions, WalkOptions, WithResponse
 from .conversation_mapping import AssistantMedia, conversation_items
-from .conversation_models import *  # noqa: F403
-from .conversation_models import __all__ as _conversation_model_names
 from .conversations import (
     ConversationItems,
     Conversations,
@@ -20,12 +25,7 @@ from .conversations import (
 )
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
-from .models import *  # noqa: F403
-from .models import __all__ as _model_names
-from .pagination import Pager
 from .ratelimit import RateLimiter, RateLimits
-from .retry import RetryBudget, RetryPolicy
-from .transport import CallOptions, Response, Timeout
 from .types import (
     ApiVersion,
     ImageDetail,

@@ -1,4 +1,4 @@
-"""Calls written once: a call returning a :class:`~openai_messages.transport.Response`,
+"""Calls written once: a call returning a :class:`~openai_messages._transport.retry_loop.Response`,
 offered as well returning its value alone.
 
 ``value_of(WithResponse.create)`` in a class body is the method ``create`` of that class,
@@ -14,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Concatenate, Final, Generic, ParamSpec, TypeVar, overload
 
-from .transport import Response
+from ._transport.retry_loop import Response
 
 if TYPE_CHECKING:
     from typing_extensions import Self

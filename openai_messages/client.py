@@ -1,4 +1,4 @@
-"""The public client: the calls of :mod:`openai_messages.operations` over a transport.
+"""The public client: the calls of :mod:`openai_messages._core.operations` over a transport.
 
 Every call is written once, in :class:`WithResponse` (returning a :class:`Response`);
 :class:`Client` exposes each of them returning the value alone.
@@ -36,14 +36,9 @@ from typing import (
 import aiohttp
 import attrs
 
-from . import auth, errors, protocol, validation
-from .background import FeedRegistry
-from .bulk import FetchProgress, ThreadResults, ThreadStream
-from .calls import ValueOf, value_of
-from .conversations import Conversations, ConversationsWithResponse, make_conversations
-from .http import AiohttpSeam
-from .idempotency import find_marked
-from .models import (
+from . import auth, errors
+from ._codec.literals import Order, Role
+from ._codec.models import (
     DeletedMessage,
     DeletedThread,
     Message,
@@ -53,13 +48,20 @@ from .models import (
     Thread,
     ThreadPage,
 )
-from .pagination import PageLike, Pager
+from ._core import checks as validation
+from ._core import requests as protocol
+from ._core.idempotency import find_marked
+from ._core.retry import RetryBudget, RetryPolicy
+from ._transport.aiohttp_seam import AiohttpSeam
+from ._transport.reconcile import RECONCILE_MAX_ITEMS, Reconcile
+from ._transport.retry_loop import CallOptions, Response, Timeout, Transport, unknown_options
+from ._walk.bulk import FetchProgress, ThreadResults, ThreadStream
+from ._walk.feed import FeedRegistry
+from ._walk.pagination import PageLike, Pager
+from ._walk.walking import Paged, WalkOptions, make_pager, responses, split_walk_options
+from .calls import ValueOf, value_of
+from .conversations import Conversations, ConversationsWithResponse, make_conversations
 from .ratelimit import RateLimiter, RateLimits
-from .reconcile import RECONCILE_MAX_ITEMS, Reconcile
-from .retry import RetryBudget, RetryPolicy
-from .transport import CallOptions, Response, Timeout, Transport, unknown_options
-from .types import Order, Role
-from .walking import Paged, WalkOptions, make_pager, responses, split_walk_options
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -42,8 +42,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-from .errors import MessageNotMappableError
-from .models import (
+from ._codec.models import (
     Annotation,
     FileCitationAnnotation,
     FilePathAnnotation,
@@ -53,6 +52,7 @@ from .models import (
     RefusalContent,
     TextContent,
 )
+from .errors import MessageNotMappableError
 
 __all__ = ["AssistantMedia", "conversation_items"]
 

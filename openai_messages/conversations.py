@@ -17,21 +17,22 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import orjson
 
-from . import conversation_protocol as cp
-from . import errors, validation
-from .background import FeedRegistry
-from .calls import value_of
-from .conversation_models import (
+from . import errors
+from ._codec.conversation_models import (
     Conversation,
     ConversationItem,
     ConversationItemPage,
     ConversationPage,
     DeletedConversation,
 )
-from .item_reconcile import ItemsReconcile
-from .pagination import Pager
-from .transport import CallOptions, Response, Timeout, Transport
-from .walking import WalkOptions, make_pager, responses
+from ._core import checks as validation
+from ._core import conversation_requests as cp
+from ._transport.item_reconcile import ItemsReconcile
+from ._transport.retry_loop import CallOptions, Response, Timeout, Transport
+from ._walk.feed import FeedRegistry
+from ._walk.pagination import Pager
+from ._walk.walking import WalkOptions, make_pager, responses
+from .calls import value_of
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

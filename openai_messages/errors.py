@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .conversation_models import ConversationItem
+    from ._codec.conversation_models import ConversationItem
 
 __all__ = [
     "APIConnectionError",

@@ -17,7 +17,7 @@ and a server may send a value the API adds later; a closed type would be a lie t
 ``assert_never`` turns into a crash. For mypy ``Open[L]`` is ``str`` (it folds
 ``Literal[...] | str`` into ``str``): it names the known values for readers and for
 editors that offer them. The models' fields hold ``str`` at runtime, whatever arrives
-(:mod:`openai_messages.models` reads these annotations as ``str``).
+(the models read these annotations as ``str``).
 
 **Discriminators** (``.type`` of content blocks, annotations and tools) are closed, so
 that ``if block.type == "text":`` leaves only ``TextContent``: mypy narrows a union on
@@ -37,9 +37,16 @@ sentinel's text itself: no block holds it. Tell the unknown ones apart with
 ('asc', 'desc')
 """
 
-from __future__ import annotations
-
-from typing import Literal, TypeAlias, TypeVar
+from ._codec.literals import (
+    ApiVersion,
+    ImageDetail,
+    IncompleteReason,
+    MessageStatus,
+    Open,
+    Order,
+    Role,
+    UnknownType,
+)
 
 __all__ = [
     "ApiVersion",
@@ -51,31 +58,3 @@ __all__ = [
     "Role",
     "UnknownType",
 ]
-
-Order = Literal["asc", "desc"]
-"""The order of a list by creation time: ``"asc"`` (oldest first) or ``"desc"``."""
-
-Role = Literal["user", "assistant"]
-"""Who wrote a message."""
-
-ApiVersion = Literal["v1", "v2"]
-"""The Assistants API version: ``"v2"`` (current) or ``"v1"`` (legacy ``file_ids``)."""
-
-ImageDetail = Literal["auto", "low", "high"]
-"""The detail level of an image."""
-
-MessageStatus = Literal["in_progress", "incomplete", "completed"]
-"""The status of a message."""
-
-IncompleteReason = Literal[
-    "content_filter", "max_tokens", "run_cancelled", "run_expired", "run_failed"
-]
-"""Why a message is incomplete."""
-
-_Known = TypeVar("_Known", bound=str)
-
-Open: TypeAlias = _Known | str
-"""``Open[L]``: one of the values of the ``Literal`` ``L``, or any other string."""
-
-UnknownType: TypeAlias = Literal["<unknown>"]
-"""The ``type`` of the ``Unknown*`` classes for a type checker: a sentinel no tag equals."""

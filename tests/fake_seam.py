@@ -1,6 +1,6 @@
 """An in-memory seam: scripted replies instead of HTTP, for unit tests of the transport.
 
-It is a real :class:`~openai_messages.seam.Seam`: redirects and the body cap run as they
+It is a real :class:`~openai_messages._transport.seam.Seam`: redirects and the body cap run as they
 do over aiohttp; only the exchange itself is scripted.
 """
 
@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import attrs
 
 import openai_messages as om
-from openai_messages import protocol
-from openai_messages.retry import RetryBudget, RetryPolicy
-from openai_messages.seam import BodyLimit, PreparedRequest, Reply, Seam
-from openai_messages.transport import Timeout, Transport
+from openai_messages._core import requests as protocol
+from openai_messages._core.exchange import BodyLimit, HttpReply, PreparedRequest
+from openai_messages._core.retry import RetryBudget, RetryPolicy
+from openai_messages._transport.retry_loop import Timeout, Transport
+from openai_messages._transport.seam import Seam
 
 from .support import API_KEY
 
@@ -40,7 +41,7 @@ class FakeSeam(Seam):
         self.handler = handler
         self.sent: list[PreparedRequest] = []
 
-    async def exchange(self, request: PreparedRequest) -> Reply:
+    async def exchange(self, request: PreparedRequest) -> HttpReply:
         self.sent.append(request)
         answer = self.handler(request)
         if isinstance(answer, om.APIError):
@@ -49,7 +50,7 @@ class FakeSeam(Seam):
         chunks = [answer.body] if isinstance(answer.body, bytes) else list(answer.body)
         for chunk in chunks:
             limit.add(chunk)
-        return Reply(answer.status, answer.headers, limit.body(), request.url)
+        return HttpReply(answer.status, answer.headers, limit.body(), request.url)
 
 
 def script(*answers: Answer) -> Handler:

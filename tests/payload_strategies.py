@@ -10,8 +10,8 @@ import cattrs
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from openai_messages import converter, fastpath
-from openai_messages.models import (
+from openai_messages._codec import converter, fastpath
+from openai_messages._codec.models import (
     DeletedMessage,
     Message,
     MessageFile,

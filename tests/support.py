@@ -16,8 +16,8 @@ import aiohttp
 import orjson
 
 import openai_messages as om
-from openai_messages import converter
-from openai_messages.background import TASK_NAME
+from openai_messages._codec import converter
+from openai_messages._walk.feed import TASK_NAME
 from openai_messages.emulator import Emulator
 
 T = TypeVar("T")

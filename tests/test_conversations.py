@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import openai_messages as om
-from openai_messages import protocol
+from openai_messages._core import requests as protocol
 from openai_messages.emulator import Emulator, Fault
 
 from .hostile import Received, response, serve

@@ -17,9 +17,8 @@ import pytest
 from aiohttp import web
 
 import openai_messages as om
-from openai_messages import converter
-from openai_messages.errors import APIResponseValidationError
-from openai_messages.models import (
+from openai_messages._codec import converter
+from openai_messages._codec.models import (
     Attachment,
     CodeInterpreterTool,
     CreateMessageRequest,
@@ -46,6 +45,7 @@ from openai_messages.models import (
     UnknownContent,
     UnknownTool,
 )
+from openai_messages.errors import APIResponseValidationError
 
 # ----------------------------------------------------------------------------- the seeds
 
@@ -928,7 +928,7 @@ def test_every_page_model_needs_its_data(cls: type[Any], read: str) -> None:
 
 
 def test_every_model_of_the_models_module_is_covered() -> None:
-    from openai_messages import models, structuring
+    from openai_messages._codec import models, structuring
 
     found = structuring.find_models(models)
     classes = {getattr(models, n) for n in models.__all__ if attrs.has(getattr(models, n))}
@@ -943,7 +943,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Union
 import attrs
-from openai_messages.models import _Model, _PageMixin, _extra, _absent, NO_EXTRA
+from openai_messages._codec.models import _Model, _PageMixin, _extra, _absent, NO_EXTRA
 
 @attrs.frozen(repr=False)
 class Note(_Model):
@@ -1020,16 +1020,17 @@ def test_generated_source_is_in_linecache() -> None:
     assert "_Miss" in inspect.getsource(reader)
     converter.converter.get_structure_hook(Message)  # cattrs generates it on first use
     cattrs_made = [k for k in linecache.cache if "cattrs generated structure" in k]
-    assert any(k.endswith("openai_messages.models.Message>") for k in cattrs_made)
+    assert any(k.endswith("openai_messages._codec.models.Message>") for k in cattrs_made)
 
 
 def test_one_place_builds_the_validation_error_of_a_payload() -> None:
     """Issue 13: the converter and ``replies`` build ``APIResponseValidationError`` in one
     place, ``Unreadable.error``; the converter finds the problem, its callers add the rest."""
-    package = Path(converter.__file__).parent
+    package = Path(converter.__file__).parent.parent
     builders = []
-    for name in ("converter", "structuring", "fastpath", "replies"):
-        tree = ast.parse((package / f"{name}.py").read_text("utf-8"))
+    for where in ("_codec/converter", "_codec/structuring", "_codec/fastpath", "_core/replies"):
+        name = where.rpartition("/")[2]
+        tree = ast.parse((package / f"{where}.py").read_text("utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef):
                 for call in ast.walk(node):

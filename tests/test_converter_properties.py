@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openai_messages import converter
-from openai_messages.errors import APIResponseValidationError
-from openai_messages.models import (
+from openai_messages._codec import converter
+from openai_messages._codec.models import (
     Message,
     MessagePage,
 )
+from openai_messages.errors import APIResponseValidationError
 
 from .payload_strategies import (
     ALL_PAYLOADS,

@@ -13,31 +13,22 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict
 
 import openai_messages as om
-from openai_messages import headers, protocol
-from openai_messages.retry import RetryPolicy, Verdict, is_ambiguous, judge
-from openai_messages.seam import PreparedRequest
+from openai_messages._core import headers
+from openai_messages._core import requests as protocol
+from openai_messages._core.exchange import PreparedRequest
+from openai_messages._core.retry import RetryPolicy, Verdict, is_ambiguous, judge
 
 from .fake_seam import FakeSeam, Scripted, fake_transport, script
 from .support import API_KEY
 
 PACKAGE = Path(om.__file__).parent
-CORE = (
-    "errors",
-    "headers",
-    "idempotency",
-    "models",
-    "operations",
-    "protocol",
-    "replies",
-    "retry",
-    "seam",
-    "validation",
-)
+CORE = sorted(p.stem for p in (PACKAGE / "_core").glob("*.py") if p.stem != "__init__")
 MESSAGE = {"id": "msg_1", "object": "thread.message", "role": "user", "content": []}
 
 
 def _imports(module: str) -> set[str]:
-    """Every module ``openai_messages.<module>`` imports, inside the package followed through."""
+    """The top-level names of what ``openai_messages.<module>`` imports (a dotted path
+    under the package), the package's own modules followed through."""
     seen: set[str] = set()
     todo = [module]
     found: set[str] = set()
@@ -46,34 +37,43 @@ def _imports(module: str) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        tree = ast.parse((PACKAGE / f"{name}.py").read_text())
-        for node in ast.walk(tree):
-            targets: list[str] = []
+        path = PACKAGE.joinpath(*name.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        package = name.split(".")[:-1] if path.name != "__init__.py" else name.split(".")
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                found.add((node.module or "").split(".")[0])
             elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = node.module or ""
-                    names = [base] if base else [alias.name for alias in node.names]
-                    todo += [n for n in names if (PACKAGE / f"{n}.py").exists()]
-                    continue
-                targets = [node.module or ""]
-            found |= {t.split(".")[0] for t in targets}
+                base = package[: len(package) - (node.level - 1)]
+                target = [*base, *(node.module or "").split(".")] if node.module else base
+                for alias in node.names:
+                    for candidate in ([*target, alias.name], target):
+                        where = PACKAGE.joinpath(*candidate)
+                        if candidate and (where.with_suffix(".py").exists() or where.is_dir()):
+                            todo.append(".".join(candidate))
+                            break
     return found
+
+
+def test_the_core_is_a_folder() -> None:
+    assert {"operations", "requests", "replies", "retry", "headers", "exchange"} <= set(CORE)
 
 
 @pytest.mark.parametrize("module", CORE)
 def test_the_core_imports_neither_asyncio_nor_aiohttp(module: str) -> None:
-    imported = _imports(module)
+    imported = _imports(f"_core.{module}")
     assert "asyncio" not in imported
     assert "aiohttp" not in imported
     assert "tenacity" not in imported
-    assert importlib.util.find_spec(f"openai_messages.{module}") is not None
+    assert importlib.util.find_spec(f"openai_messages._core.{module}") is not None
 
 
 def test_the_import_check_sees_imports() -> None:
-    assert "aiohttp" in _imports("http")
-    assert "asyncio" in _imports("reconcile")
+    assert "aiohttp" in _imports("_transport.aiohttp_seam")
+    assert "asyncio" in _imports("_transport.reconcile")
+    assert "cattrs" in _imports("_core.requests")  # through the codec
 
 
 # -- header parsers --------------------------------------------------------------------

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 import openai_messages as om
-from openai_messages import converter
+from openai_messages._codec import converter
 from openai_messages.cli.export import (
     STATE_SUFFIX,
     ExportStats,

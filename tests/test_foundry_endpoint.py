@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 import openai_messages as om
-from openai_messages import converter
+from openai_messages._codec import converter
 from openai_messages.emulator import AI_AZURE_SCOPE, Emulator
 
 KEY = "sk-live-foundry-0123456789"

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import openai_messages as om
-from openai_messages import converter
-from openai_messages.models import DeletedMessage, Message, MessagePage
+from openai_messages._codec import converter
+from openai_messages._codec.models import DeletedMessage, Message, MessagePage
 
 from .support import API_KEY
 

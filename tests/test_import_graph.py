@@ -88,7 +88,7 @@ def test_no_module_of_the_package_imports_itself_through_others() -> None:
 
 
 def test_bulk_knows_no_client() -> None:
-    assert "openai_messages.client" not in graph()["openai_messages.bulk"]
+    assert "openai_messages.client" not in graph()["openai_messages._walk.bulk"]
 
 
 def test_only_the_cli_subpackage_imports_click_or_rich() -> None:

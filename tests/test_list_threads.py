@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 import openai_messages as om
-from openai_messages import converter
+from openai_messages._codec import converter
 from openai_messages.emulator import Emulator, Fault
 
 from .emulator_support import spawn_emulator as _spawn

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import openai_messages as om
-from openai_messages import converter
+from openai_messages._codec import converter
 from openai_messages.emulator import Emulator
 
 from .hostile import Received, response, serve

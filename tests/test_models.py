@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from openai_messages import converter
-from openai_messages.models import (
+from openai_messages._codec import converter
+from openai_messages._codec.models import (
     NO_EXTRA,
     Attachment,
     CodeInterpreterTool,

@@ -10,8 +10,8 @@ import asyncio
 import pytest
 
 from openai_messages import InvalidArgumentError, PaginationError
-from openai_messages.models import Message, MessagePage
-from openai_messages.pagination import REPEAT_WINDOW, Pager, _RepeatGuard
+from openai_messages._codec.models import Message, MessagePage
+from openai_messages._walk.pagination import REPEAT_WINDOW, Pager, _RepeatGuard
 
 from .support import pending_tasks, settle, virtual_time
 

@@ -7,9 +7,10 @@ from typing import Any
 import orjson
 import pytest
 
-from openai_messages import errors, protocol
-from openai_messages.models import DeletedMessage, Message, MessagePage, TextPart
-from openai_messages.retry import RetryBudget, RetryPolicy, is_retryable_status
+from openai_messages import errors
+from openai_messages._codec.models import DeletedMessage, Message, MessagePage, TextPart
+from openai_messages._core import requests as protocol
+from openai_messages._core.retry import RetryBudget, RetryPolicy, is_retryable_status
 
 ENDPOINT = protocol.Endpoint(base_url="https://api.example.test/v1")
 

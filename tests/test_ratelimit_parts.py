@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from openai_messages.headers import parse_ratelimit
+from openai_messages._core.headers import parse_ratelimit
 from openai_messages.ratelimit import RateLimits, RequestLimits
 from openai_messages.ratelimit.adaptive import AdaptivePace
 from openai_messages.ratelimit.bucket import TokenBucket

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 import openai_messages as om
-from openai_messages import protocol
+from openai_messages._core import requests as protocol
 from openai_messages.emulator import Emulator, Fault
 
 from .support import API_KEY

@@ -185,7 +185,7 @@ async def test_the_key_leaks_nowhere_on_success_either(
 
 
 async def test_secret_holder_does_not_reveal_itself() -> None:
-    from openai_messages.protocol import Secret
+    from openai_messages._core.requests import Secret
 
     secret = Secret(API_KEY)
     assert_no_secret([repr(secret), str(secret), f"{secret}", f"{secret!r}"], "a Secret")

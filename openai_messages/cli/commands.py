@@ -21,7 +21,8 @@ from typing import IO, Any, Final, NoReturn, TypeVar
 import click
 from rich.console import Console
 
-from .. import validation
+from .._codec.literals import Order
+from .._core import checks as validation
 from .._version import __version__
 from ..client import Client
 from ..errors import (
@@ -34,7 +35,6 @@ from ..errors import (
     PermissionDeniedError,
     ThreadListingUnsupportedError,
 )
-from ..types import Order
 from .connection import Connection, connection_options
 from .conversation_import import SOURCE_THREAD_KEY as CONVERSATION_SOURCE_KEY
 from .conversation_import import STATE_SUFFIX as CONVERSATIONS_STATE_SUFFIX

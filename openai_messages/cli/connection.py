@@ -20,11 +20,12 @@ from typing import Any, Final, Literal, TypeVar
 import attrs
 import click
 
-from .. import auth, validation
+from .. import auth
+from .._codec.literals import ApiVersion
+from .._core import checks as validation
+from .._core.retry import RetryPolicy
 from ..client import DEFAULT_BASE_URL, Client
 from ..errors import CredentialError, InvalidArgumentError
-from ..retry import RetryPolicy
-from ..types import ApiVersion
 
 __all__ = [
     "AZURE_DEFAULT_API_VERSION",

@@ -31,14 +31,14 @@ from typing import Any, Final
 import attrs
 
 from .. import errors
+from .._codec.conversation_models import ConversationItem, MessageItem
+from .._codec.converter import structure
+from .._codec.models import Message
+from .._core.conversation_requests import MAX_ITEMS_PER_CALL
+from .._transport.item_reconcile import item_matches
 from ..client import Client
 from ..conversation_mapping import conversation_items
-from ..conversation_models import ConversationItem, MessageItem
-from ..conversation_protocol import MAX_ITEMS_PER_CALL
 from ..conversations import Conversations
-from ..converter import structure
-from ..item_reconcile import item_matches
-from ..models import Message
 from .export import RUN_ENDING, ThreadFailure, _bounded
 from .import_journal import CONVERSATIONS, ImportJournal, ImportThreadState
 from .import_source import ImportInputError, identify, read_threads

@@ -17,9 +17,9 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from .._core.retry import RetryBudget, RetryPolicy
 from ..client import Client
 from ..emulator import Emulator, Fault, Faults, RateLimit
-from ..retry import RetryBudget, RetryPolicy
 from .export import STATE_SUFFIX, ExportStats, ResumableFile, ThreadFailure, export_threads
 from .progress import make_display, showing
 

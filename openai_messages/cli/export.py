@@ -34,13 +34,13 @@ from typing import IO, Any, Final
 import attrs
 import orjson
 
-from .. import converter
-from ..bulk import RUN_ENDING as WALK_ENDING
-from ..bulk import RunTotals
+from .._codec import converter
+from .._codec.literals import Order
+from .._codec.models import Message
+from .._walk.bulk import RUN_ENDING as WALK_ENDING
+from .._walk.bulk import RunTotals
 from ..client import Client
 from ..errors import OpenAIMessagesError
-from ..models import Message
-from ..types import Order
 from .journal import Journal, JournalDamagedError, ResumeError, load, lock, naming
 
 if sys.platform != "win32":  # pragma: no branch

@@ -16,9 +16,10 @@ from typing import Any, Protocol, TypeVar
 import attrs
 import orjson
 
-from .. import protocol, validation
+from .._codec.literals import Role
+from .._core import checks as validation
+from .._core import requests as protocol
 from ..errors import InvalidArgumentError, OpenAIMessagesError
-from ..types import Role
 
 __all__ = [
     "Exported",

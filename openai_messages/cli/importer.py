@@ -37,16 +37,16 @@ from typing import Any, Final, Protocol, TypeVar
 
 import attrs
 
+from .._codec.models import Message
+from .._core.checks import MAX_METADATA_KEYS
+from .._core.idempotency import find_created
+from .._core.requests import IDEMPOTENCY_MARKER
 from ..client import Client
 from ..errors import (
     CreateOutcomeUnknownError,
     OpenAIMessagesError,
     ThreadListingUnsupportedError,
 )
-from ..idempotency import find_created
-from ..models import Message
-from ..protocol import IDEMPOTENCY_MARKER
-from ..validation import MAX_METADATA_KEYS
 from .export import RUN_ENDING, ExportStats, ResumeError, ThreadFailure, _bounded
 from .import_journal import ImportJournal, ImportThreadState
 from .import_source import Exported, ImportInputError, SourceMessage, SourceThread, read_export

@@ -16,13 +16,13 @@ The interface the transport codes against::
 The modules, one job each: :mod:`.settings` (:class:`RateLimits`), :mod:`.bucket` (the
 token bucket), :mod:`.traffic` (send rate and latency), :mod:`.adaptive` (the pure
 estimator, injected clock) and :mod:`.limiter` (the asyncio waiting, tickets). The header
-readers are the core's (:mod:`openai_messages.headers`); ``RequestLimits``,
+readers are the core's (:mod:`openai_messages._core.headers`); ``RequestLimits``,
 ``parse_retry_after`` and ``parse_reset_duration`` are re-exported here.
 """
 
 from __future__ import annotations
 
-from ..headers import RequestLimits, parse_reset_duration, parse_retry_after
+from .._core.headers import RequestLimits, parse_reset_duration, parse_retry_after
 from .limiter import RateLimiter, RateLimiterStats, Ticket
 from .settings import RateLimits
 

@@ -28,7 +28,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 
-from ..headers import RequestLimits
+from .._core.headers import RequestLimits
 from .bucket import TokenBucket
 from .settings import RateLimits
 from .traffic import TrafficMeter

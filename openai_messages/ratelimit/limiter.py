@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from .. import errors
-from ..headers import parse_ratelimit
+from .._core.headers import parse_ratelimit
 from .adaptive import AdaptivePace
 from .bucket import TokenBucket
 from .settings import RateLimits

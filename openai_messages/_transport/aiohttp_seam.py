@@ -1,7 +1,7 @@
 """The aiohttp side of the seam: one session, one exchange, aiohttp errors made typed.
 
 Everything else (redirects, the body cap's rule, retries, decoding) is above it, in
-:mod:`openai_messages.seam` and :mod:`openai_messages.transport`.
+:mod:`openai_messages._transport.seam` and :mod:`openai_messages._transport.retry_loop`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
-from . import errors
-from .seam import BodyLimit, PreparedRequest, Reply, Seam
+from .. import errors
+from .._core.exchange import BodyLimit, HttpReply, PreparedRequest
+from .seam import Seam
 
 __all__ = ["AiohttpSeam"]
 
@@ -102,7 +103,7 @@ class AiohttpSeam(Seam):
             self._proxies[origin] = found
         return found
 
-    async def exchange(self, request: PreparedRequest) -> Reply:
+    async def exchange(self, request: PreparedRequest) -> HttpReply:
         session = self.session()
         proxy, proxy_auth = self._proxy(request.url) if self._trust_env else _NO_PROXY
         try:
@@ -120,7 +121,7 @@ class AiohttpSeam(Seam):
                     sock_read=request.read_timeout,
                 ),
             ) as resp:
-                return Reply(resp.status, resp.headers, await self._read(resp), request.url)
+                return HttpReply(resp.status, resp.headers, await self._read(resp), request.url)
         except Exception as exc:  # mapped, or raised as it is
             failure = self._failure(exc)
             if failure is None:

@@ -1,9 +1,9 @@
 """Walks of a listing as the client offers them: the options, and the pager of a page request.
 
 :func:`make_pager` turns ``page_request(limit=, order=, after=, before=,
-check_cursors=)`` (one page's :class:`~openai_messages.operations.Request`) into a
-:class:`~openai_messages.pagination.Pager` over a transport's ``call``: of the items, or
-(``keep=True``) of the pages with their :class:`~openai_messages.transport.Response`,
+check_cursors=)`` (one page's :class:`~openai_messages._core.operations.Request`) into a
+:class:`~openai_messages._walk.pagination.Pager` over a transport's ``call``: of the items, or
+(``keep=True``) of the pages with their :class:`~openai_messages._transport.retry_loop.Response`,
 which :func:`responses` yields (the ``with_response`` walks). Every listing of the
 client (messages, message files, conversation items) walks through here.
 """
@@ -15,11 +15,11 @@ from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
-from .background import FeedRegistry
-from .operations import Request
+from .._codec.literals import Order
+from .._core.operations import Request
+from .._transport.retry_loop import CALL_OPTION_NAMES, CallOptions, Response, unknown_options
+from .feed import FeedRegistry
 from .pagination import PageLike, Pager
-from .transport import CALL_OPTION_NAMES, CallOptions, Response, unknown_options
-from .types import Order
 
 __all__ = ["Paged", "WalkOptions", "make_pager", "responses", "split_walk_options"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .models import Message
+from .._codec.models import Message
 
 __all__ = [
     "content_signature",

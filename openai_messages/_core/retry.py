@@ -1,7 +1,7 @@
 """Retry rules: what is retried, how long to wait, and the per-client retry budget.
 
 The rules are pure (:func:`judge` decides about one failure); the one tenacity loop of
-:mod:`openai_messages.transport` applies them.
+:mod:`openai_messages._transport.retry_loop` applies them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Final
 
 import attrs
 
-from . import errors
+from .. import errors
 from .headers import parse_retry_after, parse_should_retry
 
 __all__ = [

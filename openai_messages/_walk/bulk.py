@@ -22,8 +22,8 @@ from typing import Final, Protocol
 
 import attrs
 
-from .background import Feed, FeedRegistry
-from .errors import (
+from .._codec.models import Message
+from ..errors import (
     AuthenticationError,
     ClientClosedError,
     CredentialError,
@@ -31,7 +31,7 @@ from .errors import (
     OpenAIMessagesError,
     PermissionDeniedError,
 )
-from .models import Message
+from .feed import Feed, FeedRegistry
 
 __all__ = [
     "RUN_ENDING",

@@ -17,7 +17,7 @@ timeout, a connection dropped after sending):
 
 Creates re-send with the same ``Idempotency-Key`` instead when the client trusts the
 server to honour it. Adding an endpoint is one declaration here, one builder in
-:mod:`openai_messages.protocol` (its argument checks and body), one call in
+:mod:`openai_messages._core.requests` (its argument checks and body), one call in
 :mod:`openai_messages.client`.
 """
 
@@ -30,7 +30,9 @@ from typing import Final, Generic, Literal, TypeVar
 
 import attrs
 
-from . import errors, models, validation
+from .. import errors
+from .._codec import models
+from . import checks as validation
 
 __all__ = [
     "Ambiguity",
@@ -112,7 +114,7 @@ class Operation(Generic[T]):
     """For an endpoint some services do not serve: the error of its 404 or 405."""
     family: Family = "assistants"
     """Which API it belongs to: where its paths go under an endpoint, which headers it sends
-    (see :func:`openai_messages.protocol.prepare`)."""
+    (see :func:`openai_messages._core.requests.prepare`)."""
     fields: tuple[str, ...] = attrs.field(init=False)
 
     @fields.default

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast, get_args
 from urllib.parse import quote
 
-from .errors import InvalidArgumentError
-from .types import Order, Role
+from .._codec.literals import Order, Role
+from ..errors import InvalidArgumentError
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -78,14 +78,14 @@ def check_page_size(value: object, name: str = "page_size") -> int:
 
 
 def check_order(value: object) -> Order:
-    """``order`` is ``"asc"`` or ``"desc"`` (:data:`~openai_messages.types.Order`)."""
+    """``order`` is ``"asc"`` or ``"desc"`` (:data:`~openai_messages._codec.literals.Order`)."""
     if value not in _ORDERS:
         raise InvalidArgumentError(f"order must be 'asc' or 'desc', got {value!r}")
     return cast(Order, value)
 
 
 def check_role(value: object) -> Role:
-    """``role`` is ``"user"`` or ``"assistant"`` (:data:`~openai_messages.types.Role`)."""
+    """``role`` is ``"user"`` or ``"assistant"`` (:data:`~openai_messages._codec.literals.Role`)."""
     if value not in _ROLES:
         raise InvalidArgumentError(f"role must be 'user' or 'assistant', got {value!r}")
     return cast(Role, value)

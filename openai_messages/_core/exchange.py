@@ -1,14 +1,9 @@
-"""The one seam between the client and HTTP: a prepared request in, a reply out.
-
-:class:`Seam` follows redirects (credentials never go to another origin) and caps the
-body; a subclass supplies :meth:`Seam.exchange`, one HTTP exchange. The aiohttp one is
-:class:`openai_messages.http.AiohttpSeam`; the tests use an in-memory one. Nothing here
-does I/O itself, and nothing here imports asyncio or aiohttp.
-"""
+"""One HTTP exchange as values: the prepared request, the reply, the body cap, and the
+redirect rules (credentials never go to another origin). Pure: the seam
+(:mod:`openai_messages._transport.seam`) does the exchanges."""
 
 from __future__ import annotations
 
-import abc
 import logging
 from collections.abc import Mapping
 from typing import Final
@@ -16,10 +11,18 @@ from urllib.parse import urljoin, urlsplit
 
 import attrs
 
-from . import errors
-from .headers import parse_request_id
+from .. import errors
+from .._core.headers import parse_request_id
 
-__all__ = ["BodyLimit", "PreparedRequest", "Reply", "Seam", "redirect_target", "same_origin"]
+__all__ = [
+    "MAX_REDIRECTS",
+    "REDIRECT_STATUSES",
+    "BodyLimit",
+    "HttpReply",
+    "PreparedRequest",
+    "redirect_target",
+    "same_origin",
+]
 
 logger = logging.getLogger("openai_messages")
 
@@ -44,7 +47,7 @@ class PreparedRequest:
 
 
 @attrs.frozen
-class Reply:
+class HttpReply:
     """What the server answered: status, headers and the whole (decompressed) body."""
 
     status: int
@@ -104,7 +107,7 @@ def same_origin(first: str, second: str) -> bool:
     )
 
 
-def redirect_target(request: PreparedRequest, reply: Reply) -> PreparedRequest | None:
+def redirect_target(request: PreparedRequest, reply: HttpReply) -> PreparedRequest | None:
     """The request to send after ``reply``, or None when it is not a redirect.
 
     Raises :class:`RedirectError` for a ``Location`` that cannot be followed: not
@@ -145,36 +148,3 @@ def redirect_target(request: PreparedRequest, reply: Reply) -> PreparedRequest |
         method, body = "GET", None
         headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     return attrs.evolve(request, method=method, url=target, headers=headers, body=body)
-
-
-class Seam(abc.ABC):
-    """Sends a prepared request, following redirects; counts every HTTP request sent."""
-
-    def __init__(self, max_response_bytes: int) -> None:
-        self.max_response_bytes = max_response_bytes
-        self.requests_sent = 0
-
-    async def send(self, request: PreparedRequest) -> Reply:
-        """The final reply to ``request`` (after at most ``MAX_REDIRECTS`` redirects)."""
-        for _ in range(MAX_REDIRECTS + 1):
-            self.requests_sent += 1
-            reply = await self.exchange(request)
-            if reply.status not in REDIRECT_STATUSES:
-                return reply
-            follow = redirect_target(request, reply)
-            if follow is None:
-                return reply
-            request = follow
-        raise errors.RedirectError(f"more than {MAX_REDIRECTS} redirects")
-
-    @abc.abstractmethod
-    async def exchange(self, request: PreparedRequest) -> Reply:
-        """One HTTP exchange; the body read through a :class:`BodyLimit`.
-
-        Raises :class:`~openai_messages.errors.APIConnectionError` (or its timeout
-        subclass) when it fails, with ``maybe_delivered`` False only when the request
-        surely never left.
-        """
-
-    async def close(self) -> None:  # noqa: B027  # optional hook: most seams hold nothing
-        """Release what the seam holds (nothing by default)."""

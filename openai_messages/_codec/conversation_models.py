@@ -18,7 +18,7 @@ import attrs
 from .models import NO_EXTRA, _absent, _extra, _json_map, _Model, _PageMixin, _server_type
 
 if TYPE_CHECKING:
-    from .types import UnknownType
+    from .literals import UnknownType
 else:
     UnknownType = str  # see openai_messages.types: any string at runtime
 

@@ -1,7 +1,7 @@
 """Settling an ambiguous message create: did the failed attempt store the message?
 
 The walk of the thread's newest messages is here; the matching rules are the pure
-functions of :mod:`openai_messages.idempotency`. See the README ("Errors and retries")
+functions of :mod:`openai_messages._core.idempotency`. See the README ("Errors and retries")
 for what this can and cannot promise.
 """
 
@@ -15,12 +15,12 @@ from typing import Any, Final
 
 import orjson
 
-from . import errors
-from .headers import parse_date
-from .idempotency import find_created, find_marked, without_marker
-from .models import Message, MessagePage
-from .protocol import IDEMPOTENCY_MARKER
-from .transport import Response
+from .. import errors
+from .._codec.models import Message, MessagePage
+from .._core.headers import parse_date
+from .._core.idempotency import find_created, find_marked, without_marker
+from .._core.requests import IDEMPOTENCY_MARKER
+from .retry_loop import Response
 
 __all__ = ["Reconcile"]
 

@@ -17,10 +17,10 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
 
-from . import validation
-from .background import Feed, FeedRegistry
-from .errors import InvalidArgumentError, PaginationError
-from .types import Order
+from .._codec.literals import Order
+from .._core import checks as validation
+from ..errors import InvalidArgumentError, PaginationError
+from .feed import Feed, FeedRegistry
 
 __all__ = ["PageLike", "Pager"]
 

@@ -27,8 +27,8 @@ from typing import Any, Final
 
 import orjson
 
-from . import errors
-from .conversation_models import (
+from .. import errors
+from .._codec.conversation_models import (
     ConversationItem,
     ConversationItemPage,
     InputFilePart,
@@ -38,7 +38,7 @@ from .conversation_models import (
     OutputTextPart,
     RefusalPart,
 )
-from .transport import Response
+from .retry_loop import Response
 
 __all__ = ["ItemsReconcile", "item_matches", "sent_signature", "stored_signature"]
 

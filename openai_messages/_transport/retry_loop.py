@@ -1,16 +1,16 @@
 """Calls over the seam: limiter, deadline, the one retry loop, the budget and decoding.
 
-:meth:`Transport.call` sends one :class:`~openai_messages.operations.Request` (a call of
-one :class:`~openai_messages.operations.Operation`) and returns its decoded result. Every
+:meth:`Transport.call` sends one :class:`~openai_messages._core.operations.Request` (a call of
+one :class:`~openai_messages._core.operations.Operation`) and returns its decoded result. Every
 re-send of every call goes through one tenacity loop whose decisions are
-:func:`openai_messages.retry.judge`'s; an ambiguous failure is settled as the operation
+:func:`openai_messages._core.retry.judge`'s; an ambiguous failure is settled as the operation
 declares (re-send, reconcile a create, read a 404 after a delete as done). The call's
 ``timeout`` is one deadline covering limiter waits, retry waits, reconcile work and
 every attempt. The credential comes from a :class:`~openai_messages.auth.TokenSource`,
 asked before every attempt within that deadline (a fixed key is put in the base headers
 once); a 401 to a token the source can renew is re-sent once with a fresh one, which is
 neither a retry nor spent from the budget. HTTP itself is the seam's
-(:mod:`openai_messages.seam`).
+(:mod:`openai_messages._transport.seam`).
 """
 
 from __future__ import annotations
@@ -27,16 +27,19 @@ import attrs
 from multidict import CIMultiDict
 from tenacity import AsyncRetrying, RetryCallState
 
-from . import errors, protocol, validation
-from .auth import StaticToken, TokenSource
-from .headers import parse_retry_after
-from .operations import Ambiguity, Operation, Request
-from .ratelimit import RateLimiter, Ticket
-from .replies import Scrubber, decode_reply, error_from_reply, stored_but_unreadable
-from .retry import RetryBudget, RetryPolicy, Verdict, check_max_retries, is_ambiguous, judge
-from .seam import PreparedRequest, Reply, Seam
+from .. import errors
+from .._core import checks as validation
+from .._core import requests as protocol
+from .._core.exchange import HttpReply, PreparedRequest
+from .._core.headers import parse_retry_after
+from .._core.operations import Ambiguity, Operation, Request
+from .._core.replies import Scrubber, decode_reply, error_from_reply, stored_but_unreadable
+from .._core.retry import RetryBudget, RetryPolicy, Verdict, check_max_retries, is_ambiguous, judge
+from ..auth import StaticToken, TokenSource
+from ..ratelimit import RateLimiter, Ticket
+from .seam import Seam
 
-__all__ = ["CallOptions", "Reply", "Response", "Settle", "Timeout", "Transport"]
+__all__ = ["CallOptions", "HttpReply", "Response", "Settle", "Timeout", "Transport"]
 
 T = TypeVar("T")
 logger = logging.getLogger("openai_messages")
@@ -190,7 +193,7 @@ class _Call(Generic[T]):
             self.timeout.read,
         )
 
-    def response(self, value: T, reply: Reply) -> Response[T]:
+    def response(self, value: T, reply: HttpReply) -> Response[T]:
         return Response(
             value=value,
             status_code=reply.status,
@@ -349,7 +352,7 @@ class Transport:
             return _NO_TICKET
         return await limiter.acquire(deadline)
 
-    def _observe(self, ticket: Ticket, reply: Reply) -> None:
+    def _observe(self, ticket: Ticket, reply: HttpReply) -> None:
         """Feed the reply to the limiter; a 429's Retry-After pauses every caller.
 
         A wait longer than ``retry_after_cap`` pauses nobody: that call is not retried
@@ -363,7 +366,7 @@ class Transport:
 
     # -- one attempt -----------------------------------------------------------------------
 
-    async def _send(self, call: _Call[T], token: str | None) -> Reply:
+    async def _send(self, call: _Call[T], token: str | None) -> HttpReply:
         """Slot and exchange, with ``token`` (None: the fixed key already in the headers)."""
         prepared = call.prepared(None if token is None else self._with_token(call, token))
         ticket = await self._acquire(call.deadline)
@@ -454,7 +457,7 @@ class Transport:
         return exc
 
     def _status_error(
-        self, reply: Reply, scrubber: Scrubber, assistants: bool = True
+        self, reply: HttpReply, scrubber: Scrubber, assistants: bool = True
     ) -> errors.APIStatusError:
         if reply.status == 429:
             self.throttled += 1
@@ -497,7 +500,7 @@ class Transport:
     async def call(
         self, request: Request[T], options: CallOptions, settle: Settle[T] | None = None
     ) -> Response[T]:
-        """The result of ``request``, retried as :func:`~openai_messages.retry.judge` says.
+        """The result of ``request``, retried as :func:`~openai_messages._core.retry.judge` says.
 
         The first attempt runs before tenacity is set up (most calls need no retry, and
         setting tenacity up costs more than a small request); its failure is handed to

@@ -13,9 +13,10 @@ from typing import Any, Final, TypeVar
 
 import orjson
 
-from . import converter, errors
+from .. import errors
+from .._codec import converter
+from .exchange import HttpReply
 from .headers import parse_request_id, parse_retry_after
-from .seam import Reply
 
 __all__ = [
     "SUNSET_NOTE",
@@ -175,7 +176,7 @@ def error_from_reply(
     return cls(message, **kwargs)
 
 
-def decode_reply(reply: Reply, cls: type[T], scrub: Scrubber) -> T:
+def decode_reply(reply: HttpReply, cls: type[T], scrub: Scrubber) -> T:
     """A 2xx reply's body as ``cls``; any other status as its typed error.
 
     A 2xx body that is not the expected shape is an ``APIResponseValidationError``

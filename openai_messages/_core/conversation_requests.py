@@ -1,14 +1,14 @@
 """The Conversations endpoints, declared once, and the checked requests of their calls.
 
-The same :class:`~openai_messages.operations.Operation` declarations as the thread and
+The same :class:`~openai_messages._core.operations.Operation` declarations as the thread and
 message calls (pure data, no I/O), in the ``conversations`` family: their paths go under
 ``{endpoint}/openai/v1`` on Microsoft's endpoints and they send no ``OpenAI-Beta``
-header (see :func:`openai_messages.protocol.prepare`). What an ambiguous failure means:
+header (see :func:`openai_messages._core.requests.prepare`). What an ambiguous failure means:
 
 * a conversation create cannot be checked (OpenAI cannot list conversations):
   ``REPORT``, :class:`~openai_messages.errors.CreateOutcomeUnknownError`;
 * an items create is settled by looking at the conversation's newest items
-  (``RECONCILE``, :mod:`openai_messages.item_reconcile`);
+  (``RECONCILE``, :mod:`openai_messages._transport.item_reconcile`);
 * retrieve, update and list are re-sent; deletes read a 404 after an ambiguous attempt
   as done.
 """
@@ -21,17 +21,19 @@ from typing import Any, Final, cast
 import attrs
 import orjson
 
-from . import converter, errors, validation
-from .conversation_models import (
+from .. import errors
+from .._codec import converter
+from .._codec.conversation_models import (
     Conversation,
     ConversationItem,
     ConversationItemPage,
     ConversationPage,
     DeletedConversation,
 )
+from .._codec.literals import Order
+from . import checks as validation
 from .operations import Ambiguity, Operation, Request
-from .protocol import _page_query
-from .types import Order
+from .requests import _page_query
 
 __all__ = [
     "CREATE_CONVERSATION",

@@ -2,10 +2,10 @@
 
 Nothing here touches the network. Each :func:`build_*` function validates a call's
 arguments and returns the typed :class:`Request` of its declaration in
-:mod:`openai_messages.operations`; :class:`Endpoint` is where a client talks (its
+:mod:`openai_messages._core.operations`; :class:`Endpoint` is where a client talks (its
 ``base_url`` checked at construction); :func:`prepare` places a request under it.
 :func:`parse_reply` and :func:`error_from_reply` are kept here for callers of the
-earlier layout; the one place a reply becomes a result is :mod:`openai_messages.replies`.
+earlier layout; the one place a reply becomes a result is :mod:`openai_messages._core.replies`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,17 @@ from urllib.parse import quote, urlencode, urlsplit
 import attrs
 import orjson
 
-from . import converter, errors, models, replies, validation
+from .. import errors
+from .._codec import converter, models
+from .._codec.literals import ApiVersion as ApiVersion  # also protocol.ApiVersion, as before
+from .._codec.literals import Order, Role
+from .._version import __version__
+from . import checks as validation
 from . import operations as ops
-from ._version import __version__
+from . import replies
+from .exchange import HttpReply, same_origin
 from .headers import parse_request_id
 from .operations import Request
-from .seam import Reply, same_origin
-from .types import ApiVersion as ApiVersion  # also protocol.ApiVersion, as before
-from .types import Order, Role
 
 __all__ = [
     "RETIRED_HOSTS",
@@ -88,7 +91,7 @@ AzureRoute = Literal["classic", "v1", "foundry"]
 
 RETIRED_HOSTS: Final = frozenset({"api.openai.com"})
 """Hosts whose Assistants API (threads and messages) is retired: their 404 and 410
-replies say so (see :data:`openai_messages.replies.SUNSET_NOTE`)."""
+replies say so (see :data:`openai_messages._core.replies.SUNSET_NOTE`)."""
 
 
 @attrs.frozen
@@ -528,4 +531,4 @@ def error_from_reply(status: int, headers: Mapping[str, str], body: bytes) -> er
 
 def parse_reply(status: int, headers: Mapping[str, str], body: bytes, cls: type[T]) -> T:
     """A 2xx reply's body as ``cls``; any other status as its typed error."""
-    return replies.decode_reply(Reply(status, headers, body, ""), cls, replies.Scrubber(""))
+    return replies.decode_reply(HttpReply(status, headers, body, ""), cls, replies.Scrubber(""))

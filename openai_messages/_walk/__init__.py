@@ -1,0 +1,1 @@
+"""Walking: the pager, the generic walk of list endpoints, feeds, many-thread walks."""
