@@ -87,7 +87,7 @@ def chaos(session: nox.Session) -> None:
         "-q",
         "-p",
         "no:cacheprovider",
-        "tests/test_chaos.py",
+        "tests/http/test_chaos.py",
         "-s",
         env={"OM_CHAOS_SCALE": "full"},
     )
@@ -111,7 +111,7 @@ def typecheck(session: nox.Session) -> None:
     """
     session.install("-e", ".[cli]", "mypy>=1.11", "nox", *TEST_DEPS, "types-PyYAML")
     session.run("mypy", "--strict", *PACKAGES)
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_typing.py")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/project/test_typing.py")
 
 
 @nox.session

@@ -1,6 +1,6 @@
 """Mistakes that ``mypy --strict`` must refuse: each line marked ``# expect: <code>``.
 
-``tests/test_typing.py`` checks that mypy reports exactly these lines, with these error
+``tests/project/test_typing.py`` checks that mypy reports exactly these lines, with these error
 codes, and nothing else. The file is left out of the ``mypy`` run over ``tests``
 (``[tool.mypy] exclude`` in ``pyproject.toml``), which would otherwise fail on it.
 """

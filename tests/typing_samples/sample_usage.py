@@ -1,6 +1,6 @@
 """Code that must type-check under ``mypy --strict``, with the types mypy must infer.
 
-Checked by ``tests/test_typing.py`` (and by the ``typecheck`` session's mypy run over
+Checked by ``tests/project/test_typing.py`` (and by the ``typecheck`` session's mypy run over
 ``tests``). The functions are never called: only their types matter.
 """
 

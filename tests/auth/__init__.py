@@ -1,0 +1,1 @@
+"""Tests of the credentials (openai_messages.auth)."""

@@ -1,0 +1,1 @@
+"""Tests of the openai-messages command: export, import, serve, demo."""

@@ -1,0 +1,1 @@
+"""Tests of the conversations namespace and the message-to-items mapping."""

@@ -1,0 +1,1 @@
+"""Tests of the emulator (openai_messages.emulator)."""

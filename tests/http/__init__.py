@@ -1,0 +1,1 @@
+"""Client calls over loopback HTTP against the emulator."""

@@ -1,0 +1,1 @@
+"""Tests of the client-side rate limiter (openai_messages.ratelimit)."""

@@ -1,0 +1,1 @@
+"""Tests of the transport: the retry loop, reconcile, hostile servers, TLS and proxies, secrets."""

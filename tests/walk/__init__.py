@@ -1,0 +1,1 @@
+"""Tests of walking: the pager, the list endpoints, many-thread walks."""
