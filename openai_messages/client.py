@@ -49,6 +49,7 @@ from ._codec.models import (
     ThreadPage,
 )
 from ._core import checks as validation
+from ._core import endpoint as ep
 from ._core import requests as protocol
 from ._core.idempotency import find_marked
 from ._core.retry import RetryBudget, RetryPolicy
@@ -365,7 +366,7 @@ class Client:
         trust_env: bool = True,
         ssl: _ssl.SSLContext | bool | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
-        _azure: protocol.AzureSettings | None = None,
+        _azure: ep.AzureSettings | None = None,
         _scope: str = auth.AZURE_AI_SCOPE,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -373,14 +374,14 @@ class Client:
             raise errors.InvalidArgumentError(
                 "no API key: pass api_key= or set the OPENAI_API_KEY environment variable"
             )
-        source: auth.TokenSource | protocol.Secret
+        source: auth.TokenSource
         if isinstance(key, str):
-            source = protocol.Secret(protocol.check_secret(key))
+            source = auth.StaticToken.checked(ep.check_secret(key))
         else:
             source = auth.token_source(key, scope=_scope)
         tls = _tls(ssl, ca_bundle, session, trust_env)
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        self.endpoint = protocol.Endpoint(
+        self.endpoint = ep.Endpoint(
             base_url=url,
             api_version=api_version,
             azure=_azure,
@@ -469,10 +470,10 @@ class Client:
                 "no Azure credential: pass api_key=, azure_ad_token=, azure_ad_token_provider=, "
                 "or set AZURE_OPENAI_API_KEY"
             )
-        base = protocol.check_base_url(endpoint).rstrip("/")
+        base = ep.check_base_url(endpoint).rstrip("/")
         v1 = api_version == "v1" or base.endswith("/openai/v1")
         base = base.removesuffix("/openai/v1").removesuffix("/openai")
-        settings = protocol.AzureSettings(
+        settings = ep.AzureSettings(
             api_version=None if v1 else api_version,
             ad_token=azure_ad_token is not None or azure_ad_token_provider is not None,
             route="v1" if v1 else "classic",
@@ -505,7 +506,7 @@ class Client:
         """
         if credential is not None and token_provider is not None:
             raise errors.InvalidArgumentError("pass credential= or token_provider=, not both")
-        base = protocol.check_base_url(endpoint).rstrip("/")
+        base = ep.check_base_url(endpoint).rstrip("/")
         if "/api/projects/" not in base:
             raise errors.InvalidArgumentError(
                 "endpoint must be a Foundry project endpoint, "
@@ -518,7 +519,7 @@ class Client:
             source = auth.CredentialToken(credential, auth.AZURE_AI_SCOPE)
         else:
             source = auth.DefaultCredentialToken()
-        settings = protocol.AzureSettings(api_version=api_version, ad_token=True, route="foundry")
+        settings = ep.AzureSettings(api_version=api_version, ad_token=True, route="foundry")
         return cls(source, base_url=base, _azure=settings, **options)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -718,7 +719,7 @@ class Client:
 _COGNITIVE_SCOPE: Final = "https://cognitiveservices.azure.com/.default"
 
 
-def _flavour(endpoint: protocol.Endpoint) -> str:
+def _flavour(endpoint: ep.Endpoint) -> str:
     azure = endpoint.azure
     if azure is None:
         return ""

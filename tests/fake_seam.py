@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import attrs
 
 import openai_messages as om
-from openai_messages._core import requests as protocol
+from openai_messages._core import endpoint as ep
 from openai_messages._core.exchange import BodyLimit, HttpReply, PreparedRequest
 from openai_messages._core.retry import RetryBudget, RetryPolicy
 from openai_messages._transport.retry_loop import Timeout, Transport
 from openai_messages._transport.seam import Seam
+from openai_messages.auth import StaticToken
 
 from .support import API_KEY
 
@@ -75,8 +76,8 @@ def fake_transport(
     """A transport over ``seam`` with instant retries and no rate limiter; ``sleep``
     (default: none at all) is awaited with each wait between attempts."""
     return Transport(
-        protocol.Endpoint(base_url=base_url),
-        protocol.Secret(API_KEY),
+        ep.Endpoint(base_url=base_url),
+        StaticToken(API_KEY),
         seam=seam,
         timeout=Timeout(total=30.0),
         policy=RetryPolicy(max_retries=max_retries, backoff_base=0.0, backoff_max=0.0),

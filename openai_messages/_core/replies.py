@@ -35,7 +35,8 @@ SUNSET_NOTE: Final = (
     "Client.azure(endpoint=..., ...) for Azure OpenAI, or Client(base_url=...) for a "
     "compatible server (LiteLLM's proxy, a self-hosted one)."
 )
-"""Added to a 404 or 410 from a retired host (see :data:`protocol.RETIRED_HOSTS`)."""
+"""Added to a 404 or 410 from a retired host
+(:data:`~openai_messages._core.endpoint.RETIRED_HOSTS`)."""
 
 _STATUS_ERRORS: Final[Mapping[int, type[errors.APIStatusError]]] = {
     400: errors.BadRequestError,

@@ -29,7 +29,7 @@ from tenacity import AsyncRetrying, RetryCallState
 
 from .. import errors
 from .._core import checks as validation
-from .._core import requests as protocol
+from .._core import endpoint as ep
 from .._core.exchange import HttpReply, PreparedRequest
 from .._core.headers import parse_retry_after
 from .._core.operations import Ambiguity, Operation, Request
@@ -213,8 +213,8 @@ class Transport:
 
     def __init__(
         self,
-        endpoint: protocol.Endpoint,
-        credential: protocol.Secret | TokenSource,
+        endpoint: ep.Endpoint,
+        credential: TokenSource,
         *,
         seam: Seam,
         timeout: Timeout,
@@ -226,12 +226,10 @@ class Transport:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.endpoint = endpoint
-        if isinstance(credential, protocol.Secret):
-            credential = StaticToken.checked(credential.reveal())
         self.source: TokenSource = credential
         """Where the credential of each attempt comes from."""
-        fixed = credential.reveal() if isinstance(credential, StaticToken) else None
-        self._fixed = None if fixed is None else protocol.Secret(fixed)
+        self._fixed = credential if isinstance(credential, StaticToken) else None
+        fixed = None if self._fixed is None else self._fixed.reveal()
         self.seam = seam
         self.scrubber = Scrubber(fixed or "")
         """Blanks out the credential of the latest attempt."""
@@ -242,12 +240,10 @@ class Transport:
         self.trust_idempotency_key = trust_idempotency_key
         self._rng = rng
         self._sleep = sleep
-        self._base_headers = _SealedHeaders(protocol.endpoint_headers(endpoint))
-        self._conversation_headers = _SealedHeaders(
-            protocol.endpoint_headers(endpoint, "conversations")
-        )
-        if self._fixed is not None:
-            name, value = protocol.auth_header(endpoint, self._fixed)
+        self._base_headers = _SealedHeaders(ep.endpoint_headers(endpoint))
+        self._conversation_headers = _SealedHeaders(ep.endpoint_headers(endpoint, "conversations"))
+        if fixed is not None:
+            name, value = ep.auth_header(endpoint, fixed)
             self._base_headers[name] = value
             self._conversation_headers[name] = value
         self._retired = endpoint.retired
@@ -300,7 +296,7 @@ class Transport:
     def _with_token(self, call: _Call[Any], token: str) -> Mapping[str, str]:
         """The call's headers with ``token`` in the auth header."""
         headers = _SealedHeaders(call.headers)
-        name, value = protocol.auth_header(self.endpoint, token)
+        name, value = ep.auth_header(self.endpoint, token)
         headers[name] = value
         return headers
 
@@ -316,7 +312,7 @@ class Transport:
         max_retries = options.get("max_retries")
         extra_headers = options.get("extra_headers")
         extra_query = options.get("extra_query")
-        url = protocol.prepare(
+        url = ep.prepare(
             self.endpoint,
             request,
             extra_query=dict(validation.check_query("extra_query", extra_query)) or None,

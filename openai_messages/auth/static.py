@@ -24,7 +24,7 @@ class StaticToken:
     @classmethod
     def checked(cls, value: str) -> StaticToken:
         """A StaticToken of a key its caller already checked (only CR, LF and NUL are
-        refused by :func:`openai_messages._core.requests.check_secret`)."""
+        refused by :func:`openai_messages._core.endpoint.check_secret`)."""
         token = cls.__new__(cls)
         token._value = value
         return token

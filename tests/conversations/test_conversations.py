@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import openai_messages as om
-from openai_messages._core import requests as protocol
+from openai_messages._core import endpoint as ep
 from openai_messages.emulator import Emulator, Fault
 
 from ..hostile import Received, response, serve
@@ -351,7 +351,7 @@ async def test_a_retired_host_says_nothing_of_the_sunset_for_conversations(
     emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sunset note is the Assistants API's: a conversation's 404 there is only a 404."""
-    monkeypatch.setattr(protocol, "RETIRED_HOSTS", frozenset({"127.0.0.1"}))
+    monkeypatch.setattr(ep, "RETIRED_HOSTS", frozenset({"127.0.0.1"}))
     async with client_of(emu, max_retries=0) as client:
         assert client.endpoint.retired
         with pytest.raises(om.NotFoundError) as caught:

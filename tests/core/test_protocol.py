@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pytest
 
 from openai_messages import errors
 from openai_messages._codec.models import DeletedMessage, Message, MessagePage, TextPart
+from openai_messages._core import endpoint as ep
+from openai_messages._core import replies
 from openai_messages._core import requests as protocol
+from openai_messages._core.exchange import HttpReply, same_origin
 from openai_messages._core.retry import RetryBudget, RetryPolicy, is_retryable_status
+from openai_messages.auth import StaticToken
 
-ENDPOINT = protocol.Endpoint(base_url="https://api.example.test/v1")
+T = TypeVar("T")
+ENDPOINT = ep.Endpoint(base_url="https://api.example.test/v1")
 
 
 def _body(request: protocol.Request[Any]) -> Any:
@@ -145,38 +150,36 @@ def test_create_arguments(kwargs: dict[str, Any], match: str) -> None:
 
 
 def test_prepare_openai_and_compatible() -> None:
-    url = protocol.prepare(ENDPOINT, protocol.build_list("t", limit=5, after="msg_1"))
+    url = ep.prepare(ENDPOINT, protocol.build_list("t", limit=5, after="msg_1"))
     assert url == "https://api.example.test/v1/threads/t/messages?limit=5&order=desc&after=msg_1"
-    plain = protocol.Endpoint(base_url="http://127.0.0.1:8000/", default_query={"x": "a b"})
-    assert protocol.prepare(plain, protocol.build_retrieve("t", "m")) == (
+    plain = ep.Endpoint(base_url="http://127.0.0.1:8000/", default_query={"x": "a b"})
+    assert ep.prepare(plain, protocol.build_retrieve("t", "m")) == (
         "http://127.0.0.1:8000/threads/t/messages/m?x=a%20b"
     )
 
 
 def test_prepare_azure() -> None:
-    azure = protocol.Endpoint(
+    azure = ep.Endpoint(
         base_url="https://name.openai.azure.com",
-        azure=protocol.AzureSettings(api_version="2024-05-01-preview"),
+        azure=ep.AzureSettings(api_version="2024-05-01-preview"),
     )
-    url = protocol.prepare(azure, protocol.build_retrieve("t", "m"))
+    url = ep.prepare(azure, protocol.build_retrieve("t", "m"))
     assert (
         url
         == "https://name.openai.azure.com/openai/threads/t/messages/m?api-version=2024-05-01-preview"
     )
-    assert protocol.auth_header(azure, protocol.Secret("azkey")) == ("api-key", "azkey")
-    token = protocol.Endpoint(
-        base_url="https://n.test", azure=protocol.AzureSettings(ad_token=True)
-    )
-    assert protocol.auth_header(token, protocol.Secret("tok")) == ("Authorization", "Bearer tok")
+    assert ep.auth_header(azure, "azkey") == ("api-key", "azkey")
+    token = ep.Endpoint(base_url="https://n.test", azure=ep.AzureSettings(ad_token=True))
+    assert ep.auth_header(token, "tok") == ("Authorization", "Bearer tok")
 
 
 def test_endpoint_headers() -> None:
-    endpoint = protocol.Endpoint(
+    endpoint = ep.Endpoint(
         base_url="https://x.test/v1", api_version="v1", organization="org", project="proj"
     )
-    headers = protocol.endpoint_headers(endpoint)
+    headers = ep.endpoint_headers(endpoint)
     assert "Authorization" not in headers
-    assert protocol.auth_header(endpoint, protocol.Secret("sk-1")) == (
+    assert ep.auth_header(endpoint, "sk-1") == (
         "Authorization",
         "Bearer sk-1",
     )
@@ -189,11 +192,11 @@ def test_endpoint_headers() -> None:
 @pytest.mark.parametrize("url", ["ftp://x", "api.openai.com", "", "http://"])
 def test_bad_base_url(url: str) -> None:
     with pytest.raises(errors.InvalidArgumentError, match="base_url"):
-        protocol.Endpoint(base_url=url)
+        ep.Endpoint(base_url=url)
 
 
 def test_secret_never_shows() -> None:
-    secret = protocol.Secret("sk-very-secret")
+    secret = StaticToken("sk-very-secret")
     assert "sk-very-secret" not in repr(secret)
     assert "sk-very-secret" not in str(secret)
     assert "sk-very-secret" not in f"{secret}"
@@ -201,10 +204,15 @@ def test_secret_never_shows() -> None:
 
 
 def test_same_origin() -> None:
-    assert protocol.same_origin("https://a.test/x", "https://A.test:443/y")
-    assert not protocol.same_origin("https://a.test/x", "http://a.test/x")
-    assert not protocol.same_origin("https://a.test/x", "https://b.test/x")
-    assert not protocol.same_origin("http://a.test:80/", "http://a.test:8080/")
+    assert same_origin("https://a.test/x", "https://A.test:443/y")
+    assert not same_origin("https://a.test/x", "http://a.test/x")
+    assert not same_origin("https://a.test/x", "https://b.test/x")
+    assert not same_origin("http://a.test:80/", "http://a.test:8080/")
+
+
+def parse_reply(status: int, headers: dict[str, str], body: bytes, cls: type[T]) -> T:
+    """A reply's result as the transport reads it (no secret to scrub)."""
+    return replies.decode_reply(HttpReply(status, headers, body, ""), cls, replies.Scrubber(""))
 
 
 MESSAGE = {
@@ -219,9 +227,9 @@ MESSAGE = {
 
 
 def test_parse_reply_ok() -> None:
-    message = protocol.parse_reply(200, {}, orjson.dumps(MESSAGE), Message)
+    message = parse_reply(200, {}, orjson.dumps(MESSAGE), Message)
     assert message.id == "msg_1"
-    page = protocol.parse_reply(
+    page = parse_reply(
         200,
         {},
         orjson.dumps(
@@ -236,7 +244,7 @@ def test_parse_reply_ok() -> None:
         MessagePage,
     )
     assert [m.id for m in page.data] == ["msg_1"]
-    deleted = protocol.parse_reply(
+    deleted = parse_reply(
         200, {}, b'{"id":"msg_1","object":"thread.message.deleted","deleted":true}', DeletedMessage
     )
     assert deleted.deleted is True
@@ -269,7 +277,7 @@ def test_errors_by_status(status: int, cls: type[errors.APIStatusError]) -> None
         }
     )
     with pytest.raises(cls) as info:
-        protocol.parse_reply(status, {"x-request-id": "req_9"}, body, Message)
+        parse_reply(status, {"x-request-id": "req_9"}, body, Message)
     err = info.value
     assert type(err) is cls
     assert (err.status_code, err.message.endswith("nope"), err.error_type, err.param, err.code) == (
@@ -284,7 +292,7 @@ def test_errors_by_status(status: int, cls: type[errors.APIStatusError]) -> None
 
 
 def test_error_with_html_body_quotes_a_snippet() -> None:
-    err = protocol.error_from_reply(502, {}, b"<html><body>Bad Gateway</body></html>")
+    err = replies.error_from_reply(502, {}, b"<html><body>Bad Gateway</body></html>")
     assert isinstance(err, errors.InternalServerError)
     assert "Bad Gateway" in str(err)
 
@@ -294,7 +302,7 @@ def test_error_with_html_body_quotes_a_snippet() -> None:
 )
 def test_unreadable_2xx_body(body: bytes) -> None:
     with pytest.raises(errors.APIResponseValidationError) as info:
-        protocol.parse_reply(200, {"x-request-id": "req_1"}, body, Message)
+        parse_reply(200, {"x-request-id": "req_1"}, body, Message)
     assert info.value.status_code == 200
     assert info.value.request_id == "req_1"
 

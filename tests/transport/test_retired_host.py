@@ -1,6 +1,6 @@
 """The sunset: a 404 or 410 from a host that retired the Assistants API says so and how to
 point the client elsewhere (issue 15, item 7). The host check is the endpoint's
-(``protocol.RETIRED_HOSTS``); here it is pointed at a loopback emulator, so that no
+(``endpoint.RETIRED_HOSTS``); here it is pointed at a loopback emulator, so that no
 traffic goes to api.openai.com."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 import openai_messages as om
-from openai_messages._core import requests as protocol
+from openai_messages._core import endpoint
 from openai_messages.emulator import Emulator, Fault
 
 from ..support import API_KEY
@@ -16,7 +16,7 @@ from ..support import API_KEY
 
 @pytest.fixture
 def retired_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(protocol, "RETIRED_HOSTS", frozenset({"127.0.0.1"}))
+    monkeypatch.setattr(endpoint, "RETIRED_HOSTS", frozenset({"127.0.0.1"}))
 
 
 @pytest.mark.usefixtures("retired_loopback")
