@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import ssl as _ssl
+import sys
 import time
 import uuid
 import warnings
@@ -24,7 +25,6 @@ from collections.abc import (
     Sequence,
 )
 from typing import (
-    TYPE_CHECKING,
     Any,
     Concatenate,
     Final,
@@ -51,6 +51,7 @@ from ._codec.models import (
 from ._core import checks as validation
 from ._core import endpoint as ep
 from ._core import requests as protocol
+from ._core.defaults import AZURE_API_VERSION, CONNECTION_LIMIT, MAX_RESPONSE_BYTES
 from ._core.idempotency import find_marked
 from ._core.retry import RetryBudget, RetryPolicy
 from ._transport.aiohttp_seam import AiohttpSeam
@@ -64,7 +65,9 @@ from .calls import ValueOf, value_of
 from .conversations import Conversations, ConversationsWithResponse, make_conversations
 from .ratelimit import RateLimiter, RateLimits
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):  # at runtime too: typing.get_type_hints reads it
+    from typing import Unpack
+else:  # pragma: no cover
     from typing_extensions import Unpack
 
 __all__ = [
@@ -360,8 +363,8 @@ class Client:
         retry_budget: RetryBudget | object | None = _DEFAULT_BUDGET,
         rate_limits: RateLimits | None = None,
         session: aiohttp.ClientSession | None = None,
-        connection_limit: int = 100,
-        max_response_bytes: int = 32 * 1024 * 1024,
+        connection_limit: int = CONNECTION_LIMIT,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         trust_idempotency_key: bool = False,
         trust_env: bool = True,
         ssl: _ssl.SSLContext | bool | None = None,
@@ -430,7 +433,7 @@ class Client:
         cls,
         *,
         endpoint: str,
-        api_version: str = "2024-05-01-preview",
+        api_version: str = AZURE_API_VERSION,
         api_key: auth.KeyLike | None = None,
         azure_ad_token: str | None = None,
         azure_ad_token_provider: auth.KeyLike | None = None,

@@ -10,9 +10,10 @@ call; the walks are the same :class:`~openai_messages.Pager` as ``client.list``.
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import orjson
@@ -34,7 +35,9 @@ from ._walk.pagination import Pager
 from ._walk.walking import WalkOptions, make_pager, responses
 from .calls import value_of
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):  # at runtime too: typing.get_type_hints reads it
+    from typing import Unpack
+else:  # pragma: no cover
     from typing_extensions import Unpack
 
 __all__ = ["ConversationItems", "Conversations", "ConversationsWithResponse", "ItemsWithResponse"]

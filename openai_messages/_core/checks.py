@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from .._codec.literals import Order, Role
 from ..errors import InvalidArgumentError
+from .defaults import PAGE_SIZE
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -28,7 +29,7 @@ __all__ = [
     "quote_id",
 ]
 
-MAX_PAGE_SIZE: Final = 100
+MAX_PAGE_SIZE: Final = PAGE_SIZE
 MAX_ID_LENGTH: Final = 256
 MAX_METADATA_KEYS: Final = 16
 MAX_METADATA_KEY_LENGTH: Final = 64

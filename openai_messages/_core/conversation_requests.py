@@ -32,6 +32,7 @@ from .._codec.conversation_models import (
 )
 from .._codec.literals import Order
 from . import checks as validation
+from .defaults import PAGE_SIZE
 from .operations import Ambiguity, Operation, Request
 from .requests import _page_query
 
@@ -191,7 +192,7 @@ def build_create_items(conversation_id: str, items: object) -> Request[Conversat
 def build_list_items(
     conversation_id: str,
     *,
-    limit: int = 100,
+    limit: int = PAGE_SIZE,
     order: Order = "desc",
     after: str | None = None,
     before: str | None = None,
@@ -204,7 +205,7 @@ def build_list_items(
 
 def build_list_conversations(
     *,
-    limit: int = 100,
+    limit: int = PAGE_SIZE,
     order: Order = "desc",
     after: str | None = None,
     before: str | None = None,

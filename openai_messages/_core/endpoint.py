@@ -15,6 +15,7 @@ from .._codec.literals import ApiVersion
 from .._version import __version__
 from . import checks as validation
 from . import operations as ops
+from .defaults import AZURE_API_VERSION
 from .operations import Request
 
 __all__ = [
@@ -52,7 +53,7 @@ class AzureSettings:
     token, sent as a Bearer token; always so on Foundry).
     """
 
-    api_version: str | None = "2024-05-01-preview"
+    api_version: str | None = AZURE_API_VERSION
     ad_token: bool = False
     """True when the secret is an Entra ID (AD) token sent as a Bearer token."""
     route: AzureRoute = "classic"

@@ -15,6 +15,7 @@ import orjson
 
 from .. import errors
 from .._codec import converter
+from .defaults import MASK
 from .exchange import HttpReply
 from .headers import parse_request_id, parse_retry_after
 
@@ -27,7 +28,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-MASK: Final = "***"
 SUNSET_NOTE: Final = (
     "OpenAI retired the Assistants API (threads and messages) on 2026-08-26, so "
     "api.openai.com no longer serves it. Point the client at a service that does: "

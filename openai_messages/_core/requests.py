@@ -16,6 +16,7 @@ from .._codec.literals import ApiVersion as ApiVersion  # also protocol.ApiVersi
 from .._codec.literals import Order, Role
 from . import checks as validation
 from . import operations as ops
+from .defaults import PAGE_SIZE
 from .operations import Request
 
 __all__ = [
@@ -185,7 +186,7 @@ def _page_query(
 def build_list(
     thread_id: str,
     *,
-    limit: int = 100,
+    limit: int = PAGE_SIZE,
     order: Order = "desc",
     after: str | None = None,
     before: str | None = None,
@@ -205,7 +206,7 @@ def build_list_files(
     thread_id: str,
     message_id: str,
     *,
-    limit: int = 100,
+    limit: int = PAGE_SIZE,
     order: Order = "desc",
     after: str | None = None,
     before: str | None = None,
@@ -227,7 +228,7 @@ def build_retrieve_file(
 
 def build_list_threads(
     *,
-    limit: int = 100,
+    limit: int = PAGE_SIZE,
     order: Order = "desc",
     after: str | None = None,
     before: str | None = None,

@@ -44,8 +44,6 @@ __all__ = ["CallOptions", "HttpReply", "Response", "Settle", "Timeout", "Transpo
 T = TypeVar("T")
 logger = logging.getLogger("openai_messages")
 
-DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
-
 
 @attrs.frozen
 class Timeout:

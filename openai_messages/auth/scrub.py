@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["MASK", "safe_to_chain", "scrub"]
+from .._core.defaults import MASK
 
-MASK: Final = "***"
+__all__ = ["safe_to_chain", "scrub"]
+
 
 _AUTH_SCHEME: Final = re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"',;]+")
 _JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")

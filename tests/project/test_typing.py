@@ -130,3 +130,16 @@ async def test_unknown_tags_arrive_as_sent(client: om.Client, emu: Emulator) -> 
     kind: str = block.type
     assert kind == "video"
     assert block.raw == video
+
+
+def test_get_type_hints_reads_the_with_response_calls() -> None:
+    """``Unpack`` exists at runtime, so that ``typing.get_type_hints`` reads every call
+    written with ``**options: Unpack[...]`` (it raised ``NameError`` before)."""
+    import typing
+
+    import openai_messages as om
+
+    for cls in (om.WithResponse, om.ConversationsWithResponse, om.ItemsWithResponse):
+        for name, call in vars(cls).items():
+            if callable(call) and not name.startswith("_"):
+                assert "options" in typing.get_type_hints(call), f"{cls.__name__}.{name}"
