@@ -9,7 +9,9 @@ from ._codec.conversation_models import *  # noqa: F403
 from ._codec.conversation_models import __all__ as _conversation_model_names
 from ._codec.models import *  # noqa: F403
 from ._codec.models import __all__ as _model_names
+from ._core.exchange import PreparedRequest
 from ._core.retry import RetryBudget, RetryPolicy
+from ._transport.mock import MockHandler, MockReply, MockSeam
 from ._transport.retry_loop import CallOptions, Response, Timeout
 from ._version import __version__
 from ._walk.bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
@@ -53,10 +55,14 @@ __all__ = [
     "IncompleteReason",
     "ItemsWithResponse",
     "ManyOptions",
+    "MockHandler",
+    "MockReply",
+    "MockSeam",
     "MessageStatus",
     "Open",
     "Order",
     "Pager",
+    "PreparedRequest",
     "RateLimiter",
     "RateLimits",
     "Response",

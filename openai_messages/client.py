@@ -57,6 +57,7 @@ from ._core.retry import RetryBudget, RetryPolicy
 from ._transport.aiohttp_seam import AiohttpSeam
 from ._transport.reconcile import RECONCILE_MAX_ITEMS, Reconcile
 from ._transport.retry_loop import CallOptions, Response, Timeout, Transport, unknown_options
+from ._transport.seam import Seam
 from ._walk.bulk import FetchProgress, ThreadResults, ThreadStream
 from ._walk.feed import FeedRegistry
 from ._walk.pagination import PageLike, Pager
@@ -340,7 +341,8 @@ class Client:
     ``retry_budget`` caps retries to a share of recent requests (None: no cap);
     ``rate_limits`` paces every call of this client (default: adaptive, learning from
     429s and the ``x-ratelimit-*`` headers). Pass ``session`` to use your own aiohttp
-    session, which the client then never closes. The client's own session honours
+    session, which the client then never closes, or ``seam`` (a :class:`MockSeam`, for
+    tests) to answer requests without HTTP. The client's own session honours
     ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` (``trust_env=False``: it does not) and
     verifies TLS with ``ssl`` (an ``ssl.SSLContext``; False: no verification, for a test
     server only) or the CA certificates of the file ``ca_bundle``. Every call takes the
@@ -363,6 +365,7 @@ class Client:
         retry_budget: RetryBudget | object | None = _DEFAULT_BUDGET,
         rate_limits: RateLimits | None = None,
         session: aiohttp.ClientSession | None = None,
+        seam: Seam | None = None,
         connection_limit: int = CONNECTION_LIMIT,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         trust_idempotency_key: bool = False,
@@ -401,7 +404,9 @@ class Client:
             raise errors.InvalidArgumentError("retry_budget must be a RetryBudget or None")
         self.limiter = RateLimiter(rate_limits or RateLimits())
         self.trust_idempotency_key = trust_idempotency_key
-        self._seam = AiohttpSeam(
+        if seam is not None and session is not None:
+            raise errors.InvalidArgumentError("pass seam= or session=, not both")
+        self._seam: Seam = seam or AiohttpSeam(
             session=session,
             max_response_bytes=max_response_bytes,
             connection_limit=connection_limit,
@@ -528,7 +533,7 @@ class Client:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Client:
-        self._seam.session()
+        self._seam.open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

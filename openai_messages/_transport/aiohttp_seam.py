@@ -78,6 +78,9 @@ class AiohttpSeam(Seam):
                 self._session._retry_connection = False
         return self._session
 
+    def open(self) -> None:
+        self.session()
+
     @property
     def owns_open_session(self) -> bool:
         return self._owns_session and self._session is not None and not self.closed

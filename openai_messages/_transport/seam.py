@@ -29,6 +29,17 @@ class Seam(abc.ABC):
     def __init__(self, max_response_bytes: int) -> None:
         self.max_response_bytes = max_response_bytes
         self.requests_sent = 0
+        self.closed = False
+
+    def open(self) -> None:
+        """Make ready for use (a client entering ``async with``); refused once closed."""
+        if self.closed:
+            raise errors.ClientClosedError("this client is closed; create a new one")
+
+    @property
+    def owns_open_session(self) -> bool:
+        """Whether it holds a session that only closing releases (none by default)."""
+        return False
 
     async def send(self, request: PreparedRequest) -> HttpReply:
         """The final reply to ``request`` (after at most ``MAX_REDIRECTS`` redirects)."""
@@ -52,5 +63,6 @@ class Seam(abc.ABC):
         surely never left.
         """
 
-    async def close(self) -> None:  # noqa: B027  # optional hook: most seams hold nothing
+    async def close(self) -> None:
         """Release what the seam holds (nothing by default)."""
+        self.closed = True

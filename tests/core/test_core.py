@@ -18,7 +18,7 @@ from openai_messages._core import requests as protocol
 from openai_messages._core.exchange import PreparedRequest
 from openai_messages._core.retry import RetryPolicy, Verdict, is_ambiguous, judge
 
-from ..fake_seam import FakeSeam, Scripted, fake_transport, script
+from ..fake_seam import fake_transport, script
 from ..support import API_KEY
 
 PACKAGE = Path(om.__file__).parent
@@ -192,12 +192,12 @@ def test_ambiguity() -> None:
 # -- the transport over the in-memory seam ---------------------------------------------
 
 
-def _ok(body: object = MESSAGE, **hdrs: str) -> Scripted:
-    return Scripted(200, orjson.dumps(body), hdrs)
+def _ok(body: object = MESSAGE, **hdrs: str) -> om.MockReply:
+    return om.MockReply(200, orjson.dumps(body), hdrs)
 
 
 async def test_one_loop_retries_counts_and_logs(caplog: pytest.LogCaptureFixture) -> None:
-    seam = FakeSeam(script(Scripted(500, b"{}"), Scripted(503, b"{}"), _ok()))
+    seam = om.MockSeam(script(om.MockReply(500, b"{}"), om.MockReply(503, b"{}"), _ok()))
     transport = fake_transport(seam)
     caplog.set_level("INFO", "openai_messages")
     response = await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {})
@@ -215,14 +215,14 @@ async def test_the_retry_sleeps_what_the_server_asked(headers: dict[str, str], w
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    seam = FakeSeam(script(Scripted(429, b"{}", headers), _ok()))
+    seam = om.MockSeam(script(om.MockReply(429, b"{}", headers), _ok()))
     transport = fake_transport(seam, sleep=sleep)
     response = await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {})
     assert (response.attempts, slept) == (2, [wait])
 
 
 async def test_max_retries_is_resolved_once_and_checked_before_sending() -> None:
-    seam = FakeSeam(script(Scripted(500, b"{}")))
+    seam = om.MockSeam(script(om.MockReply(500, b"{}")))
     transport = fake_transport(seam)
     with pytest.raises(om.InternalServerError):
         await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {"max_retries": 1})
@@ -238,7 +238,7 @@ async def test_max_retries_is_resolved_once_and_checked_before_sending() -> None
 
 async def test_the_budget_is_spent_by_every_retry() -> None:
     budget = om.RetryBudget(ratio=0.0, min_per_second=0.1, window=10.0)  # one retry in all
-    seam = FakeSeam(script(Scripted(500, b"{}")))
+    seam = om.MockSeam(script(om.MockReply(500, b"{}")))
     transport = fake_transport(seam, budget=budget, max_retries=5)
     with pytest.raises(om.InternalServerError):
         await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {})
@@ -247,7 +247,7 @@ async def test_the_budget_is_spent_by_every_retry() -> None:
 
 
 async def test_an_ambiguous_create_is_settled_before_it_is_sent_again() -> None:
-    seam = FakeSeam(script(Scripted(500, b"{}"), _ok()))
+    seam = om.MockSeam(script(om.MockReply(500, b"{}"), _ok()))
     transport = fake_transport(seam)
     create = protocol.build_create("thread_1", role="user", content="x", idempotency_key="k")
     causes: list[str] = []
@@ -270,12 +270,12 @@ async def test_an_ambiguous_create_is_settled_before_it_is_sent_again() -> None:
 
 
 async def test_a_thread_create_that_may_have_happened_is_reported() -> None:
-    seam = FakeSeam(script(om.APIConnectionError("reset"), _ok({"id": "thread_1"})))
+    seam = om.MockSeam(script(om.APIConnectionError("reset"), _ok({"id": "thread_1"})))
     with pytest.raises(om.CreateOutcomeUnknownError) as info:
         await fake_transport(seam).call(protocol.build_create_thread(idempotency_key="k"), {})
     assert (info.value.thread_id, info.value.idempotency_key) == (None, "k")
     assert len(seam.sent) == 1
-    trusting = FakeSeam(script(om.APIConnectionError("reset"), _ok({"id": "thread_1"})))
+    trusting = om.MockSeam(script(om.APIConnectionError("reset"), _ok({"id": "thread_1"})))
     transport = fake_transport(trusting, trust_idempotency_key=True)
     thread = await transport.call(protocol.build_create_thread(idempotency_key="k"), {})
     assert thread.value.id == "thread_1"
@@ -283,20 +283,20 @@ async def test_a_thread_create_that_may_have_happened_is_reported() -> None:
 
 
 async def test_a_delete_gone_after_an_ambiguous_attempt_is_done() -> None:
-    seam = FakeSeam(script(Scripted(502, b"{}"), Scripted(404, b"{}")))
+    seam = om.MockSeam(script(om.MockReply(502, b"{}"), om.MockReply(404, b"{}")))
     deleted = await fake_transport(seam).call(protocol.build_delete("thread_1", "msg_1"), {})
     assert (deleted.value.id, deleted.value.deleted) == ("msg_1", True)
-    plain = FakeSeam(script(Scripted(404, b"{}")))
+    plain = om.MockSeam(script(om.MockReply(404, b"{}")))
     with pytest.raises(om.NotFoundError):
         await fake_transport(plain).call(protocol.build_delete("thread_1", "msg_1"), {})
 
 
-def _redirect(location: str, status: int = 302) -> Scripted:
-    return Scripted(status, b"", {"Location": location})
+def _redirect(location: str, status: int = 302) -> om.MockReply:
+    return om.MockReply(status, b"", {"Location": location})
 
 
 async def test_redirects_keep_credentials_at_home() -> None:
-    seam = FakeSeam(script(_redirect("/v1/elsewhere"), _redirect("https://other.test/x"), _ok()))
+    seam = om.MockSeam(script(_redirect("/v1/elsewhere"), _redirect("https://other.test/x"), _ok()))
     await fake_transport(seam).call(protocol.build_retrieve("thread_1", "msg_1"), {})
     _, same, other = seam.sent
     assert same.url == "https://api.example.test/v1/elsewhere"
@@ -306,7 +306,7 @@ async def test_redirects_keep_credentials_at_home() -> None:
 
 
 async def test_a_303_after_a_post_becomes_a_get() -> None:
-    seam = FakeSeam(script(_redirect("/v1/done", 303), _ok()))
+    seam = om.MockSeam(script(_redirect("/v1/done", 303), _ok()))
     request = protocol.build_modify("thread_1", "msg_1", metadata={"a": "b"})
     await fake_transport(seam).call(request, {})
     assert (seam.sent[1].method, seam.sent[1].body) == ("GET", None)
@@ -322,7 +322,7 @@ async def test_a_303_after_a_post_becomes_a_get() -> None:
     ],
 )
 async def test_a_redirect_that_cannot_be_followed_is_typed(location: str) -> None:
-    seam = FakeSeam(script(_redirect(location), _ok()))
+    seam = om.MockSeam(script(_redirect(location), _ok()))
     with pytest.raises(om.RedirectError) as info:
         await fake_transport(seam).call(protocol.build_retrieve("thread_1", "msg_1"), {})
     assert "pw" not in str(info.value)
@@ -330,14 +330,14 @@ async def test_a_redirect_that_cannot_be_followed_is_typed(location: str) -> Non
 
 
 async def test_a_redirect_loop_ends() -> None:
-    seam = FakeSeam(script(_redirect("/v1/again")))
+    seam = om.MockSeam(script(_redirect("/v1/again")))
     with pytest.raises(om.RedirectError, match="redirects"):
         await fake_transport(seam).call(protocol.build_retrieve("thread_1", "msg_1"), {})
 
 
 async def test_the_body_cap_counts_every_chunk() -> None:
     chunks = [b"x" * 600, b"x" * 600]
-    seam = FakeSeam(script(Scripted(200, chunks)), max_response_bytes=1000)
+    seam = om.MockSeam(script(om.MockReply(200, chunks)), max_response_bytes=1000)
     with pytest.raises(om.ResponseTooLargeError):
         await fake_transport(seam).call(protocol.build_retrieve("thread_1", "msg_1"), {})
     assert len(seam.sent) == 1  # too large is not retried
@@ -345,8 +345,8 @@ async def test_the_body_cap_counts_every_chunk() -> None:
 
 async def test_a_create_reply_over_the_cap_says_it_is_stored() -> None:
     body = orjson.dumps({**MESSAGE, "id": "msg_big", "pad": "x" * 5000})
-    seam = FakeSeam(
-        script(Scripted(200, [body[:100], body[100:]], {"x-request-id": "req_7"})),
+    seam = om.MockSeam(
+        script(om.MockReply(200, [body[:100], body[100:]], {"x-request-id": "req_7"})),
         max_response_bytes=1000,
     )
     create = protocol.build_create("thread_1", role="user", content="x", idempotency_key="k")
@@ -365,7 +365,7 @@ def test_prepared_requests_are_plain_data() -> None:
 
 async def test_a_create_out_of_retries_after_an_ambiguous_failure_is_unknown() -> None:
     for trust in (False, True):
-        seam = FakeSeam(script(Scripted(500, b"{}")))
+        seam = om.MockSeam(script(om.MockReply(500, b"{}")))
         transport = fake_transport(seam, max_retries=1, trust_idempotency_key=trust)
         create = protocol.build_create("thread_1", role="user", content="x", idempotency_key="k")
 
