@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 import openai_messages as om
+from openai_messages._transport.aiohttp_seam import AiohttpSeam
 from openai_messages.emulator import Emulator
 
 from ..support import API_KEY, FAST_RETRIES
@@ -214,7 +215,10 @@ async def test_unclosed_client_warns(emu: Emulator) -> None:
     emu.store.create_thread("thread_u")
     client = om.Client(api_key=API_KEY, base_url=emu.url)
     await client.create("thread_u", role="user", content="x")
-    session = client._seam.session()
+    seam = client._seam
+    assert isinstance(seam, AiohttpSeam)
+    session = seam.session()
+    del seam  # its scrub callback holds the client
     with pytest.warns(ResourceWarning, match="unclosed Client"):
         del client
         gc.collect()

@@ -28,7 +28,8 @@ async def test_a_client_over_a_mock_seam_sends_nothing_over_http() -> None:
     [sent] = seam.sent
     assert (sent.method, sent.url) == ("GET", f"{BASE}/threads/thread_1/messages/msg_1")
     assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
-    assert seam.closed and client.closed
+    assert seam.closed
+    assert client.closed
 
 
 async def test_an_async_handler_and_a_retry_after_a_failed_exchange() -> None:
@@ -48,7 +49,8 @@ async def test_an_async_handler_and_a_retry_after_a_failed_exchange() -> None:
     async with _client(seam) as client:
         response = await client.with_response.retrieve("thread_1", "msg_1")
     assert response.value.id == "msg_1"
-    assert len(seam.sent) == 3 and response.attempts == 3
+    assert len(seam.sent) == 3
+    assert response.attempts == 3
 
 
 async def test_a_status_becomes_its_typed_error() -> None:
@@ -71,7 +73,8 @@ async def test_a_redirect_elsewhere_drops_the_credential() -> None:
         await client.retrieve("thread_1", "msg_1")
     first, second = seam.sent
     assert "Authorization" in first.headers
-    assert second.url == "https://other.test/m" and "Authorization" not in second.headers
+    assert second.url == "https://other.test/m"
+    assert "Authorization" not in second.headers
 
 
 async def test_the_pagination_guards_hold_over_a_mock_seam() -> None:
