@@ -61,8 +61,8 @@ from ._transport.seam import Seam
 from ._walk.bulk import FetchProgress, ThreadResults, ThreadStream
 from ._walk.feed import FeedRegistry
 from ._walk.pagination import PageLike, Pager
-from ._walk.walking import Paged, WalkOptions, make_pager, responses, split_walk_options
-from .calls import ValueOf, value_of
+from ._walk.walking import WalkOptions, make_pager, responses
+from .calls import value_of
 from .conversations import Conversations, ConversationsWithResponse, make_conversations
 from .ratelimit import RateLimiter, RateLimits
 
@@ -89,7 +89,7 @@ logger = logging.getLogger("openai_messages")
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT: Final = Timeout(total=60.0, connect=10.0)
-_DEFAULT_BUDGET: Final = object()
+_DEFAULT_BUDGET: Final[Any] = object()  # a fresh RetryBudget per client
 
 
 class ClientOptions(TypedDict, total=False):
@@ -105,6 +105,7 @@ class ClientOptions(TypedDict, total=False):
     retry_budget: RetryBudget | None
     rate_limits: RateLimits | None
     session: aiohttp.ClientSession | None
+    seam: Seam | None
     connection_limit: int
     max_response_bytes: int
     trust_idempotency_key: bool
@@ -314,15 +315,8 @@ class WithResponse:
 
 def _value_of(
     call: Callable[Concatenate[WithResponse, P], Awaitable[Response[T]]],
-) -> ValueOf[P, T]:
+) -> Callable[Concatenate[Client, P], Awaitable[T]]:
     return value_of(call)
-
-
-# the names these helpers had here before they moved to walking.py and calls.py
-_Paged = Paged
-_responses = responses
-_split = split_walk_options
-_ValueOf = ValueOf
 
 
 class Client:
@@ -349,6 +343,10 @@ class Client:
     per-call options ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_query``.
     """
 
+    # Microsoft's routes: set by Client.azure / Client.foundry (_made_for) before __init__
+    _azure: ep.AzureSettings | None = None
+    _scope: str = auth.AZURE_AI_SCOPE
+
     def __init__(
         self,
         api_key: auth.KeyLike | None = None,
@@ -362,7 +360,7 @@ class Client:
         timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
-        retry_budget: RetryBudget | object | None = _DEFAULT_BUDGET,
+        retry_budget: RetryBudget | None = _DEFAULT_BUDGET,
         rate_limits: RateLimits | None = None,
         session: aiohttp.ClientSession | None = None,
         seam: Seam | None = None,
@@ -372,9 +370,8 @@ class Client:
         trust_env: bool = True,
         ssl: _ssl.SSLContext | bool | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
-        _azure: ep.AzureSettings | None = None,
-        _scope: str = auth.AZURE_AI_SCOPE,
     ) -> None:
+        azure, scope = self._azure, self._scope
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if key is None or key == "":
             raise errors.InvalidArgumentError(
@@ -384,13 +381,13 @@ class Client:
         if isinstance(key, str):
             source = auth.StaticToken.checked(ep.check_secret(key))
         else:
-            source = auth.token_source(key, scope=_scope)
+            source = auth.token_source(key, scope=scope)
         tls = _tls(ssl, ca_bundle, session, trust_env)
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.endpoint = ep.Endpoint(
             base_url=url,
             api_version=api_version,
-            azure=_azure,
+            azure=azure,
             organization=organization,
             project=project,
             default_headers=dict(default_headers or {}),
@@ -487,7 +484,9 @@ class Client:
             route="v1" if v1 else "classic",
         )
         url = f"{base}/openai/v1" if v1 else base
-        return cls(secret, base_url=url, _azure=settings, _scope=_COGNITIVE_SCOPE, **options)
+        client = cls._made_for(settings, _COGNITIVE_SCOPE)
+        client.__init__(secret, base_url=url, **options)  # type: ignore[misc]
+        return client
 
     @classmethod
     def foundry(
@@ -528,7 +527,18 @@ class Client:
         else:
             source = auth.DefaultCredentialToken()
         settings = ep.AzureSettings(api_version=api_version, ad_token=True, route="foundry")
-        return cls(source, base_url=base, _azure=settings, **options)
+        client = cls._made_for(settings, auth.AZURE_AI_SCOPE)
+        client.__init__(source, base_url=base, **options)  # type: ignore[misc]
+        return client
+
+    @classmethod
+    def _made_for(cls, azure: ep.AzureSettings, scope: str) -> Client:
+        """A client not yet initialised, for Microsoft's routes (kept out of the public
+        signature of ``__init__``)."""
+        client = cls.__new__(cls)
+        client._azure = azure
+        client._scope = scope
+        return client
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ class _Failure:
         self.error = error
 
 
-FeedRegistry = weakref.WeakSet["Feed[Any]"]
 Producer = Callable[["Feed[T]"], Coroutine[Any, Any, None]]
 
 
@@ -131,3 +130,7 @@ class Feed(Generic[T], AsyncIterator[T]):
 
     def __del__(self) -> None:
         self.cancel_soon()
+
+
+FeedRegistry = weakref.WeakSet[Feed[Any]]
+"""The feeds of one client, which closing it stops."""

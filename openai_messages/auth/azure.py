@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import time
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, Union
 
 from ..errors import InvalidArgumentError
 from .cached import DEFAULT_REFRESH_MARGIN, CachedToken, Clock, Lease
@@ -58,7 +58,7 @@ class AsyncTokenCredential(Protocol):
     async def get_token(self, *scopes: str) -> AccessTokenLike: ...
 
 
-TokenCredential: TypeAlias = "SyncTokenCredential | AsyncTokenCredential"
+TokenCredential: TypeAlias = Union[SyncTokenCredential, AsyncTokenCredential]  # noqa: UP007
 
 
 def is_credential(value: object) -> bool:

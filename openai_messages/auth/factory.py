@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import TypeAlias, Union
 
 from ..errors import InvalidArgumentError
 from .azure import AZURE_AI_SCOPE, CredentialToken, TokenCredential, is_credential
@@ -12,7 +12,7 @@ from .static import StaticToken
 
 __all__ = ["KeyLike", "token_source"]
 
-KeyLike: TypeAlias = "str | TokenProvider | TokenCredential | TokenSource"
+KeyLike: TypeAlias = Union[str, TokenProvider, TokenCredential, TokenSource]  # noqa: UP007
 """A key, a sync or async token provider, an azure-identity credential, or a TokenSource."""
 
 

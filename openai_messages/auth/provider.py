@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeAlias
+from typing import TypeAlias, Union
 
 from ..errors import InvalidArgumentError
 from .failure import call_provider
@@ -13,7 +13,7 @@ from .worker import Worker
 
 __all__ = ["CallableToken", "TokenProvider"]
 
-TokenProvider: TypeAlias = "Callable[[], str | Awaitable[str]]"
+TokenProvider: TypeAlias = Callable[[], Union[str, Awaitable[str]]]  # noqa: UP007
 """A sync or async callable with no arguments returning the current key or token."""
 
 
