@@ -435,24 +435,30 @@ class Client:
         cls,
         *,
         endpoint: str,
-        api_version: str = AZURE_API_VERSION,
+        azure_api_version: str = AZURE_API_VERSION,
+        assistants_version: protocol.ApiVersion = "v2",
         api_key: auth.KeyLike | None = None,
         azure_ad_token: str | None = None,
         azure_ad_token_provider: auth.KeyLike | None = None,
+        api_version: str | None = None,
         **options: Unpack[ClientOptions],
     ) -> Client:
         """A client of Azure OpenAI, on the classic or the v1 GA route.
 
         Classic: ``{endpoint}/openai/threads/...?api-version=2024-...``. v1 GA, chosen
-        with ``api_version="v1"`` or an ``endpoint`` ending in ``/openai/v1``:
+        with ``azure_api_version="v1"`` or an ``endpoint`` ending in ``/openai/v1``:
         ``{endpoint}/openai/v1/threads/...`` with no ``api-version``. Authenticates with
         ``api_key`` (default ``AZURE_OPENAI_API_KEY``; a str or a callable) sent as the
         ``api-key`` header, or with an Entra ID token sent as a Bearer token: a fixed
         ``azure_ad_token``, or ``azure_ad_token_provider`` (a sync or async callable asked
         before every attempt, an azure-identity credential asked for
         ``https://cognitiveservices.azure.com/.default``, or a TokenSource).
-        ``options`` are the keyword arguments of :class:`Client`.
+        ``assistants_version`` is the Assistants API version (``"v2"``, or ``"v1"``: legacy
+        ``file_ids``), sent as ``OpenAI-Beta``; ``api_version=`` is the former name of
+        ``azure_api_version`` (deprecated). ``options`` are the keyword arguments of
+        :class:`Client`.
         """
+        azure_api_version = _renamed(api_version, "azure", azure_api_version, AZURE_API_VERSION)
         given = [
             name
             for name, value in (
@@ -476,16 +482,18 @@ class Client:
                 "or set AZURE_OPENAI_API_KEY"
             )
         base = ep.check_base_url(endpoint).rstrip("/")
-        v1 = api_version == "v1" or base.endswith("/openai/v1")
+        v1 = azure_api_version == "v1" or base.endswith("/openai/v1")
         base = base.removesuffix("/openai/v1").removesuffix("/openai")
         settings = ep.AzureSettings(
-            api_version=None if v1 else api_version,
+            api_version=None if v1 else azure_api_version,
             ad_token=azure_ad_token is not None or azure_ad_token_provider is not None,
             route="v1" if v1 else "classic",
         )
         url = f"{base}/openai/v1" if v1 else base
         client = cls._made_for(settings, _COGNITIVE_SCOPE)
-        client.__init__(secret, base_url=url, **options)  # type: ignore[misc]
+        client.__init__(  # type: ignore[misc]
+            secret, base_url=url, api_version=assistants_version, **options
+        )
         return client
 
     @classmethod
@@ -495,7 +503,9 @@ class Client:
         *,
         credential: auth.TokenCredential | None = None,
         token_provider: auth.KeyLike | None = None,
-        api_version: str = "v1",
+        azure_api_version: str = "v1",
+        assistants_version: protocol.ApiVersion = "v2",
+        api_version: str | None = None,
         **options: Unpack[ClientOptions],
     ) -> Client:
         """A client of the Foundry Agent Service (classic agents' threads and messages).
@@ -509,8 +519,11 @@ class Client:
         attempt, or a TokenSource). With neither, ``DefaultAzureCredential`` of the
         ``azure-identity`` extra (``pip install "openai_messages[azure]"``), created on
         the first call and closed with the client. A refused token is renewed once and
-        the request re-sent. ``options`` are the keyword arguments of :class:`Client`.
+        the request re-sent. ``azure_api_version`` is the service's ``api-version``
+        (``api_version=``, its former name, is deprecated), ``assistants_version`` the
+        Assistants API version. ``options`` are the keyword arguments of :class:`Client`.
         """
+        azure_api_version = _renamed(api_version, "foundry", azure_api_version, "v1")
         if credential is not None and token_provider is not None:
             raise errors.InvalidArgumentError("pass credential= or token_provider=, not both")
         base = ep.check_base_url(endpoint).rstrip("/")
@@ -526,9 +539,11 @@ class Client:
             source = auth.CredentialToken(credential, auth.AZURE_AI_SCOPE)
         else:
             source = auth.DefaultCredentialToken()
-        settings = ep.AzureSettings(api_version=api_version, ad_token=True, route="foundry")
+        settings = ep.AzureSettings(api_version=azure_api_version, ad_token=True, route="foundry")
         client = cls._made_for(settings, auth.AZURE_AI_SCOPE)
-        client.__init__(source, base_url=base, **options)  # type: ignore[misc]
+        client.__init__(  # type: ignore[misc]
+            source, base_url=base, api_version=assistants_version, **options
+        )
         return client
 
     @classmethod
@@ -735,6 +750,21 @@ class Client:
 
 
 _COGNITIVE_SCOPE: Final = "https://cognitiveservices.azure.com/.default"
+
+
+def _renamed(old: str | None, factory: str, new: str, default: str) -> str:
+    """``azure_api_version``, or the value of its deprecated name ``api_version``."""
+    if old is None:
+        return new
+    warnings.warn(
+        f"Client.{factory}(api_version=) is now azure_api_version= "
+        "(assistants_version= picks the Assistants API version)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if new != default:
+        raise errors.InvalidArgumentError("pass azure_api_version=, not api_version= as well")
+    return old
 
 
 def _flavour(endpoint: ep.Endpoint) -> str:

@@ -23,6 +23,7 @@ import click
 from .. import auth
 from .._codec.literals import ApiVersion
 from .._core import checks as validation
+from .._core.defaults import AZURE_API_VERSION
 from .._core.retry import RetryPolicy
 from ..client import DEFAULT_BASE_URL, Client
 from ..errors import CredentialError, InvalidArgumentError
@@ -40,7 +41,7 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 Target = Literal["openai", "foundry", "azure"]
 
-AZURE_DEFAULT_API_VERSION: Final = "2024-05-01-preview"
+AZURE_DEFAULT_API_VERSION: Final = AZURE_API_VERSION
 """``--azure-api-version`` when none is given (:meth:`Client.azure`'s default)."""
 AZURE_OPENAI_SCOPE: Final = "https://cognitiveservices.azure.com/.default"
 """The scope ``--credential azure-identity`` asks for with ``--azure-endpoint``."""
@@ -103,13 +104,13 @@ class Connection:
             if self.token:
                 return Client.azure(
                     endpoint=self.target,
-                    api_version=self.azure_api_version,
+                    azure_api_version=self.azure_api_version,
                     azure_ad_token_provider=self.secret,
                     **common,
                 )
             return Client.azure(
                 endpoint=self.target,
-                api_version=self.azure_api_version,
+                azure_api_version=self.azure_api_version,
                 api_key=self.secret,
                 **common,
             )

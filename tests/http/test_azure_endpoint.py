@@ -38,7 +38,7 @@ async def test_an_endpoint_ending_in_openai_v1_takes_the_v1_route(emu: Emulator)
 
 @pytest.mark.parametrize("suffix", ["", "/"])
 async def test_api_version_v1_takes_the_v1_route(emu: Emulator, suffix: str) -> None:
-    client = om.Client.azure(endpoint=emu.root_url + suffix, api_version="v1", api_key=KEY)
+    client = om.Client.azure(endpoint=emu.root_url + suffix, azure_api_version="v1", api_key=KEY)
     assert repr(client).endswith(" azure v1>")
     assert await walk(client) == 3
     assert emu.log[0].path == "/openai/v1/threads/thread_z/messages"
@@ -48,7 +48,7 @@ async def test_api_version_v1_takes_the_v1_route(emu: Emulator, suffix: str) -> 
 @pytest.mark.parametrize("suffix", ["", "/openai", "/openai/"])
 async def test_the_classic_route(emu: Emulator, suffix: str) -> None:
     client = om.Client.azure(
-        endpoint=emu.root_url + suffix, api_version="2024-05-01-preview", api_key=KEY
+        endpoint=emu.root_url + suffix, azure_api_version="2024-05-01-preview", api_key=KEY
     )
     assert await walk(client) == 3
     assert emu.log[0].path == "/openai/threads/thread_z/messages"
@@ -93,4 +93,28 @@ def test_one_credential_only() -> None:
     with pytest.raises(om.InvalidArgumentError, match="not several"):
         om.Client.azure(
             endpoint="https://r.openai.azure.com", api_key=KEY, azure_ad_token_provider=str
+        )
+
+
+async def test_an_azure_client_can_pick_assistants_v1(emu: Emulator) -> None:
+    """The Azure api-version and the Assistants version have names of their own."""
+    client = om.Client.azure(endpoint=emu.root_url, assistants_version="v1", api_key=KEY)
+    assert await walk(client) == 3
+    (record,) = emu.log
+    assert record.headers["OpenAI-Beta"] == "assistants=v1"
+    assert record.query["api-version"] == "2024-05-01-preview"
+
+
+async def test_the_former_api_version_keyword_still_works_with_a_warning(emu: Emulator) -> None:
+    with pytest.warns(DeprecationWarning, match="azure_api_version"):
+        client = om.Client.azure(
+            endpoint=emu.root_url, api_version="2024-02-15-preview", api_key=KEY
+        )
+    assert await walk(client) == 3
+    (record,) = emu.log
+    assert record.query["api-version"] == "2024-02-15-preview"
+    assert record.headers["OpenAI-Beta"] == "assistants=v2"
+    with pytest.warns(DeprecationWarning), pytest.raises(om.InvalidArgumentError):
+        om.Client.azure(
+            endpoint=emu.root_url, api_version="v1", azure_api_version="v1", api_key=KEY
         )

@@ -64,7 +64,7 @@ async def test_a_token_provider(emu: Emulator) -> None:
         return emu.issue_token(3600, AI_AZURE_SCOPE).token
 
     async with om.Client.foundry(
-        emu.url_for("foundry"), token_provider=provider, api_version="2025-05-01"
+        emu.url_for("foundry"), token_provider=provider, azure_api_version="2025-05-01"
     ) as c:
         await c.retrieve_thread("thread_f")
     assert emu.log[0].query["api-version"] == "2025-05-01"

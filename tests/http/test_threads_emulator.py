@@ -153,7 +153,9 @@ async def test_thread_calls_on_every_prefix(emu: Emulator, flavour: str) -> None
         )
     else:
         version = "v1" if flavour == "azure_v1" else "2024-05-01-preview"
-        make = om.Client.azure(endpoint=emu.url_for("azure"), api_version=version, api_key=API_KEY)
+        make = om.Client.azure(
+            endpoint=emu.url_for("azure"), azure_api_version=version, api_key=API_KEY
+        )
     async with make as client:
         thread = await client.create_thread(metadata={"where": flavour})
         await client.create(thread.id, role="user", content="hello")
