@@ -114,7 +114,10 @@ async def test_the_former_api_version_keyword_still_works_with_a_warning(emu: Em
     (record,) = emu.log
     assert record.query["api-version"] == "2024-02-15-preview"
     assert record.headers["OpenAI-Beta"] == "assistants=v2"
-    with pytest.warns(DeprecationWarning), pytest.raises(om.InvalidArgumentError):
+    with (
+        pytest.warns(DeprecationWarning, match="azure_api_version"),
+        pytest.raises(om.InvalidArgumentError),
+    ):
         om.Client.azure(
             endpoint=emu.root_url, api_version="v1", azure_api_version="v1", api_key=KEY
         )
