@@ -39,6 +39,8 @@ import attrs
 from . import auth, errors
 from ._codec.literals import Order, Role
 from ._codec.models import (
+    Attachment,
+    ContentPart,
     DeletedMessage,
     DeletedThread,
     Message,
@@ -153,8 +155,8 @@ class WithResponse:
         thread_id: str,
         *,
         role: Role,
-        content: str | Sequence[Any],
-        attachments: Sequence[Any] | None = None,
+        content: str | Sequence[ContentPart | Mapping[str, Any]],
+        attachments: Sequence[Attachment | Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
         file_ids: Sequence[str] | None = None,
         idempotency_key: str | None = None,
