@@ -25,7 +25,7 @@ def client_of(emu: Emulator, flavour: str = "openai", **options: Any) -> om.Clie
     if flavour in ("azure", "azure_v1"):
         version = "v1" if flavour == "azure_v1" else "2024-05-01-preview"
         return om.Client.azure(
-            endpoint=emu.url_for("azure"), api_version=version, api_key=API_KEY, **common
+            endpoint=emu.url_for("azure"), azure_api_version=version, api_key=API_KEY, **common
         )
     return om.Client(api_key=API_KEY, base_url=emu.url, **common)
 

@@ -125,7 +125,7 @@ async def test_v1_shape_and_message_files(emu: Emulator) -> None:
 async def test_azure_shape(emu: Emulator) -> None:
     emu.store.create_thread("thread_az")
     async with om.Client.azure(
-        endpoint=emu.root_url, api_key=API_KEY, api_version="2024-05-01-preview"
+        endpoint=emu.root_url, api_key=API_KEY, azure_api_version="2024-05-01-preview"
     ) as client:
         created = await client.create("thread_az", role="user", content="hi")
         assert (await client.retrieve("thread_az", created.id)).text == "hi"

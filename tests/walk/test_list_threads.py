@@ -87,7 +87,7 @@ async def test_a_service_that_does_not_list_threads_raises_a_typed_error(
     else:
         version = "v1" if flavour == "azure_v1" else "2024-05-01-preview"
         client = om.Client.azure(
-            endpoint=emu.url_for("azure"), api_version=version, api_key=API_KEY
+            endpoint=emu.url_for("azure"), azure_api_version=version, api_key=API_KEY
         )
     async with client:
         with pytest.raises(om.ThreadListingUnsupportedError) as caught:
