@@ -16,6 +16,7 @@ from ._transport.retry_loop import CallOptions, Response, Timeout
 from ._version import __version__
 from ._walk.bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
 from ._walk.pagination import Pager
+from ._walk.walking import ResponsePager
 from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
 from .client import Client, ManyOptions, WalkOptions, WithResponse
 from .conversation_mapping import AssistantMedia, conversation_items
@@ -66,6 +67,7 @@ __all__ = [
     "RateLimiter",
     "RateLimits",
     "Response",
+    "ResponsePager",
     "RetryBudget",
     "RetryPolicy",
     "Role",

@@ -15,7 +15,6 @@ import time
 import uuid
 import warnings
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Awaitable,
@@ -63,7 +62,7 @@ from ._transport.seam import Seam
 from ._walk.bulk import FetchProgress, ThreadResults, ThreadStream
 from ._walk.feed import FeedRegistry
 from ._walk.pagination import PageLike, Pager
-from ._walk.walking import WalkOptions, make_pager, responses
+from ._walk.walking import ResponsePager, WalkOptions, make_pager, responses
 from .calls import value_of
 from .conversations import Conversations, ConversationsWithResponse, make_conversations
 from .ratelimit import RateLimiter, RateLimits
@@ -138,8 +137,8 @@ _MANY_KEYS: Final = frozenset(ManyOptions.__annotations__)
 class WithResponse:
     """``client.with_response.X(...)``: the call X, returning a :class:`Response`.
 
-    For the walks, ``with_response.list`` and ``with_response.list_files`` yield one
-    :class:`Response` per page (its ``value`` the page, trimmed to ``max_items``).
+    For the walks, ``with_response.list`` (and every listing) is a :class:`ResponsePager`:
+    one :class:`Response` per page (its ``value`` the page, trimmed to ``max_items``).
     """
 
     def __init__(self, client: Client) -> None:
@@ -185,7 +184,7 @@ class WithResponse:
         )
         started = time.time()
 
-        def pages(timeout: float | None) -> AsyncGenerator[Response[MessagePage], None]:
+        def pages(timeout: float | None) -> ResponsePager[MessagePage]:
             if timeout is None:
                 return self.list(thread_id, order="desc", prefetch=0)
             return self.list(thread_id, order="desc", prefetch=0, timeout=timeout)
@@ -241,21 +240,19 @@ class WithResponse:
 
     def list(
         self, thread_id: str, *, run_id: str | None = None, **options: Unpack[WalkOptions]
-    ) -> AsyncGenerator[Response[MessagePage], None]:
+    ) -> ResponsePager[MessagePage]:
         """Every page of a thread's messages, each as a :class:`Response`."""
         return responses(self._client._list_pager(thread_id, run_id, options, keep=True))
 
     def list_files(
         self, thread_id: str, message_id: str, **options: Unpack[WalkOptions]
-    ) -> AsyncGenerator[Response[MessageFilePage], None]:
+    ) -> ResponsePager[MessageFilePage]:
         """v1: every page of a message's files, each as a :class:`Response`."""
         return responses(self._client._files_pager(thread_id, message_id, options, keep=True))
 
     # -- threads ---------------------------------------------------------------------------
 
-    def list_threads(
-        self, **options: Unpack[WalkOptions]
-    ) -> AsyncGenerator[Response[ThreadPage], None]:
+    def list_threads(self, **options: Unpack[WalkOptions]) -> ResponsePager[ThreadPage]:
         """Every page of the project's threads, each as a :class:`Response`."""
         return responses(self._client._threads_pager(options, keep=True))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -32,7 +32,7 @@ from ._transport.item_reconcile import ItemsReconcile
 from ._transport.retry_loop import CallOptions, Response, Timeout, Transport
 from ._walk.feed import FeedRegistry
 from ._walk.pagination import Pager
-from ._walk.walking import WalkOptions, make_pager, responses
+from ._walk.walking import ResponsePager, WalkOptions, make_pager, responses
 from .calls import value_of
 
 if sys.version_info >= (3, 11):  # at runtime too: typing.get_type_hints reads it
@@ -134,7 +134,7 @@ class ItemsWithResponse:
     ) -> ItemsReconcile:
         page_size = len(orjson.loads(body)["items"]) if follows is None else 100
 
-        def pages(timeout: float | None) -> AsyncGenerator[Response[ConversationItemPage], None]:
+        def pages(timeout: float | None) -> ResponsePager[ConversationItemPage]:
             walk: WalkOptions = {"order": "desc", "prefetch": 0, "page_size": page_size}
             if timeout is not None:
                 walk["timeout"] = timeout
@@ -151,7 +151,7 @@ class ItemsWithResponse:
 
     def list(
         self, conversation_id: str, **options: Unpack[WalkOptions]
-    ) -> AsyncGenerator[Response[ConversationItemPage], None]:
+    ) -> ResponsePager[ConversationItemPage]:
         """Every page of a conversation's items, each as a :class:`Response`."""
         return responses(_items_pager(self._host, conversation_id, options, keep=True))
 
@@ -234,9 +234,7 @@ class ConversationsWithResponse:
         deleted."""
         return await self._transport.call(cp.build_delete_conversation(conversation_id), options)
 
-    def list(
-        self, **options: Unpack[WalkOptions]
-    ) -> AsyncGenerator[Response[ConversationPage], None]:
+    def list(self, **options: Unpack[WalkOptions]) -> ResponsePager[ConversationPage]:
         """Every page of the project's conversations (Foundry), each as a Response."""
         return responses(self._host.pager(cp.build_list_conversations, options, True))
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, Final
 
@@ -38,14 +38,14 @@ from .._codec.conversation_models import (
     OutputTextPart,
     RefusalPart,
 )
-from .retry_loop import Response
+from .retry_loop import Pages, Response
 
 __all__ = ["ItemsReconcile", "item_matches", "sent_signature", "stored_signature"]
 
 RECONCILE_MAX_ITEMS: Final = 1000
 """How many of a conversation's newest items a reconcile reads at most."""
 
-ListPages = Callable[[float | None], AsyncGenerator[Response[ConversationItemPage], None]]
+ListPages = Callable[[float | None], Pages[Response[ConversationItemPage]]]
 """``pages(timeout)``: the conversation's pages, newest first, each within ``timeout``
 (a page of the batch's size is enough without ``follows``)."""
 

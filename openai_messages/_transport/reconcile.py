@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from typing import Any, Final
 
@@ -20,7 +20,7 @@ from .._codec.models import Message, MessagePage
 from .._core.headers import parse_date
 from .._core.idempotency import find_created, find_marked, without_marker
 from .._core.requests import IDEMPOTENCY_MARKER
-from .retry_loop import Response
+from .retry_loop import Pages, Response
 
 __all__ = ["Reconcile"]
 
@@ -28,7 +28,7 @@ RECONCILE_MAX_ITEMS: Final = 1000
 CLOCK_SKEW_ALLOWANCE: Final = 300.0
 """Without the server's ``Date``, how far back (s) a reconcile looks for the create."""
 
-ListPages = Callable[[float | None], AsyncGenerator[Response[MessagePage], None]]
+ListPages = Callable[[float | None], Pages[Response[MessagePage]]]
 """``pages(timeout)``: the thread's pages, newest first, each request within ``timeout``."""
 
 

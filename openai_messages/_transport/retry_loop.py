@@ -20,8 +20,8 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Generic, TypedDict, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Final, Generic, Protocol, TypedDict, TypeVar
 
 import attrs
 from multidict import CIMultiDict
@@ -42,6 +42,17 @@ from .seam import Seam
 __all__ = ["CallOptions", "HttpReply", "Response", "Settle", "Timeout", "Transport"]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Pages(Protocol[T_co]):
+    """A walk of pages that can be stopped: what a reconcile reads (``ResponsePager``)."""
+
+    def __aiter__(self) -> AsyncIterator[T_co]: ...
+
+    async def aclose(self) -> None: ...
+
+
 logger = logging.getLogger("openai_messages")
 
 

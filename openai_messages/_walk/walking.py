@@ -21,7 +21,14 @@ from .._transport.retry_loop import CALL_OPTION_NAMES, CallOptions, Response, un
 from .feed import FeedRegistry
 from .pagination import PageLike, Pager
 
-__all__ = ["Paged", "WalkOptions", "make_pager", "responses", "split_walk_options"]
+__all__ = [
+    "Paged",
+    "ResponsePager",
+    "WalkOptions",
+    "make_pager",
+    "responses",
+    "split_walk_options",
+]
 
 PageT = TypeVar("PageT", bound=PageLike)
 
@@ -108,10 +115,54 @@ def make_pager(
     return Pager(fetch, registry=registry, **walk)
 
 
-async def responses(pager: Pager[Any, Paged[Any]]) -> AsyncGenerator[Response[Any], None]:
+class ResponsePager(Generic[PageT]):
+    """Every page of a listing as a :class:`~openai_messages.Response`, fetched as you
+    iterate: the :class:`~openai_messages.Pager` of ``with_response``. ``cursor``,
+    :meth:`collect`, :meth:`first_page` and :meth:`aclose` are the pager's."""
+
+    def __init__(self, pager: Pager[Any, Paged[PageT]]) -> None:
+        self._pager = pager
+        self._iterator: AsyncGenerator[Response[PageT], None] | None = None
+
+    @property
+    def cursor(self) -> str | None:
+        """Id of the last item handed out (the starting cursor before any)."""
+        return self._pager.cursor
+
+    def __aiter__(self) -> AsyncGenerator[Response[PageT], None]:
+        if self._iterator is None:
+            self._iterator = self._responses()
+        return self._iterator
+
+    async def _responses(self) -> AsyncGenerator[Response[PageT], None]:
+        async for paged in self._pager.pages():
+            response = paged.response
+            if len(paged.data) != len(response.value.data):
+                trimmed = attrs.evolve(response.value, data=paged.data)  # type: ignore[misc]
+                response = attrs.evolve(response, value=trimmed)
+            yield response
+
+    async def collect(self) -> list[Response[PageT]]:
+        """Every page of the walk, in a list."""
+        return [response async for response in self]
+
+    async def first_page(self) -> Response[PageT]:
+        """The first page only (one request)."""
+        return (await self._pager.first_page()).response
+
+    async def aclose(self) -> None:
+        """Stop the walk: cancel a prefetch in flight and wait for it to end."""
+        if self._iterator is not None:
+            await self._iterator.aclose()
+        await self._pager.aclose()
+
+    async def __aenter__(self) -> ResponsePager[PageT]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def responses(pager: Pager[Any, Any]) -> ResponsePager[Any]:
     """The pages of a ``keep=True`` pager as responses (each trimmed to ``max_items``)."""
-    async for paged in pager.pages():
-        response = paged.response
-        if len(paged.data) != len(response.value.data):  # trimmed to max_items
-            response = attrs.evolve(response, value=attrs.evolve(response.value, data=paged.data))
-        yield response
+    return ResponsePager(pager)

@@ -82,3 +82,23 @@ async def test_waiting_for_the_limiter_counts_in_the_timeout(emu: Emulator) -> N
             await asyncio.wait_for(client.retrieve("thread_l", message_id, timeout=0.5), 20)
         hog.cancel()
         await asyncio.gather(hog, return_exceptions=True)
+
+
+async def test_with_response_list_is_a_pager_of_responses(client: om.Client, emu: Emulator) -> None:
+    """Issue 20 item 2: ``with_response.list`` gives the pager's ``cursor``, ``collect``
+    and ``first_page``, each page a ``Response``."""
+    emu.store.create_thread("thread_r")
+    ids = emu.store.add_messages("thread_r", 5)
+    first = await client.with_response.list("thread_r", order="asc", page_size=2).first_page()
+    assert [m.id for m in first.value.data] == ids[:2]
+    assert first.request_id is not None
+    walk = client.with_response.list("thread_r", order="asc", page_size=2, max_items=3)
+    pages = await walk.collect()
+    assert [[m.id for m in r.value.data] for r in pages] == [ids[:2], ids[2:3]]
+    assert walk.cursor == ids[2]
+    rest = client.with_response.list("thread_r", order="asc", page_size=2, after=walk.cursor)
+    async with rest:
+        async for response in rest:
+            assert [m.id for m in response.value.data] == ids[3:5]
+            break
+    assert rest.cursor == ids[4]
