@@ -54,6 +54,7 @@ __all__ = [
     "decode",
     "encode",
     "read_body",
+    "the_converter",
     "structure",
     "unstructure",
 ]
@@ -148,8 +149,24 @@ class Converter(cattrs.Converter):
         raise failure.error()
 
 
-converter = Converter()
-"""The package's one converter: structure and unstructure hooks for every model."""
+_built: list[Converter] = []
+
+
+def the_converter() -> Converter:
+    """The package's one converter: structure and unstructure hooks for every model.
+
+    Built on first use (its hooks and fast readers take longer to make than the rest of
+    the package takes to import); ``converter.converter`` names it too.
+    """
+    if not _built:
+        _built.append(Converter())
+    return _built[0]
+
+
+def __getattr__(name: str) -> Converter:
+    if name == "converter":
+        return the_converter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def structure(data: Any, cls: type[T]) -> T:
@@ -157,7 +174,7 @@ def structure(data: Any, cls: type[T]) -> T:
 
     Raises :class:`APIResponseValidationError` naming the path of any value of the wrong shape.
     """
-    return converter.structure(data, cls)  # type: ignore[no-any-return]
+    return the_converter().structure(data, cls)  # type: ignore[no-any-return]
 
 
 def decode(body: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
@@ -181,13 +198,14 @@ def read_body(body: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
         problem = f"response body is not valid JSON: {exc}"
     else:
         # ``data`` is ours alone: a page may be consumed as it is read
-        consume = converter.readers.consuming.get(cls)
+        conv = _built[0] if _built else the_converter()
+        consume = conv.readers.consuming.get(cls)
         if consume is not None:
             try:
                 return consume(data)  # type: ignore[no-any-return]
             except Exception:
                 data = orjson.loads(body)  # the page's list may be emptied: read it afresh
-        return converter.read(data, cls)  # type: ignore[no-any-return]
+        return conv.read(data, cls)  # type: ignore[no-any-return]
     raise Unreadable(problem)
 
 
@@ -197,7 +215,7 @@ def _text(body: bytes | bytearray | memoryview | str) -> bytes | str:
 
 def unstructure(obj: Any) -> Any:
     """The JSON-ready form of a model (dicts, lists, str, int...), absent fields left out."""
-    return converter.unstructure(obj)
+    return the_converter().unstructure(obj)
 
 
 def _default(obj: Any) -> Any:

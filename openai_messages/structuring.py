@@ -124,7 +124,10 @@ def find_models(module: Any = m, *more: Any) -> Models:
         v
         for mod in modules
         for v in vars(mod).values()
-        if isinstance(v, type) and attrs.has(v) and v.__module__ == mod.__name__
+        if isinstance(v, type)
+        and attrs.has(v)
+        and v.__module__ == mod.__name__
+        and v is not m._Model  # the base of the response models, never read itself
     ]
     for cls in classes:
         attrs.resolve_types(cls)  # the fields' string annotations, as types
