@@ -22,26 +22,27 @@ registered in :mod:`linecache` so tracebacks and debuggers show it.
 
 from __future__ import annotations
 
-import inspect
 import linecache
 import operator
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
 
 from . import models as m
-from .structuring import Models, is_mapping, is_nullable, shared_absent, zero_value
+from .structuring import (
+    Miss,
+    Models,
+    Reader,
+    Readers,
+    is_mapping,
+    is_nullable,
+    shared_absent,
+    zero_value,
+)
 
 __all__ = ["Miss", "Readers", "make_readers"]
-
-Reader = Callable[[Any], Any]
-
-
-class Miss(Exception):
-    """The payload needs the general (cattrs) path."""
-
 
 _SLOT: Final = type(m.Text.value)  # the type of a slot's member descriptor
 _M: Final = object()
@@ -69,14 +70,6 @@ def _missing_on_error(read: Reader) -> Reader:
             raise Miss from None
 
     return checked
-
-
-@attrs.frozen
-class Readers:
-    """The fast readers by class; ``consuming`` ones free a page's items as they read them."""
-
-    plain: Mapping[Any, Reader]
-    consuming: Mapping[Any, Reader]
 
 
 class _Gen:
@@ -142,13 +135,22 @@ class _Gen:
             return [*lines, f"{indent}{var} = tuple(_map({self._general(item)}, {var}))"]
         fn = self.names[item]
         if not consume:
-            # most lists hold one item (a message's content) or none (its attachments)
+            # most lists hold one item (a message's content) or none (its attachments);
+            # a union's lone item goes straight to its member's reader
+            one = [f"{indent}    {var} = ({fn}({var}[0]),)"]
+            if item in self.models.unions:
+                one = [
+                    f"{indent}    _x = {var}[0]",
+                    f"{indent}    _t = _x.get('type') if type(_x) is dict else None",
+                    f"{indent}    _fn = _table_{fn}.get(_t) if type(_t) is str else None",
+                    f"{indent}    {var} = (({fn} if _fn is None else _fn)(_x),)",
+                ]
             return [
                 *lines,
                 f"{indent}if not {var}:",
                 f"{indent}    {var} = ()",
                 f"{indent}elif len({var}) == 1:",
-                f"{indent}    {var} = ({fn}({var}[0]),)",
+                *one,
                 f"{indent}else:",
                 f"{indent}    {var} = tuple(_map({fn}, {var}))",
             ]
@@ -168,6 +170,19 @@ class _Gen:
             f"{indent}_x = None",
             f"{indent}{var} = tuple(_out)",
         ]
+
+    def _check_present(self, hint: Any, var: str, nullable: bool) -> list[str]:
+        """:meth:`_convert` of a value that is there; a None passes a nullable field.
+
+        A plain type's test comes first (``type(v) is not str and v is not None``): the
+        value a field usually holds then costs one comparison.
+        """
+        lines = self._convert(hint, var, "    ")
+        if not nullable:
+            return lines
+        if len(lines) == 2 and lines[0].startswith("    if type("):
+            return [f"{lines[0][:-1]} and {var} is not None:", lines[1]]
+        return [f"    if {var} is not None:", *("    " + line for line in lines)]
 
     def _fields(self, cls: type) -> list[tuple[str, Any, bool, Any]]:
         """``(name, type, nullable, value if absent)`` of each field; ``NOTHING``: required."""
@@ -203,6 +218,8 @@ class _Gen:
                 "        if o is not _M:",
                 "            return o",
             ]
+        elif fields and not consume:
+            lines += self._complete(cls, fields, known)
         lines.append("    ab = ()")
         args = []
         for i, (key, hint, nullable, fallback) in enumerate(fields):
@@ -230,6 +247,31 @@ class _Gen:
         lines += ["    ab = _shared(ab) if ab else _NOTHING", *self._construct(cls, args)]
         return self._exec(name, lines)
 
+    def _complete(
+        self, cls: type, fields: list[tuple[str, Any, bool, Any]], known: set[str]
+    ) -> list[str]:
+        """Lines that read a dict holding exactly the known keys (most small objects) with
+        one :func:`operator.itemgetter` call, then fall through to the general lines."""
+        cname = cls.__name__
+        keys = [f[0] for f in fields] + sorted(known - {f[0] for f in fields})
+        names = [f"v{i}" for i in range(len(fields))] + ["_"] * (len(keys) - len(fields))
+        self.ns[f"_all_{cname}"] = operator.itemgetter(*keys)
+        target = f"{', '.join(names)}," if len(keys) > 1 else names[0]
+        lines = [
+            f"    if len(d) == {len(known)}:",
+            "        try:",
+            f"            {target} = _all_{cname}(d)",
+            "        except KeyError:",
+            "            pass",
+            "        else:",
+        ]
+        body: list[str] = []
+        for i, (_, hint, nullable, _) in enumerate(fields):
+            body += self._check_present(hint, f"v{i}", nullable)
+        body += ["    ex = _NO_EXTRA", "    ab = _NOTHING"]
+        body += self._construct(cls, names[: len(fields)])
+        return lines + ["        " + line for line in body]
+
     def learn_shape(self, cls: type, data: dict[str, Any]) -> None:
         """Add a reader for dicts with exactly the keys of ``data`` (all known ones).
 
@@ -252,11 +294,7 @@ class _Gen:
             "        return _M",
         ]
         for i, (_, hint, nullable, _) in present:
-            indent = "    "
-            if nullable:
-                lines.append(f"    if v{i} is not None:")
-                indent += "    "
-            lines += self._convert(hint, f"v{i}", indent) or [f"{indent}pass"]
+            lines += self._check_present(hint, f"v{i}", nullable)
         args = []
         for i, (key, *_) in enumerate(fields):
             args.append(f"v{i}" if key in data else f"_fb_{cname}_{i}")
@@ -286,7 +324,7 @@ class _Gen:
         plain = (
             all(a.validator is None and a.converter is None for a in fields)
             and not hasattr(cls, "__attrs_post_init__")
-            and all(isinstance(inspect.getattr_static(cls, a.name), _SLOT) for a in fields)
+            and all(isinstance(_static(cls, a.name), _SLOT) for a in fields)
         )
         if not plain:
             init = [f"{a.alias}={by_name[a.name]}" for a in fields]
@@ -300,7 +338,7 @@ class _Gen:
         lines = [f"    o = _new({cname})"]
         for index, field in enumerate(fields):
             setter = f"_set_{cname}_{index}"
-            self.ns[setter] = inspect.getattr_static(cls, field.name).__set__
+            self.ns[setter] = _static(cls, field.name).__set__
             lines.append(f"    {setter}(o, {by_name[field.name]})")
         return [*lines, "    return o"]
 
@@ -324,6 +362,11 @@ class _Gen:
                 "    return fn(d)",
             ],
         )
+
+
+def _static(cls: type, name: str) -> Any:
+    """The class attribute ``name`` of ``cls`` or of its first base that has one."""
+    return next((vars(k)[name] for k in cls.__mro__ if name in vars(k)), None)
 
 
 def _twin(cls: type) -> type | None:
