@@ -158,6 +158,14 @@ class _Gen:
         # each item's dicts are freed once its model exists, rather than the whole page's
         # living until the end: the garbage collector (which counts live containers) then
         # seldom runs during a walk. A failed item is read by cattrs, from the same dict.
+        read = [f"{indent}        _out.append({fn}(_x))"]
+        shapes = f"_shapes_{item.__name__}"
+        if shapes in self.ns:  # the item's learned shapes, without the call to its reader
+            read = [
+                f"{indent}        _f = {shapes}.get(len(_x)) if type(_x) is dict else None",
+                f"{indent}        _o = _M if _f is None else _f(_x)",
+                f"{indent}        _out.append({fn}(_x) if _o is _M else _o)",
+            ]
         return [
             *lines,
             f"{indent}_out = []",
@@ -165,7 +173,7 @@ class _Gen:
             f"{indent}    _x = {var}[_i]",
             f"{indent}    {var}[_i] = None",
             f"{indent}    try:",
-            f"{indent}        _out.append({fn}(_x))",
+            *read,
             f"{indent}    except _Miss:",
             f"{indent}        _out.append(_cattrs_{fn}(_x))",
             f"{indent}_x = None",
