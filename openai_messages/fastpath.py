@@ -392,7 +392,7 @@ def _twin(cls: type) -> type | None:
             "__delattr__": object.__delattr__,
         },
     )
-    probe = object.__new__(twin)
+    probe: Any = object.__new__(twin)
     try:
         probe.__class__ = cls
     except TypeError:

@@ -112,8 +112,9 @@ class _Model:
     compact repr. It holds the ``__weakref__`` slot, so its subclasses add only their fields.
     """
 
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
+    # spelled out (not ``_extra()``/``_absent()``) so that type checkers see kw_only
+    extra: Mapping[str, Any] = attrs.field(default=NO_EXTRA, kw_only=True, hash=False)
+    _absent: frozenset[str] = attrs.field(default=NOTHING_ABSENT, kw_only=True, repr=False)
 
     @property
     def absent_fields(self) -> frozenset[str]:

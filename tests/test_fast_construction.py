@@ -68,7 +68,7 @@ def test_a_fast_reader_fills_each_field_by_name(cls: type) -> None:
     conv = converter.the_converter()
     payload = _payload(cls)
     fast = conv.readers.plain[cls](copy.deepcopy(payload))
-    general = cattrs.Converter.structure(conv, copy.deepcopy(payload), cls)
+    general: Any = cattrs.Converter.structure(conv, copy.deepcopy(payload), cls)
     for a in attrs.fields(cls):
         assert getattr(fast, a.name) == getattr(general, a.name), (cls, a.name)
     assert fast.extra == {"zz_unknown": [1, {"a": None}]}
@@ -82,11 +82,11 @@ def test_fast_objects_are_plain_frozen_instances_of_their_class(cls: type) -> No
     its class says, weak-referenceable (the base holds the slot), equal to cattrs'."""
     conv = converter.the_converter()
     payload = _payload(cls)
-    fast = conv.readers.plain[cls](copy.deepcopy(payload))
-    assert type(fast) is cls
-    assert fast == cattrs.Converter.structure(conv, copy.deepcopy(payload), cls)
+    fast: Any = conv.readers.plain[cls](copy.deepcopy(payload))
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         fast.extra = {}
+    assert type(fast) is cls
+    assert fast == cattrs.Converter.structure(conv, copy.deepcopy(payload), cls)
     assert weakref.ref(fast)() is fast
     assert fastpath._twin(cls) is not None  # the quick construction applies to every model
 
