@@ -21,11 +21,10 @@ import random
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar
 
 import attrs
 from multidict import CIMultiDict
-from tenacity import AsyncRetrying, RetryCallState
 
 from . import errors, protocol, validation
 from .auth import StaticToken, TokenSource
@@ -35,6 +34,9 @@ from .ratelimit import RateLimiter, Ticket
 from .replies import Scrubber, decode_reply, error_from_reply, stored_but_unreadable
 from .retry import RetryBudget, RetryPolicy, Verdict, check_max_retries, is_ambiguous, judge
 from .seam import PreparedRequest, Reply, Seam
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 __all__ = ["CallOptions", "Reply", "Response", "Settle", "Timeout", "Transport"]
 
@@ -528,6 +530,8 @@ class Transport:
                     elapsed = time.monotonic() - call.started
                     return Response(found, 200, {}, cause.request_id, call.attempts, elapsed)
             return await self._once(call)
+
+        from tenacity import AsyncRetrying  # on the first retry only: most calls need none
 
         retrying = AsyncRetrying(
             retry=lambda state: self._decide(call, state),
