@@ -216,7 +216,8 @@ class _Gen:
         lines = [f"def {name}(d):", "    if type(d) is not dict:", "        raise _Miss"]
         if not fields:  # a tool: one shared instance for the plain payload
             self.ns[f"_single_{cname}"] = cls()
-            lines += [f"    if len(d) == {len(known)}:", f"        return _single_{cname}"]
+            has_tag = ' and "type" in d' if isinstance(tag, str) else ""
+            lines += [f"    if len(d) == {len(known)}{has_tag}:", f"        return _single_{cname}"]
         shaped = not consume and len(fields) >= SHAPED_MIN_FIELDS
         if shaped:
             self.ns[f"_shapes_{cname}"] = {}
@@ -242,8 +243,9 @@ class _Gen:
             lines += [f"    {var} = d.get({key!r}, _M)", f"    if {var} is _M:", *absent]
             lines.append(f"    elif {var} is not None:" if nullable else "    else:")
             lines += self._convert(hint, var, "        ", consume)
+        untagged = ' + ("type" not in d)' if isinstance(tag, str) else ""  # the tag is no field
         lines += [
-            f"    if len(d) + len(ab) != {len(known)}:",
+            f"    if len(d) + len(ab){untagged} != {len(known)}:",
             f"        ex = {{k: x for k, x in d.items() if k not in _known_{cname}}}",
             "    else:",
             "        ex = _NO_EXTRA",

@@ -323,7 +323,8 @@ def model_structure_hook(
         if type(d) is not dict:
             raise WrongType("object", d)
         absent = names.difference(d)
-        if not absent and len(d) == n_known:
+        untagged = tag is not None and "type" not in d  # read directly, not through a union
+        if not absent and not untagged and len(d) == n_known:
             return base(d)
         if absent & must:
             raise _missing(cls, min(absent & must))
@@ -333,7 +334,7 @@ def model_structure_hook(
             obj = base(d)
         if absent:
             _set(obj, "_absent", shared_absent(absent))
-        if len(d) + len(absent) != n_known:
+        if len(d) + len(absent) + untagged != n_known:
             _set(obj, "extra", {k: v for k, v in d.items() if k not in known})
         return obj
 
