@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union
 
 import attrs
 
-from .models import NO_EXTRA, _absent, _extra, _json_map, _Model, _PageMixin, _server_type
+from .models import NO_EXTRA, _json_map, _Model, _PageMixin, _server_type
 
 if TYPE_CHECKING:
     from .literals import UnknownType
@@ -57,8 +57,6 @@ class OutputFileCitation(_Model):
     file_id: str
     filename: str | None = None
     index: int | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -71,8 +69,6 @@ class OutputUrlCitation(_Model):
     title: str | None = None
     start_index: int | None = None
     end_index: int | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -86,8 +82,6 @@ class OutputContainerFileCitation(_Model):
     filename: str | None = None
     start_index: int | None = None
     end_index: int | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -98,8 +92,6 @@ class OutputFilePath(_Model):
 
     file_id: str
     index: int | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen
@@ -128,8 +120,6 @@ class InputTextPart(_Model):
     type: ClassVar[Literal["input_text"]] = "input_text"
 
     text: str
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -141,8 +131,6 @@ class OutputTextPart(_Model):
     text: str
     annotations: tuple[OutputAnnotation, ...] = ()
     logprobs: tuple[Mapping[str, Any], ...] | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -154,8 +142,6 @@ class InputImagePart(_Model):
     image_url: str | None = None
     file_id: str | None = None
     detail: str | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -168,8 +154,6 @@ class InputFilePart(_Model):
     filename: str | None = None
     file_url: str | None = None
     file_data: str | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -179,8 +163,6 @@ class RefusalPart(_Model):
     type: ClassVar[Literal["refusal"]] = "refusal"
 
     refusal: str
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen
@@ -208,8 +190,6 @@ class MessageItem(_Model):
     status: str | None = None
     role: str | None = None
     content: tuple[ItemContent, ...] = ()
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
     @property
     def text(self) -> str:
@@ -251,8 +231,6 @@ class ConversationItemPage(_Model, _PageMixin[ConversationItem]):
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool = False
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 # --------------------------------------------------------------------------- conversations
@@ -266,8 +244,6 @@ class Conversation(_Model):
     object: str = "conversation"
     created_at: int | None = None
     metadata: Mapping[str, Any] | None = _json_map()
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -277,8 +253,6 @@ class DeletedConversation(_Model):
     id: str
     object: str = "conversation.deleted"
     deleted: bool = False
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -290,5 +264,3 @@ class ConversationPage(_Model, _PageMixin[Conversation]):
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool = False
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()

@@ -40,42 +40,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import cattrs
 import orjson
 
 from ..errors import APIResponseValidationError
-from . import conversation_models, fastpath, models, structuring
+from . import conversation_models, models
+
+if TYPE_CHECKING:
+    from .structuring import Converter
 
 __all__ = [
     "Unreadable",
-    "converter",
     "decode",
     "encode",
+    "make_converter",
     "read_body",
     "structure",
+    "the_converter",
     "unstructure",
 ]
 
 T = TypeVar("T")
-
-
-def _format(exc: BaseException, _type: Any) -> str:
-    if isinstance(exc, structuring.WrongType):
-        return str(exc)
-    if isinstance(exc, KeyError):
-        return "missing required field"
-    return f"invalid value ({type(exc).__name__})"
-
-
-def _problem(exc: BaseException) -> str:
-    """``unexpected response shape: <path>: <what>`` of the first error cattrs found."""
-    found = cattrs.transform_error(exc, path="$", format_exception=_format)
-    what, _, where = found[0].rpartition(" @ ")
-    path = where[2:] if where.startswith("$.") else (where[1:] if where != "$" else "body")
-    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-    return f"unexpected response shape: {path}: {what}{more}"
 
 
 class Unreadable(Exception):
@@ -109,47 +95,40 @@ class Unreadable(Exception):
         )
 
 
-class Converter(cattrs.Converter):
-    """A cattrs converter whose ``structure`` takes the fast path first, and raises only
-    :class:`APIResponseValidationError` (naming the path of the bad value)."""
+def make_converter(*modules: ModuleType) -> Converter:
+    """A converter for the models of ``modules`` (default: the package's own).
 
-    def __init__(self, module: ModuleType = models, *more: ModuleType) -> None:
-        super().__init__(detailed_validation=True)
-        if module is models and not more:
-            more = (conversation_models,)
-        self.models = structuring.find_models(module, *more)
-        structuring.configure(self, self.models)
-        self.readers = fastpath.make_readers(self.models, self._general)
+    cattrs, its hooks and the fast readers are imported and made here, on first use, not
+    when the package is imported.
+    """
+    from . import fastpath, structuring
 
-    def _general(self, cls: Any) -> fastpath.Reader:
-        hook = self.get_structure_hook(cls)
-        return lambda data: hook(data, cls)
-
-    def read(self, obj: Any, cl: Any) -> Any:
-        """:meth:`structure`, raising :class:`Unreadable` (for :func:`read_body`)."""
-        fast = self.readers.plain.get(cl)
-        if fast is not None:
-            try:
-                return fast(obj)
-            except fastpath.Miss:
-                pass
-        try:
-            return super().structure(obj, cl)
-        except Exception as exc:
-            problem = _problem(exc)
-        raise Unreadable(problem)
-
-    def structure(self, obj: Any, cl: Any) -> Any:
-        """Build ``cl`` from JSON-like ``obj``; see :func:`structure`."""
-        try:
-            return self.read(obj, cl)
-        except Unreadable as exc:
-            failure = exc
-        raise failure.error()
+    found = modules or (models, conversation_models)
+    return structuring.Converter(found, fastpath.make_readers, _public_error)
 
 
-converter = Converter()
-"""The package's one converter: structure and unstructure hooks for every model."""
+def _public_error(problem: str) -> APIResponseValidationError:
+    return Unreadable(problem).error()
+
+
+_built: list[Converter] = []
+
+
+def the_converter() -> Converter:
+    """The package's one converter: structure and unstructure hooks for every model.
+
+    Built on first use (its hooks and fast readers take longer to make than the rest of
+    the package takes to import); ``converter.converter`` names it too.
+    """
+    if not _built:
+        _built.append(make_converter())
+    return _built[0]
+
+
+def __getattr__(name: str) -> Converter:
+    if name == "converter":
+        return the_converter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def structure(data: Any, cls: type[T]) -> T:
@@ -157,7 +136,19 @@ def structure(data: Any, cls: type[T]) -> T:
 
     Raises :class:`APIResponseValidationError` naming the path of any value of the wrong shape.
     """
-    return converter.structure(data, cls)  # type: ignore[no-any-return]
+    return the_converter().structure(data, cls)  # type: ignore[no-any-return]
+
+
+def _read(obj: Any, cls: Any) -> Any:
+    """:meth:`Converter.read`, raising :class:`Unreadable` with the problem cattrs found."""
+    conv = _built[0] if _built else the_converter()
+    try:
+        return conv.read(obj, cls)
+    except Exception as exc:
+        from .structuring import problem_of
+
+        problem = problem_of(exc)
+    raise Unreadable(problem)
 
 
 def decode(body: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
@@ -181,13 +172,14 @@ def read_body(body: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
         problem = f"response body is not valid JSON: {exc}"
     else:
         # ``data`` is ours alone: a page may be consumed as it is read
-        consume = converter.readers.consuming.get(cls)
+        conv = _built[0] if _built else the_converter()
+        consume = conv.readers.consuming.get(cls)
         if consume is not None:
             try:
                 return consume(data)  # type: ignore[no-any-return]
             except Exception:
                 data = orjson.loads(body)  # the page's list may be emptied: read it afresh
-        return converter.read(data, cls)  # type: ignore[no-any-return]
+        return _read(data, cls)  # type: ignore[no-any-return]
     raise Unreadable(problem)
 
 
@@ -197,7 +189,7 @@ def _text(body: bytes | bytearray | memoryview | str) -> bytes | str:
 
 def unstructure(obj: Any) -> Any:
     """The JSON-ready form of a model (dicts, lists, str, int...), absent fields left out."""
-    return converter.unstructure(obj)
+    return the_converter().unstructure(obj)
 
 
 def _default(obj: Any) -> Any:

@@ -5,8 +5,9 @@ times the time of ``orjson.loads`` on the project's 2-core machine (``cattrs pat
 in ``benchmarks/bench_parse.py``; the target is 3.5x). The time goes into calls: cattrs
 calls one hook per field (two for an optional one), builds a keyword dict per object and
 goes through the attrs ``__init__``. The readers here inline the type checks of every
-field and set the slots directly, which brings a page to about 2.9x, as fast as the
-hand-tuned generator they replace (measured side by side in one process).
+field and set the slots directly, which brought a page to about 2.9x; building through a
+mutable twin class and reading small objects' whole key set with one ``itemgetter``
+brought it to about 2.1x (``parsing`` in ``python -m benchmarks``, issue 24).
 
 What it does not do: report errors, coerce, or decide anything cattrs' hooks would decide
 differently. A reader either builds exactly the object the cattrs hooks of
@@ -25,22 +26,24 @@ from __future__ import annotations
 import linecache
 import operator
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
 
 from . import models as m
-from .structuring import Models, is_mapping, is_nullable, shared_absent, zero_value
+from .structuring import (
+    Miss,
+    Models,
+    Reader,
+    Readers,
+    is_mapping,
+    is_nullable,
+    shared_absent,
+    zero_value,
+)
 
 __all__ = ["Miss", "Readers", "make_readers"]
-
-Reader = Callable[[Any], Any]
-
-
-class Miss(Exception):
-    """The payload needs the general (cattrs) path."""
-
 
 _SLOT: Final = type(m.Text.value)  # the type of a slot's member descriptor
 _M: Final = object()
@@ -68,14 +71,6 @@ def _missing_on_error(read: Reader) -> Reader:
             raise Miss from None
 
     return checked
-
-
-@attrs.frozen
-class Readers:
-    """The fast readers by class; ``consuming`` ones free a page's items as they read them."""
-
-    plain: Mapping[Any, Reader]
-    consuming: Mapping[Any, Reader]
 
 
 class _Gen:
@@ -141,19 +136,36 @@ class _Gen:
             return [*lines, f"{indent}{var} = tuple(_map({self._general(item)}, {var}))"]
         fn = self.names[item]
         if not consume:
-            # most lists hold one item (a message's content) or none (its attachments)
+            # most lists hold one item (a message's content) or none (its attachments);
+            # a union's lone item goes straight to its member's reader
+            one = [f"{indent}    {var} = ({fn}({var}[0]),)"]
+            if item in self.models.unions:
+                one = [
+                    f"{indent}    _x = {var}[0]",
+                    f"{indent}    _t = _x.get('type') if type(_x) is dict else None",
+                    f"{indent}    _fn = _table_{fn}.get(_t) if type(_t) is str else None",
+                    f"{indent}    {var} = (({fn} if _fn is None else _fn)(_x),)",
+                ]
             return [
                 *lines,
                 f"{indent}if not {var}:",
                 f"{indent}    {var} = ()",
                 f"{indent}elif len({var}) == 1:",
-                f"{indent}    {var} = ({fn}({var}[0]),)",
+                *one,
                 f"{indent}else:",
                 f"{indent}    {var} = tuple(_map({fn}, {var}))",
             ]
         # each item's dicts are freed once its model exists, rather than the whole page's
         # living until the end: the garbage collector (which counts live containers) then
         # seldom runs during a walk. A failed item is read by cattrs, from the same dict.
+        read = [f"{indent}        _out.append({fn}(_x))"]
+        shapes = f"_shapes_{item.__name__}"
+        if shapes in self.ns:  # the item's learned shapes, without the call to its reader
+            read = [
+                f"{indent}        _f = {shapes}.get(len(_x)) if type(_x) is dict else None",
+                f"{indent}        _o = _M if _f is None else _f(_x)",
+                f"{indent}        _out.append({fn}(_x) if _o is _M else _o)",
+            ]
         return [
             *lines,
             f"{indent}_out = []",
@@ -161,12 +173,25 @@ class _Gen:
             f"{indent}    _x = {var}[_i]",
             f"{indent}    {var}[_i] = None",
             f"{indent}    try:",
-            f"{indent}        _out.append({fn}(_x))",
+            *read,
             f"{indent}    except _Miss:",
             f"{indent}        _out.append(_cattrs_{fn}(_x))",
             f"{indent}_x = None",
             f"{indent}{var} = tuple(_out)",
         ]
+
+    def _check_present(self, hint: Any, var: str, nullable: bool) -> list[str]:
+        """:meth:`_convert` of a value that is there; a None passes a nullable field.
+
+        A plain type's test comes first (``type(v) is not str and v is not None``): the
+        value a field usually holds then costs one comparison.
+        """
+        lines = self._convert(hint, var, "    ")
+        if not nullable:
+            return lines
+        if len(lines) == 2 and lines[0].startswith("    if type("):
+            return [f"{lines[0][:-1]} and {var} is not None:", lines[1]]
+        return [f"    if {var} is not None:", *("    " + line for line in lines)]
 
     def _fields(self, cls: type) -> list[tuple[str, Any, bool, Any]]:
         """``(name, type, nullable, value if absent)`` of each field; ``NOTHING``: required."""
@@ -191,7 +216,8 @@ class _Gen:
         lines = [f"def {name}(d):", "    if type(d) is not dict:", "        raise _Miss"]
         if not fields:  # a tool: one shared instance for the plain payload
             self.ns[f"_single_{cname}"] = cls()
-            lines += [f"    if len(d) == {len(known)}:", f"        return _single_{cname}"]
+            has_tag = ' and "type" in d' if isinstance(tag, str) else ""
+            lines += [f"    if len(d) == {len(known)}{has_tag}:", f"        return _single_{cname}"]
         shaped = not consume and len(fields) >= SHAPED_MIN_FIELDS
         if shaped:
             self.ns[f"_shapes_{cname}"] = {}
@@ -202,6 +228,8 @@ class _Gen:
                 "        if o is not _M:",
                 "            return o",
             ]
+        elif fields and not consume:
+            lines += self._complete(cls, fields, known)
         lines.append("    ab = ()")
         args = []
         for i, (key, hint, nullable, fallback) in enumerate(fields):
@@ -215,8 +243,9 @@ class _Gen:
             lines += [f"    {var} = d.get({key!r}, _M)", f"    if {var} is _M:", *absent]
             lines.append(f"    elif {var} is not None:" if nullable else "    else:")
             lines += self._convert(hint, var, "        ", consume)
+        untagged = ' + ("type" not in d)' if isinstance(tag, str) else ""  # the tag is no field
         lines += [
-            f"    if len(d) + len(ab) != {len(known)}:",
+            f"    if len(d) + len(ab){untagged} != {len(known)}:",
             f"        ex = {{k: x for k, x in d.items() if k not in _known_{cname}}}",
             "    else:",
             "        ex = _NO_EXTRA",
@@ -228,6 +257,31 @@ class _Gen:
             ]
         lines += ["    ab = _shared(ab) if ab else _NOTHING", *self._construct(cls, args)]
         return self._exec(name, lines)
+
+    def _complete(
+        self, cls: type, fields: list[tuple[str, Any, bool, Any]], known: set[str]
+    ) -> list[str]:
+        """Lines that read a dict holding exactly the known keys (most small objects) with
+        one :func:`operator.itemgetter` call, then fall through to the general lines."""
+        cname = cls.__name__
+        keys = [f[0] for f in fields] + sorted(known - {f[0] for f in fields})
+        names = [f"v{i}" for i in range(len(fields))] + ["_"] * (len(keys) - len(fields))
+        self.ns[f"_all_{cname}"] = operator.itemgetter(*keys)
+        target = f"{', '.join(names)}," if len(keys) > 1 else names[0]
+        lines = [
+            f"    if len(d) == {len(known)}:",
+            "        try:",
+            f"            {target} = _all_{cname}(d)",
+            "        except KeyError:",
+            "            pass",
+            "        else:",
+        ]
+        body: list[str] = []
+        for i, (_, hint, nullable, _) in enumerate(fields):
+            body += self._check_present(hint, f"v{i}", nullable)
+        body += ["    ex = _NO_EXTRA", "    ab = _NOTHING"]
+        body += self._construct(cls, names[: len(fields)])
+        return lines + ["        " + line for line in body]
 
     def learn_shape(self, cls: type, data: dict[str, Any]) -> None:
         """Add a reader for dicts with exactly the keys of ``data`` (all known ones).
@@ -251,11 +305,7 @@ class _Gen:
             "        return _M",
         ]
         for i, (_, hint, nullable, _) in present:
-            indent = "    "
-            if nullable:
-                lines.append(f"    if v{i} is not None:")
-                indent += "    "
-            lines += self._convert(hint, f"v{i}", indent) or [f"{indent}pass"]
+            lines += self._check_present(hint, f"v{i}", nullable)
         args = []
         for i, (key, *_) in enumerate(fields):
             args.append(f"v{i}" if key in data else f"_fb_{cname}_{i}")
@@ -265,25 +315,42 @@ class _Gen:
     def _construct(self, cls: type, args: list[str]) -> list[str]:
         """Lines that build the instance and return it.
 
+        ``args`` are the variables of the fields of :meth:`_fields`, in that order; each
+        field is matched by name (``ex`` and ``ab`` hold ``extra`` and ``_absent``), so the
+        place of a field in ``attrs.fields`` does not matter.
+
         The attrs ``__init__`` of a frozen class sets each field through a bound
-        ``object.__setattr__``; the slot descriptors do the same work in half the time.
-        That is only equivalent for a class whose ``__init__`` does nothing else (no
-        validators, converters or post-init), checked here, once.
+        ``object.__setattr__``. Here the fields are stored as plain attributes of an
+        unfrozen twin class (the same slots over the same base), and the object then
+        becomes an instance of ``cls`` by ``__class__`` assignment: for a message, a third
+        of the time of calling each slot's setter, a seventh of the ``__init__``'s. That is
+        only equivalent for a class whose ``__init__`` does nothing else (no validators,
+        converters or post-init), checked here, once; a layout Python refuses to swap
+        falls back to the slot setters.
         """
         cname = cls.__name__
         fields = attrs.fields(cls)
+        by_name = dict(zip([f[0] for f in self._fields(cls)], args, strict=True))
+        by_name |= {"extra": "ex", "_absent": "ab"}
         plain = (
             all(a.validator is None and a.converter is None for a in fields)
             and not hasattr(cls, "__attrs_post_init__")
-            and all(type(vars(cls).get(a.name)) is _SLOT for a in fields)
+            and all(isinstance(_static(cls, a.name), _SLOT) for a in fields)
         )
         if not plain:
-            return [f"    return {cname}({', '.join(args)}, extra=ex, absent=ab)"]
+            init = [f"{a.alias}={by_name[a.name]}" for a in fields]
+            return [f"    return {cname}({', '.join(init)})"]
+        twin = _twin(cls)
+        if twin is not None:
+            self.ns[f"_twin_{cname}"] = twin
+            lines = [f"    o = _new(_twin_{cname})"]
+            lines += [f"    o.{a.name} = {by_name[a.name]}" for a in fields]
+            return [*lines, f"    o.__class__ = {cname}", "    return o"]
         lines = [f"    o = _new({cname})"]
-        for index, (field, value) in enumerate(zip(fields, [*args, "ex", "ab"], strict=True)):
+        for index, field in enumerate(fields):
             setter = f"_set_{cname}_{index}"
-            self.ns[setter] = vars(cls)[field.name].__set__
-            lines.append(f"    {setter}(o, {value})")
+            self.ns[setter] = _static(cls, field.name).__set__
+            lines.append(f"    {setter}(o, {by_name[field.name]})")
         return [*lines, "    return o"]
 
     def union(self, alias: Any) -> Reader:
@@ -306,6 +373,33 @@ class _Gen:
                 "    return fn(d)",
             ],
         )
+
+
+def _static(cls: type, name: str) -> Any:
+    """The class attribute ``name`` of ``cls`` or of its first base that has one."""
+    return next((vars(k)[name] for k in cls.__mro__ if name in vars(k)), None)
+
+
+def _twin(cls: type) -> type | None:
+    """A mutable class of ``cls``'s layout whose instances may become ``cls`` instances.
+
+    None if Python refuses the swap (e.g. a ``__weakref__`` slot of ``cls``'s own).
+    """
+    twin = type(
+        f"_{cls.__name__}Twin",
+        cls.__bases__,
+        {
+            "__slots__": vars(cls).get("__slots__", ()),
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+        },
+    )
+    probe: Any = object.__new__(twin)
+    try:
+        probe.__class__ = cls
+    except TypeError:
+        return None
+    return twin
 
 
 def make_readers(models: Models, general: Callable[[Any], Reader]) -> Readers:

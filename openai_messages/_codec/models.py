@@ -105,13 +105,16 @@ def _json_map(*, default: Any = None) -> Any:
     return attrs.field(default=default, hash=False)
 
 
+@attrs.frozen(repr=False)
 class _Model:
-    """Behaviour shared by the response models: absent fields, ``omit``, a compact repr."""
+    """The base of the response models: ``extra`` and the absent fields (keyword-only, so
+    they come first in ``attrs.fields`` and nobody may rely on their place), ``omit``, a
+    compact repr. It holds the ``__weakref__`` slot, so its subclasses add only their fields.
+    """
 
-    __slots__ = ()
-
-    extra: Mapping[str, Any]
-    _absent: frozenset[str]
+    # spelled out (not ``_extra()``/``_absent()``) so that type checkers see kw_only
+    extra: Mapping[str, Any] = attrs.field(default=NO_EXTRA, kw_only=True, hash=False)
+    _absent: frozenset[str] = attrs.field(default=NOTHING_ABSENT, kw_only=True, repr=False)
 
     @property
     def absent_fields(self) -> frozenset[str]:
@@ -131,13 +134,15 @@ class _Model:
         parts = []
         for a in attrs.fields(cast(Any, type(self))):
             name = a.name
-            if name == "_absent" or name in absent:
+            if name in _BOOKKEEPING or name in absent:
                 continue
-            value = getattr(self, name)
-            if name == "extra" and not value:
-                continue
-            parts.append(f"{name}={value!r}")
+            parts.append(f"{name}={getattr(self, name)!r}")
+        if self.extra:
+            parts.append(f"extra={self.extra!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+_BOOKKEEPING = ("extra", "_absent")
 
 
 # --------------------------------------------------------------------------- annotations
@@ -148,8 +153,6 @@ class FileCitation(_Model):
     """The file a citation points to. v1 servers add a ``quote`` (kept in ``extra``)."""
 
     file_id: str
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
     @property
     def quote(self) -> str | None:
@@ -163,8 +166,6 @@ class FilePath(_Model):
     """The file a ``file_path`` annotation points to."""
 
     file_id: str
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -177,8 +178,6 @@ class FileCitationAnnotation(_Model):
     file_citation: FileCitation
     start_index: int
     end_index: int
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -191,8 +190,6 @@ class FilePathAnnotation(_Model):
     file_path: FilePath
     start_index: int
     end_index: int
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen
@@ -214,8 +211,6 @@ class Text(_Model):
 
     value: str
     annotations: tuple[Annotation, ...] = ()
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -225,8 +220,6 @@ class TextContent(_Model):
     type: ClassVar[Literal["text"]] = "text"
 
     text: Text
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -235,8 +228,6 @@ class ImageFile(_Model):
 
     file_id: str
     detail: Open[ImageDetail] | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -246,8 +237,6 @@ class ImageFileContent(_Model):
     type: ClassVar[Literal["image_file"]] = "image_file"
 
     image_file: ImageFile
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -256,8 +245,6 @@ class ImageUrl(_Model):
 
     url: str
     detail: Open[ImageDetail] | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -267,8 +254,6 @@ class ImageUrlContent(_Model):
     type: ClassVar[Literal["image_url"]] = "image_url"
 
     image_url: ImageUrl
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -278,8 +263,6 @@ class RefusalContent(_Model):
     type: ClassVar[Literal["refusal"]] = "refusal"
 
     refusal: str
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen
@@ -303,18 +286,12 @@ class CodeInterpreterTool(_Model):
 
     type: ClassVar[Literal["code_interpreter"]] = "code_interpreter"
 
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
-
 
 @attrs.frozen(repr=False)
 class FileSearchTool(_Model):
     """The ``file_search`` tool."""
 
     type: ClassVar[Literal["file_search"]] = "file_search"
-
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen
@@ -338,8 +315,6 @@ class Attachment(_Model):
 
     file_id: str
     tools: tuple[Tool, ...] = attrs.field(default=(), converter=_tools)
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -347,8 +322,6 @@ class IncompleteDetails(_Model):
     """Why a message is incomplete."""
 
     reason: Open[IncompleteReason]
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 # --------------------------------------------------------------------------- messages
@@ -378,8 +351,6 @@ class Message(_Model):
     attachments: tuple[Attachment, ...] | None = None
     metadata: Mapping[str, Any] | None = _json_map()
     file_ids: tuple[str, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
     @property
     def text(self) -> str:
@@ -422,8 +393,6 @@ class MessagePage(_Model, _PageMixin[Message]):
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool = False
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -433,8 +402,6 @@ class DeletedMessage(_Model):
     id: str
     object: str = "thread.message.deleted"
     deleted: bool = False
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -445,8 +412,6 @@ class MessageFile(_Model):
     object: str = "thread.message.file"
     created_at: int | None = None
     message_id: str | None = None
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -458,8 +423,6 @@ class MessageFilePage(_Model, _PageMixin[MessageFile]):
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool = False
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 # --------------------------------------------------------------------------- threads
@@ -474,8 +437,6 @@ class Thread(_Model):
     created_at: int | None = None
     metadata: Mapping[str, Any] | None = _json_map()
     tool_resources: Mapping[str, Any] | None = _json_map()
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -487,8 +448,6 @@ class ThreadPage(_Model, _PageMixin[Thread]):
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool = False
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 @attrs.frozen(repr=False)
@@ -498,8 +457,6 @@ class DeletedThread(_Model):
     id: str
     object: str = "thread.deleted"
     deleted: bool = False
-    extra: Mapping[str, Any] = _extra()
-    _absent: frozenset[str] = _absent()
 
 
 # --------------------------------------------------------------------------- request bodies

@@ -48,6 +48,11 @@ from cattrs.strategies import configure_tagged_union
 from . import models as m
 
 __all__ = [
+    "Converter",
+    "Miss",
+    "Reader",
+    "Readers",
+    "problem_of",
     "JSON_TYPE_NAMES",
     "Models",
     "WrongType",
@@ -59,6 +64,22 @@ __all__ = [
     "shared_absent",
     "zero_value",
 ]
+
+Reader = Callable[[Any], Any]
+"""A fast reader: a payload in, its model out (or :class:`Miss`)."""
+
+
+class Miss(Exception):
+    """The payload needs the general (cattrs) path."""
+
+
+@attrs.frozen
+class Readers:
+    """The fast readers by class; ``consuming`` ones free a page's items as they read them."""
+
+    plain: Mapping[Any, Reader]
+    consuming: Mapping[Any, Reader]
+
 
 StructureHook = Callable[[Any, Any], Any]
 UnstructureHook = Callable[[Any], Any]
@@ -124,7 +145,10 @@ def find_models(module: Any = m, *more: Any) -> Models:
         v
         for mod in modules
         for v in vars(mod).values()
-        if isinstance(v, type) and attrs.has(v) and v.__module__ == mod.__name__
+        if isinstance(v, type)
+        and attrs.has(v)
+        and v.__module__ == mod.__name__
+        and v is not m._Model  # the base of the response models, never read itself
     ]
     for cls in classes:
         attrs.resolve_types(cls)  # the fields' string annotations, as types
@@ -299,7 +323,8 @@ def model_structure_hook(
         if type(d) is not dict:
             raise WrongType("object", d)
         absent = names.difference(d)
-        if not absent and len(d) == n_known:
+        untagged = tag is not None and "type" not in d  # read directly, not through a union
+        if not absent and not untagged and len(d) == n_known:
             return base(d)
         if absent & must:
             raise _missing(cls, min(absent & must))
@@ -309,7 +334,7 @@ def model_structure_hook(
             obj = base(d)
         if absent:
             _set(obj, "_absent", shared_absent(absent))
-        if len(d) + len(absent) != n_known:
+        if len(d) + len(absent) + untagged != n_known:
             _set(obj, "extra", {k: v for k, v in d.items() if k not in known})
         return obj
 
@@ -482,3 +507,64 @@ def _flat_args(hint: Any) -> list[Any]:
     for arg in typing.get_args(hint):
         out += [arg, *_flat_args(arg)]
     return out
+
+
+# --------------------------------------------------------------------------- the converter
+
+
+def _format(exc: BaseException, _type: Any) -> str:
+    if isinstance(exc, WrongType):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return "missing required field"
+    return f"invalid value ({type(exc).__name__})"
+
+
+def problem_of(exc: BaseException) -> str:
+    """``unexpected response shape: <path>: <what>`` of the first error cattrs found."""
+    found = cattrs.transform_error(exc, path="$", format_exception=_format)
+    what, _, where = found[0].rpartition(" @ ")
+    path = where[2:] if where.startswith("$.") else (where[1:] if where != "$" else "body")
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return f"unexpected response shape: {path}: {what}{more}"
+
+
+class Converter(cattrs.Converter):
+    """A cattrs converter with the hooks of every model of ``modules``, whose
+    ``structure`` takes the fast readers (made by ``make_readers``) first and raises only
+    the error ``failure`` makes of the problem (:func:`problem_of`) of a payload it cannot read.
+    """
+
+    def __init__(
+        self,
+        modules: Iterable[types.ModuleType],
+        make_readers: Callable[[Models, Callable[[Any], Reader]], Readers],
+        failure: Callable[[str], Exception],
+    ) -> None:
+        super().__init__(detailed_validation=True)
+        self._failure = failure
+        self.models = find_models(*modules)
+        configure(self, self.models)
+        self.readers = make_readers(self.models, self._general)
+
+    def _general(self, cls: Any) -> Reader:
+        hook = self.get_structure_hook(cls)
+        return lambda data: hook(data, cls)
+
+    def read(self, obj: Any, cl: Any) -> Any:
+        """The fast reader of ``cl`` if it reads ``obj``, else cattrs (raising its errors)."""
+        fast = self.readers.plain.get(cl)
+        if fast is not None:
+            try:
+                return fast(obj)
+            except Miss:
+                pass
+        return super().structure(obj, cl)
+
+    def structure(self, obj: Any, cl: Any) -> Any:
+        """Build ``cl`` from JSON-like ``obj``; see :func:`openai_messages.converter.structure`."""
+        try:
+            return self.read(obj, cl)
+        except Exception as exc:
+            problem = problem_of(exc)
+        raise self._failure(problem)

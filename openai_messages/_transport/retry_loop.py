@@ -21,11 +21,10 @@ import random
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Final, Generic, Protocol, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypedDict, TypeVar
 
 import attrs
 from multidict import CIMultiDict
-from tenacity import AsyncRetrying, RetryCallState
 
 from .. import errors
 from .._core import checks as validation
@@ -39,7 +38,10 @@ from ..auth import StaticToken, TokenSource
 from ..ratelimit import RateLimiter, Ticket
 from .seam import Seam
 
-__all__ = ["CallOptions", "HttpReply", "Response", "Settle", "Timeout", "Transport"]
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
+__all__ = ["CallOptions", "HttpReply", "Pages", "Response", "Settle", "Timeout", "Transport"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -536,6 +538,8 @@ class Transport:
                     elapsed = time.monotonic() - call.started
                     return Response(found, 200, {}, cause.request_id, call.attempts, elapsed)
             return await self._once(call)
+
+        from tenacity import AsyncRetrying  # on the first retry only: most calls need none
 
         retrying = AsyncRetrying(
             retry=lambda state: self._decide(call, state),

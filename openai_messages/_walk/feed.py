@@ -53,6 +53,8 @@ class Feed(Generic[T], AsyncIterator[T]):
         self._room = asyncio.Semaphore(window)
         self._running = len(producers)
         self._done = False
+        self._reader_waits = False
+        self._handed = 0  # items given room back at hand-over (see put)
         self._closed_with: BaseException | None = None
         self._tasks = [asyncio.create_task(self._run(p), name=TASK_NAME) for p in producers]
         if registry is not None:
@@ -63,7 +65,17 @@ class Feed(Generic[T], AsyncIterator[T]):
         await self._room.acquire()
 
     def put(self, item: T) -> None:
-        """Hand one item to the reader."""
+        """Hand one item to the reader.
+
+        A reader already waiting takes this item next: it counts as read now, and its
+        room is given back at once, so the producer makes the next item in the same step
+        (one event-loop turn and one task wake-up fewer per item than waiting for the
+        reader to wake and give the room back).
+        """
+        if self._reader_waits:
+            self._reader_waits = False
+            self._handed += 1
+            self._room.release()
         self._queue.put_nowait(item)
 
     async def _run(self, producer: Producer[T]) -> None:
@@ -86,18 +98,24 @@ class Feed(Generic[T], AsyncIterator[T]):
             if self._closed_with is not None:
                 raise self._closed_with
             raise StopAsyncIteration
+        self._reader_waits = self._queue.empty()
         try:
             item = await self._queue.get()
         except BaseException:
             self.cancel()
             raise
+        finally:
+            self._reader_waits = False
         if item is _END:
             self._done = True
             raise StopAsyncIteration
         if isinstance(item, _Failure):
             self.cancel()
             raise item.error
-        self._room.release()
+        if self._handed:
+            self._handed -= 1
+        else:
+            self._room.release()
         return item  # type: ignore[return-value]  # only producers' items remain
 
     def cancel(self) -> None:

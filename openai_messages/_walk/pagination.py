@@ -264,11 +264,15 @@ class Pager(Generic[ItemT, PageT]):
                 items: Sequence[ItemT] = page.data
                 if self.backward:
                     items = items[::-1]
+                if remaining is None:  # the common walk: no count to keep
+                    for item in items:
+                        self.cursor = item.id
+                        yield item
+                    continue
                 for item in items:
-                    if remaining is not None:
-                        if remaining <= 0:
-                            return
-                        remaining -= 1
+                    if remaining <= 0:
+                        return
+                    remaining -= 1
                     self.cursor = item.id
                     yield item
         finally:

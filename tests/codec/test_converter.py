@@ -984,7 +984,7 @@ def test_a_new_models_module_is_covered_without_edits(monkeypatch: pytest.Monkey
     module = types.ModuleType("new_models")
     monkeypatch.setitem(sys.modules, "new_models", module)
     exec(compile(NEW_MODELS, "<new_models>", "exec"), vars(module))
-    conv = converter.Converter(module)
+    conv = converter.make_converter(module)
     payload = {
         "id": "thread_1",
         "created_at": 7.0,
