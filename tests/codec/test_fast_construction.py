@@ -223,6 +223,8 @@ def test_an_unknown_key_is_kept_when_a_tagged_model_is_read_without_its_tag(cls:
     # an unknown key from the key count (it did, on both paths: the key was dropped)
     payload = _payload(cls)
     del payload["type"]
-    fast = converter.structure(copy.deepcopy(payload), cls)
-    general = cattrs.Converter.structure(converter.the_converter(), copy.deepcopy(payload), cls)
+    fast: Any = converter.structure(copy.deepcopy(payload), cls)
+    general: Any = cattrs.Converter.structure(
+        converter.the_converter(), copy.deepcopy(payload), cls
+    )
     assert fast.extra == general.extra == {"zz_unknown": [1, {"a": None}]}
