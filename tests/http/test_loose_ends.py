@@ -79,10 +79,15 @@ async def test_item1_unparsable_reply_echoing_the_key_leaks_it_nowhere(
             lambda: client.create("thread_1", role="user", content="x", max_retries=0),
         ]
         for call in calls:
-            with pytest.raises((om.APIConnectionError, om.CreateOutcomeUnknownError)) as info:
+            with pytest.raises(om.OpenAIMessagesError) as info:
                 await call()
-            assert "could not be parsed" in str(info.value)
-            assert_nowhere(secret, info.value)
+            error = info.value
+            unparsable = (om.APIConnectionError, om.CreateOutcomeUnknownError)
+            if not (isinstance(error, unparsable) and "could not be parsed" in str(error)):
+                # an aiohttp that reads a NUL in a header value (3.11, the floor) takes this
+                # reply for an empty 200: a typed error follows all the same, the key in none
+                assert reply == "nul_in_value", error
+            assert_nowhere(secret, error)
         results = [r async for r in client.fetch_many(["thread_1"])]
         assert results[0].error is not None
         assert_nowhere(secret, results[0].error)
