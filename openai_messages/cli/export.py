@@ -368,25 +368,15 @@ class ResumableFile(Sink):
         if journal.poisoned is not None:
             raise journal.poisoned
         if self._changed or self._changed_fields or self.size != self._committed_size:
-            try:
-                with naming(self.path):
-                    os.fsync(self._fd)
-            except OSError as exc:
-                journal.poison(exc)
-                raise
-            journal.add(
-                {
-                    **{name: self.fields[name] for name in self._changed_fields},
-                    "size": self.size,
-                    "threads": {tid: _entry(self.threads[tid]) for tid in self._changed},
-                }
-            )
-            journal.commit()
+            record = {
+                **{name: self.fields[name] for name in self._changed_fields},
+                "size": self.size,
+                "threads": {tid: _entry(self.threads[tid]) for tid in self._changed},
+            }
+            journal.commit_after(self._fd, self.path, record, lambda: [self._snapshot()])
             self._changed.clear()
             self._changed_fields.clear()
             self._committed_size = self.size
-            if journal.wants_compaction:
-                journal.compact([self._snapshot()])
         self._committed_at = time.monotonic()
 
     @property

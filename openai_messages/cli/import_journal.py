@@ -401,24 +401,13 @@ class ImportJournal:
             return
         self._check()
         if self._changed:
-            if self._map_fd >= 0:
-                assert self.map_path is not None
-                try:
-                    with naming(self.map_path):
-                        os.fsync(self._map_fd)
-                except OSError as exc:
-                    self._poison(exc)
-                    raise
-            journal.add(
-                {
-                    "map_size": self._map_size,
-                    "threads": {t: attrs.asdict(self.threads[t]) for t in self._changed},
-                }
-            )
-            journal.commit()
+            record = {
+                "map_size": self._map_size,
+                "threads": {t: attrs.asdict(self.threads[t]) for t in self._changed},
+            }
+            map_path = self.map_path or ""  # (no map: no fd to sync)
+            journal.commit_after(self._map_fd, map_path, record, lambda: [self._snapshot()])
             self._changed.clear()
-            if journal.wants_compaction:
-                journal.compact([self._snapshot()])
         self._committed_at = time.monotonic()
 
     def close(self) -> None:

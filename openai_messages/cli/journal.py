@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import attrs
@@ -285,6 +285,25 @@ class Journal:
             raise
         self._queued.clear()
         self._size += len(data)
+
+    def commit_after(
+        self, fd: int, path: str, record: Record, snapshot: Callable[[], Iterable[Record]]
+    ) -> None:
+        """A checkpoint: fsync ``fd`` (the data ``record`` claims; ``-1`` for none), then
+        commit ``record``, then compact to ``snapshot()`` when that pays off. A failed sync
+        poisons the journal, as a failed commit does: nothing is claimed after it."""
+        self._check()
+        if fd >= 0:
+            try:
+                with naming(path):
+                    os.fsync(fd)
+            except OSError as exc:
+                self.poison(exc)
+                raise
+        self.add(record)
+        self.commit()
+        if self.wants_compaction:
+            self.compact(snapshot())
 
     @property
     def wants_compaction(self) -> bool:
