@@ -18,7 +18,7 @@ from ._walk.bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults,
 from ._walk.pagination import Pager
 from ._walk.walking import ResponsePager
 from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
-from .client import Client, ManyOptions, WalkOptions, WithResponse
+from .client import Client, InitialMessage, ManyOptions, WalkOptions, WithResponse
 from .conversation_mapping import AssistantMedia, conversation_items
 from .conversations import (
     ConversationItems,
@@ -54,6 +54,7 @@ __all__ = [
     "FetchProgress",
     "ImageDetail",
     "IncompleteReason",
+    "InitialMessage",
     "ItemsWithResponse",
     "ManyOptions",
     "MockHandler",

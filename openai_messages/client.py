@@ -6,7 +6,6 @@ Every call is written once, in :class:`WithResponse` (returning a :class:`Respon
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import ssl as _ssl
@@ -36,7 +35,7 @@ import aiohttp
 import attrs
 
 from . import auth, errors
-from ._codec.literals import Order, Role
+from ._codec.literals import ApiVersion, Order, Role
 from ._codec.models import (
     Attachment,
     ContentPart,
@@ -49,9 +48,10 @@ from ._codec.models import (
     Thread,
     ThreadPage,
 )
+from ._core import bodies
 from ._core import checks as validation
 from ._core import endpoint as ep
-from ._core import requests as protocol
+from ._core import operations as ops
 from ._core.defaults import AZURE_API_VERSION, CONNECTION_LIMIT, MAX_RESPONSE_BYTES
 from ._core.idempotency import find_marked
 from ._core.retry import RetryBudget, RetryPolicy
@@ -61,21 +61,22 @@ from ._transport.retry_loop import CallOptions, Response, Timeout, Transport, un
 from ._transport.seam import Seam
 from ._walk.bulk import FetchProgress, ThreadResults, ThreadStream
 from ._walk.feed import FeedRegistry
-from ._walk.pagination import PageLike, Pager
+from ._walk.pagination import Pager
 from ._walk.walking import ResponsePager, WalkOptions, make_pager, responses
 from .calls import value_of
 from .conversations import Conversations, ConversationsWithResponse, make_conversations
 from .ratelimit import RateLimiter, RateLimits
 
 if sys.version_info >= (3, 11):  # at runtime too: typing.get_type_hints reads it
-    from typing import Unpack
+    from typing import Required, Unpack
 else:  # pragma: no cover
-    from typing_extensions import Unpack
+    from typing_extensions import Required, Unpack
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "Client",
     "ClientOptions",
+    "InitialMessage",
     "ManyOptions",
     "WalkOptions",
     "WithResponse",
@@ -84,8 +85,6 @@ __all__ = [
 T = TypeVar("T")
 P = ParamSpec("P")
 
-
-PageT = TypeVar("PageT", bound=PageLike)
 logger = logging.getLogger("openai_messages")
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
@@ -134,6 +133,17 @@ class ManyOptions(TypedDict, total=False):
 _MANY_KEYS: Final = frozenset(ManyOptions.__annotations__)
 
 
+class InitialMessage(TypedDict, total=False):
+    """One of :meth:`Client.create_thread`'s ``messages``: :meth:`Client.create`'s
+    arguments, as a dict (checked as create checks them)."""
+
+    role: Required[Role]
+    content: Required[str | Sequence[ContentPart | Mapping[str, Any]]]
+    attachments: Sequence[Attachment | Mapping[str, Any]] | None
+    metadata: Mapping[str, str] | None
+    file_ids: Sequence[str] | None
+
+
 class WithResponse:
     """``client.with_response.X(...)``: the call X, returning a :class:`Response`.
 
@@ -171,16 +181,17 @@ class WithResponse:
         """
         key = idempotency_key or f"om-{uuid.uuid4().hex}"
         reconcile = not self._transport.trust_idempotency_key
-        request = protocol.build_create(
-            thread_id,
-            role=role,
-            content=content,
+        body = bodies.message(
+            role,
+            content,
             attachments=attachments,
             metadata=metadata,
             file_ids=file_ids,
             api_version=self._client.endpoint.api_version,
-            idempotency_key=key,
-            marker=reconcile,
+            marker=key if reconcile else None,
+        )
+        request = ops.CREATE_MESSAGE.request(
+            {"thread_id": thread_id}, body=body, idempotency_key=key
         )
         started = time.time()
 
@@ -209,7 +220,8 @@ class WithResponse:
         self, thread_id: str, message_id: str, **options: Unpack[CallOptions]
     ) -> Response[Message]:
         """One message."""
-        return await self._transport.call(protocol.build_retrieve(thread_id, message_id), options)
+        ids = {"thread_id": thread_id, "message_id": message_id}
+        return await self._transport.call(ops.RETRIEVE_MESSAGE.request(ids), options)
 
     async def modify(
         self,
@@ -220,74 +232,78 @@ class WithResponse:
         **options: Unpack[CallOptions],
     ) -> Response[Message]:
         """Replace a message's metadata (safe to retry: the same metadata twice is one result)."""
-        return await self._transport.call(
-            protocol.build_modify(thread_id, message_id, metadata=metadata), options
-        )
+        ids = {"thread_id": thread_id, "message_id": message_id}
+        request = ops.MODIFY_MESSAGE.request(ids, body=bodies.update(metadata))
+        return await self._transport.call(request, options)
 
     async def delete(
         self, thread_id: str, message_id: str, **options: Unpack[CallOptions]
     ) -> Response[DeletedMessage]:
         """Delete a message. A 404 on a re-send after a failed attempt means it is deleted."""
-        return await self._transport.call(protocol.build_delete(thread_id, message_id), options)
+        ids = {"thread_id": thread_id, "message_id": message_id}
+        return await self._transport.call(ops.DELETE_MESSAGE.request(ids), options)
 
     async def retrieve_file(
         self, thread_id: str, message_id: str, file_id: str, **options: Unpack[CallOptions]
     ) -> Response[MessageFile]:
         """v1: one file of a message."""
-        return await self._transport.call(
-            protocol.build_retrieve_file(thread_id, message_id, file_id), options
-        )
+        ids = {"thread_id": thread_id, "message_id": message_id, "file_id": file_id}
+        return await self._transport.call(ops.RETRIEVE_FILE.request(ids), options)
 
     def list(
         self, thread_id: str, *, run_id: str | None = None, **options: Unpack[WalkOptions]
     ) -> ResponsePager[MessagePage]:
         """Every page of a thread's messages, each as a :class:`Response`."""
-        return responses(self._client._list_pager(thread_id, run_id, options, keep=True))
+        ids, query = {"thread_id": thread_id}, {"run_id": run_id}
+        return responses(self._client._walk(ops.LIST_MESSAGES, ids, query, options, keep=True))
 
     def list_files(
         self, thread_id: str, message_id: str, **options: Unpack[WalkOptions]
     ) -> ResponsePager[MessageFilePage]:
         """v1: every page of a message's files, each as a :class:`Response`."""
-        return responses(self._client._files_pager(thread_id, message_id, options, keep=True))
+        ids = {"thread_id": thread_id, "message_id": message_id}
+        return responses(self._client._walk(ops.LIST_FILES, ids, {}, options, keep=True))
 
     # -- threads ---------------------------------------------------------------------------
 
     def list_threads(self, **options: Unpack[WalkOptions]) -> ResponsePager[ThreadPage]:
         """Every page of the project's threads, each as a :class:`Response`."""
-        return responses(self._client._threads_pager(options, keep=True))
+        return responses(self._client._walk(ops.LIST_THREADS, {}, {}, options, keep=True))
 
     async def create_thread(
         self,
         *,
-        messages: Sequence[Mapping[str, Any]] | None = None,
+        messages: Sequence[InitialMessage] | None = None,
         metadata: Mapping[str, str] | None = None,
         tool_resources: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         **options: Unpack[CallOptions],
     ) -> Response[Thread]:
-        """A new thread, with its first ``messages`` (dicts of create's arguments) if any.
+        """A new thread, with its first ``messages`` (dicts of create's arguments,
+        :class:`InitialMessage`) if any.
 
         Sent with an ``Idempotency-Key``. A failure after which the thread may exist
         raises :class:`CreateOutcomeUnknownError` (most services cannot list threads to
         check), unless the client has ``trust_idempotency_key=True`` (it then re-sends
         with the same key).
         """
-        return await self._transport.call(
-            protocol.build_create_thread(
-                messages=messages,
-                metadata=metadata,
-                tool_resources=tool_resources,
-                api_version=self._client.endpoint.api_version,
-                idempotency_key=idempotency_key or f"om-{uuid.uuid4().hex}",
-            ),
-            options,
+        body = bodies.thread(
+            messages=messages,
+            metadata=metadata,
+            tool_resources=tool_resources,
+            api_version=self._client.endpoint.api_version,
         )
+        key = idempotency_key or f"om-{uuid.uuid4().hex}"
+        request = ops.CREATE_THREAD.request(body=body, idempotency_key=key)
+        return await self._transport.call(request, options)
 
     async def retrieve_thread(
         self, thread_id: str, **options: Unpack[CallOptions]
     ) -> Response[Thread]:
         """One thread."""
-        return await self._transport.call(protocol.build_retrieve_thread(thread_id), options)
+        return await self._transport.call(
+            ops.RETRIEVE_THREAD.request({"thread_id": thread_id}), options
+        )
 
     async def modify_thread(
         self,
@@ -298,18 +314,17 @@ class WithResponse:
         **options: Unpack[CallOptions],
     ) -> Response[Thread]:
         """Replace a thread's metadata (and its tool resources, when given)."""
-        return await self._transport.call(
-            protocol.build_modify_thread(
-                thread_id, metadata=metadata, tool_resources=tool_resources
-            ),
-            options,
-        )
+        body = bodies.update(metadata, tool_resources=tool_resources)
+        request = ops.MODIFY_THREAD.request({"thread_id": thread_id}, body=body)
+        return await self._transport.call(request, options)
 
     async def delete_thread(
         self, thread_id: str, **options: Unpack[CallOptions]
     ) -> Response[DeletedThread]:
         """Delete a thread. A 404 on a re-send after a failed attempt means it is deleted."""
-        return await self._transport.call(protocol.build_delete_thread(thread_id), options)
+        return await self._transport.call(
+            ops.DELETE_THREAD.request({"thread_id": thread_id}), options
+        )
 
 
 def _value_of(
@@ -351,7 +366,7 @@ class Client:
         api_key: auth.KeyLike | None = None,
         *,
         base_url: str | None = None,
-        api_version: protocol.ApiVersion = "v2",
+        api_version: ApiVersion = "v2",
         organization: str | None = None,
         project: str | None = None,
         default_headers: Mapping[str, str] | None = None,
@@ -435,7 +450,7 @@ class Client:
         *,
         endpoint: str,
         azure_api_version: str = AZURE_API_VERSION,
-        assistants_version: protocol.ApiVersion = "v2",
+        assistants_version: ApiVersion = "v2",
         api_key: auth.KeyLike | None = None,
         azure_ad_token: str | None = None,
         azure_ad_token_provider: auth.KeyLike | None = None,
@@ -503,7 +518,7 @@ class Client:
         credential: auth.TokenCredential | None = None,
         token_provider: auth.KeyLike | None = None,
         azure_api_version: str = "v1",
-        assistants_version: protocol.ApiVersion = "v2",
+        assistants_version: ApiVersion = "v2",
         api_version: str | None = None,
         **options: Unpack[ClientOptions],
     ) -> Client:
@@ -623,13 +638,16 @@ class Client:
         walk yields at most. ``prefetch`` pages are fetched ahead while you work (0: none).
         With ``before=`` the walk goes backward; see :class:`Pager` and :class:`WalkOptions`.
         """
-        return self._list_pager(thread_id, run_id, options, keep=False)
+        return self._walk(
+            ops.LIST_MESSAGES, {"thread_id": thread_id}, {"run_id": run_id}, options, keep=False
+        )
 
     def list_files(
         self, thread_id: str, message_id: str, **options: Unpack[WalkOptions]
     ) -> Pager[MessageFile, MessageFilePage]:
         """v1: every file of a message, walked like :meth:`list`."""
-        return self._files_pager(thread_id, message_id, options, keep=False)
+        ids = {"thread_id": thread_id, "message_id": message_id}
+        return self._walk(ops.LIST_FILES, ids, {}, options, keep=False)
 
     async def find_created(
         self,
@@ -651,7 +669,7 @@ class Client:
             raise errors.InvalidArgumentError("idempotency_key must not be empty")
         pager = self.list(thread_id, order="desc", max_items=max_items, prefetch=0, **options)
         async for page in pager.pages():
-            mine = find_marked(page.data, protocol.IDEMPOTENCY_MARKER, idempotency_key)
+            mine = find_marked(page.data, bodies.IDEMPOTENCY_MARKER, idempotency_key)
             if mine:
                 return mine[0]
         return None
@@ -665,36 +683,22 @@ class Client:
         an empty list. ``order="asc"`` walks from the oldest thread, so that
         ``after=pager.cursor`` later continues with the threads created since.
         """
-        return self._threads_pager(options, keep=False)
+        return self._walk(ops.LIST_THREADS, {}, {}, options, keep=False)
 
-    def _threads_pager(self, options: WalkOptions, *, keep: bool) -> Pager[Any, Any]:
-        return self._pager(protocol.build_list_threads, options, keep)
-
-    def _list_pager(
-        self, thread_id: str, run_id: str | None, options: WalkOptions, *, keep: bool
+    def _walk(
+        self,
+        op: ops.Operation[Any],
+        ids: Mapping[str, object],
+        query: Mapping[str, object],
+        options: WalkOptions,
+        *,
+        keep: bool,
     ) -> Pager[Any, Any]:
-        protocol.build_list(thread_id, run_id=run_id)  # validates the ids now
-        build = functools.partial(protocol.build_list, thread_id, run_id=run_id)
-        return self._pager(build, options, keep)
-
-    def _files_pager(
-        self, thread_id: str, message_id: str, options: WalkOptions, *, keep: bool
-    ) -> Pager[Any, Any]:
-        protocol.build_list_files(thread_id, message_id)  # validates the ids now
-        build = functools.partial(protocol.build_list_files, thread_id, message_id)
-        return self._pager(build, options, keep)
-
-    def _pager(
-        self, page_request: Callable[..., protocol.Request[PageT]], options: WalkOptions, keep: bool
-    ) -> Pager[Any, Any]:
-        """A Pager of pages (``keep=False``) or of pages with their response (``keep=True``).
-
-        ``page_request(limit=, order=, after=, before=, check_cursors=)`` is one page's
-        request. The caller's cursor is checked by the Pager; the next ones are the
-        server's ids, sent quoted whatever they hold (``check_cursors=False``).
-        """
+        """The walk of listing ``op`` (:func:`~openai_messages._walk.walking.make_pager`):
+        ``ids`` and ``query`` checked now, a Pager of pages, or of pages with their
+        response (``keep=True``)."""
         return make_pager(
-            self._transport.call, page_request, options, keep=keep, registry=self._feeds
+            self._transport.call, op, ids, query, options, keep=keep, registry=self._feeds
         )
 
     # -- many threads ----------------------------------------------------------------------

@@ -9,7 +9,6 @@ call; the walks are the same :class:`~openai_messages.Pager` as ``client.list``.
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -26,8 +25,10 @@ from ._codec.conversation_models import (
     ConversationPage,
     DeletedConversation,
 )
+from ._core import bodies
 from ._core import checks as validation
-from ._core import conversation_requests as cp
+from ._core import conversation_operations as cops
+from ._core.operations import Operation
 from ._transport.item_reconcile import ItemsReconcile
 from ._transport.retry_loop import CallOptions, Response, Timeout, Transport
 from ._walk.feed import FeedRegistry
@@ -52,13 +53,18 @@ class _Host:
     foundry: bool
     """Whether the endpoint is a Foundry project (it lists conversations, has ``before``)."""
 
-    def pager(self, build: Any, options: WalkOptions, keep: bool) -> Pager[Any, Any]:
+    def walk(
+        self, op: Operation[Any], ids: Mapping[str, object], options: WalkOptions, keep: bool
+    ) -> Pager[Any, Any]:
+        """The walk of listing ``op`` (``ids`` checked now); ``before=`` on Foundry only."""
         if options.get("before") is not None and not self.foundry:
             raise errors.InvalidArgumentError(
                 "before= is a Foundry parameter: OpenAI and Azure OpenAI list items with "
                 "after= only (walk with order= instead)"
             )
-        return make_pager(self.transport.call, build, options, keep=keep, registry=self.registry)
+        return make_pager(
+            self.transport.call, op, ids, {}, options, keep=keep, registry=self.registry
+        )
 
 
 class ItemsWithResponse:
@@ -71,7 +77,7 @@ class ItemsWithResponse:
     async def create(
         self,
         conversation_id: str,
-        items: Sequence[Any],
+        items: Sequence[ConversationItem | Mapping[str, Any]],
         *,
         follows: str | None = None,
         **options: Unpack[CallOptions],
@@ -86,7 +92,9 @@ class ItemsWithResponse:
         it has none); with it the match is exact, without it the batch is looked for at the
         tail (see the README, "Moving to Conversations").
         """
-        request = cp.build_create_items(conversation_id, items)
+        request = cops.CREATE_ITEMS.request(
+            {"conversation_id": conversation_id}, body=bodies.items(items)
+        )
         _check_follows(follows)
         body = request.body or b'{"items": []}'
 
@@ -153,32 +161,28 @@ class ItemsWithResponse:
         self, conversation_id: str, **options: Unpack[WalkOptions]
     ) -> ResponsePager[ConversationItemPage]:
         """Every page of a conversation's items, each as a :class:`Response`."""
-        return responses(_items_pager(self._host, conversation_id, options, keep=True))
+        ids = {"conversation_id": conversation_id}
+        return responses(self._host.walk(cops.LIST_ITEMS, ids, options, True))
 
     async def retrieve(
         self, conversation_id: str, item_id: str, **options: Unpack[CallOptions]
     ) -> Response[ConversationItem]:
         """One item."""
-        return await self._transport.call(cp.build_retrieve_item(conversation_id, item_id), options)
+        ids = {"conversation_id": conversation_id, "item_id": item_id}
+        return await self._transport.call(cops.RETRIEVE_ITEM.request(ids), options)
 
     async def delete(
         self, conversation_id: str, item_id: str, **options: Unpack[CallOptions]
     ) -> Response[Conversation]:
         """Delete an item; the answer is the conversation. A 404 on a re-send after a
         failed attempt means it is deleted (the conversation is then given by id only)."""
-        return await self._transport.call(cp.build_delete_item(conversation_id, item_id), options)
+        ids = {"conversation_id": conversation_id, "item_id": item_id}
+        return await self._transport.call(cops.DELETE_ITEM.request(ids), options)
 
 
 def _check_follows(follows: object) -> None:
     if follows is not None and follows != "":
         validation.quote_id("follows", follows)
-
-
-def _items_pager(
-    host: _Host, conversation_id: str, options: WalkOptions, *, keep: bool
-) -> Pager[Any, Any]:
-    cp.build_list_items(conversation_id)  # validates the id now
-    return host.pager(functools.partial(cp.build_list_items, conversation_id), options, keep)
 
 
 class ConversationsWithResponse:
@@ -194,7 +198,7 @@ class ConversationsWithResponse:
     async def create(
         self,
         *,
-        items: Sequence[Any] | None = None,
+        items: Sequence[ConversationItem | Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
         **options: Unpack[CallOptions],
     ) -> Response[Conversation]:
@@ -205,15 +209,15 @@ class ConversationsWithResponse:
         history exactly once, create it without items and add them with
         ``items.create``, which can be settled.
         """
-        return await self._transport.call(
-            cp.build_create_conversation(items=items, metadata=metadata), options
-        )
+        body = bodies.conversation(items=items, metadata=metadata)
+        return await self._transport.call(cops.CREATE_CONVERSATION.request(body=body), options)
 
     async def retrieve(
         self, conversation_id: str, **options: Unpack[CallOptions]
     ) -> Response[Conversation]:
         """One conversation."""
-        return await self._transport.call(cp.build_retrieve_conversation(conversation_id), options)
+        ids = {"conversation_id": conversation_id}
+        return await self._transport.call(cops.RETRIEVE_CONVERSATION.request(ids), options)
 
     async def update(
         self,
@@ -223,20 +227,21 @@ class ConversationsWithResponse:
         **options: Unpack[CallOptions],
     ) -> Response[Conversation]:
         """Replace a conversation's metadata (safe to retry)."""
-        return await self._transport.call(
-            cp.build_update_conversation(conversation_id, metadata=metadata), options
-        )
+        ids = {"conversation_id": conversation_id}
+        request = cops.UPDATE_CONVERSATION.request(ids, body=bodies.update(metadata))
+        return await self._transport.call(request, options)
 
     async def delete(
         self, conversation_id: str, **options: Unpack[CallOptions]
     ) -> Response[DeletedConversation]:
         """Delete a conversation. A 404 on a re-send after a failed attempt means it is
         deleted."""
-        return await self._transport.call(cp.build_delete_conversation(conversation_id), options)
+        ids = {"conversation_id": conversation_id}
+        return await self._transport.call(cops.DELETE_CONVERSATION.request(ids), options)
 
     def list(self, **options: Unpack[WalkOptions]) -> ResponsePager[ConversationPage]:
         """Every page of the project's conversations (Foundry), each as a Response."""
-        return responses(self._host.pager(cp.build_list_conversations, options, True))
+        return responses(self._host.walk(cops.LIST_CONVERSATIONS, {}, options, True))
 
 
 class ConversationItems:
@@ -254,7 +259,7 @@ class ConversationItems:
     async def find_stored(
         self,
         conversation_id: str,
-        items: Sequence[Any],
+        items: Sequence[ConversationItem | Mapping[str, Any]],
         *,
         follows: str | None,
         timeout: float | None = 60.0,
@@ -267,7 +272,9 @@ class ConversationItems:
         the newest item before the batch, ``""`` for none) the match is exact. Raises
         :class:`CreateOutcomeUnknownError` when what follows is not a prefix of the batch.
         """
-        request = cp.build_create_items(conversation_id, items)
+        request = cops.CREATE_ITEMS.request(
+            {"conversation_id": conversation_id}, body=bodies.items(items)
+        )
         _check_follows(follows)
         reconcile = self.with_response._reconcile(
             conversation_id, request.body or b'{"items": []}', follows, None
@@ -281,7 +288,9 @@ class ConversationItems:
         """Every item of a conversation, page after page, as you iterate: the same
         :class:`Pager` as ``client.list`` (``order`` "desc" by default, as the API;
         ``page_size`` 1-100, default 100; ``after=``; ``before=`` on Foundry only)."""
-        return _items_pager(self._host, conversation_id, options, keep=False)
+        return self._host.walk(
+            cops.LIST_ITEMS, {"conversation_id": conversation_id}, options, False
+        )
 
 
 class Conversations:
@@ -301,7 +310,7 @@ class Conversations:
 
     def list(self, **options: Unpack[WalkOptions]) -> Pager[Conversation, ConversationPage]:
         """Every conversation of the project (Foundry lists them; OpenAI does not)."""
-        return self._host.pager(cp.build_list_conversations, options, False)
+        return self._host.walk(cops.LIST_CONVERSATIONS, {}, options, False)
 
 
 def make_conversations(

@@ -17,9 +17,9 @@ import orjson
 
 from .. import errors
 from .._codec.models import Message, MessagePage
+from .._core.bodies import IDEMPOTENCY_MARKER
 from .._core.headers import parse_date
 from .._core.idempotency import find_created, find_marked, without_marker
-from .._core.requests import IDEMPOTENCY_MARKER
 from .retry_loop import Pages, Response
 
 __all__ = ["Reconcile"]

@@ -1,22 +1,22 @@
-"""Walks of a listing as the client offers them: the options, and the pager of a page request.
+"""Walks of a listing as the client offers them: the options, and the pager of a listing.
 
-:func:`make_pager` turns ``page_request(limit=, order=, after=, before=,
-check_cursors=)`` (one page's :class:`~openai_messages._core.operations.Request`) into a
-:class:`~openai_messages._walk.pagination.Pager` over a transport's ``call``: of the items, or
-(``keep=True``) of the pages with their :class:`~openai_messages._transport.retry_loop.Response`,
-which :func:`responses` yields (the ``with_response`` walks). Every listing of the
-client (messages, message files, conversation items) walks through here.
+:func:`make_pager` turns a listing's :class:`~openai_messages._core.operations.Operation`,
+its path ids and fixed query into a :class:`~openai_messages._walk.pagination.Pager` over a
+transport's ``call``: of the items, or (``keep=True``) of the pages with their
+:class:`~openai_messages._transport.retry_loop.Response`, which :func:`responses` yields
+(the ``with_response`` walks). Every listing of the client (messages, message files,
+threads, conversations, conversation items) walks through here.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
 from .._codec.literals import Order
-from .._core.operations import Request
+from .._core.operations import Operation, Request
 from .._transport.retry_loop import CALL_OPTION_NAMES, CallOptions, Response, unknown_options
 from .feed import FeedRegistry
 from .pagination import PageLike, Pager
@@ -81,24 +81,28 @@ Call = Callable[[Request[Any], CallOptions], Awaitable[Response[Any]]]
 
 def make_pager(
     call: Call,
-    page_request: Callable[..., Request[Any]],
+    op: Operation[Any],
+    ids: Mapping[str, object],
+    query: Mapping[str, object],
     options: WalkOptions,
     *,
     keep: bool,
     registry: FeedRegistry | None,
 ) -> Pager[Any, Any]:
-    """A Pager of pages (``keep=False``) or of pages with their response (``keep=True``).
+    """A Pager of ``op``'s pages (``keep=False``) or of pages with their response
+    (``keep=True``).
 
-    The caller's cursor is checked by the Pager; the next ones are the server's ids,
-    sent quoted whatever they hold (``check_cursors=False``).
+    ``ids`` (the path's) and ``query`` (the listing's own, such as ``run_id``) are
+    checked now, before the walk; each page's request adds ``limit``, ``order`` and its
+    cursor. The caller's cursor is checked by the Pager; the next ones are the server's
+    ids, passed as server values: sent quoted whatever they hold.
     """
+    op.request(ids, query)
     walk, call_options = split_walk_options(options)
-    order = walk.get("order", "desc")
+    fixed = {**query, "order": walk.get("order", "desc")}
 
     def build(limit: int, after: str | None, before: str | None) -> Request[Any]:
-        return page_request(
-            limit=limit, order=order, after=after, before=before, check_cursors=False
-        )
+        return op.request(ids, {**fixed, "limit": limit}, server={"after": after, "before": before})
 
     fetch: Callable[[int, str | None, str | None], Awaitable[Any]]
     if keep:

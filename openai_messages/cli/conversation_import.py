@@ -34,7 +34,7 @@ from .. import errors
 from .._codec.conversation_models import ConversationItem, MessageItem
 from .._codec.converter import structure
 from .._codec.models import Message
-from .._core.conversation_requests import MAX_ITEMS_PER_CALL
+from .._core.bodies import MAX_ITEMS_PER_CALL
 from .._transport.item_reconcile import item_matches
 from ..client import Client
 from ..conversation_mapping import conversation_items

@@ -16,9 +16,9 @@ from typing import Any, Protocol, TypeVar
 import attrs
 import orjson
 
-from .._codec.literals import Role
+from .._codec.literals import ApiVersion, Role
+from .._core import bodies
 from .._core import checks as validation
-from .._core import requests as protocol
 from ..errors import InvalidArgumentError, OpenAIMessagesError
 
 __all__ = [
@@ -126,7 +126,7 @@ def identify(item: object, line: int) -> tuple[str, str, str]:
     return message_id, thread_id, where
 
 
-def _message(item: Any, line: int, api_version: protocol.ApiVersion) -> SourceMessage:
+def _message(item: Any, line: int, api_version: ApiVersion) -> SourceMessage:
     message_id, thread_id, where = identify(item, line)
     try:
         role = validation.check_role(item["role"])
@@ -164,10 +164,9 @@ def _message(item: Any, line: int, api_version: protocol.ApiVersion) -> SourceMe
         metadata=metadata,
     )
     try:  # the client's own checks, now, before anything is sent
-        protocol.build_create(
-            "thread_check",
-            role=source.role,
-            content=source.content,
+        bodies.message(
+            source.role,
+            source.content,
             attachments=source.attachments,
             file_ids=source.file_ids,
             metadata=source.metadata,
@@ -185,7 +184,7 @@ def _attachment(value: object) -> dict[str, Any]:
 
 
 def read_export(
-    path: str, api_version: protocol.ApiVersion = "v2", size: int | None = None
+    path: str, api_version: ApiVersion = "v2", size: int | None = None
 ) -> list[SourceThread]:
     """Every thread of the export, in first-seen order, each in creation order (of the
     first ``size`` bytes alone, if given: what an unfinished export's state claims).

@@ -38,9 +38,9 @@ from typing import Any, Final, Protocol, TypeVar
 import attrs
 
 from .._codec.models import Message
+from .._core.bodies import IDEMPOTENCY_MARKER
 from .._core.checks import MAX_METADATA_KEYS
 from .._core.idempotency import find_created
-from .._core.requests import IDEMPOTENCY_MARKER
 from ..client import Client
 from ..errors import (
     CreateOutcomeUnknownError,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import openai_messages as om
 from openai_messages._codec import converter
 from openai_messages._codec.models import Message
-from openai_messages._core.conversation_requests import check_items as client_check
+from openai_messages._core.bodies import check_items as client_check
 from openai_messages.emulator import Emulator
 from openai_messages.emulator.conversations import check_items as server_check
 

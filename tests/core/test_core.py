@@ -13,8 +13,8 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict
 
 import openai_messages as om
-from openai_messages._core import headers
-from openai_messages._core import requests as protocol
+from openai_messages._core import bodies, headers
+from openai_messages._core import operations as ops
 from openai_messages._core.exchange import PreparedRequest
 from openai_messages._core.retry import RetryPolicy, Verdict, is_ambiguous, judge
 
@@ -24,6 +24,13 @@ from ..support import API_KEY
 PACKAGE = Path(om.__file__).parent
 CORE = sorted(p.stem for p in (PACKAGE / "_core").glob("*.py") if p.stem != "__init__")
 MESSAGE = {"id": "msg_1", "object": "thread.message", "role": "user", "content": []}
+IDS = {"thread_id": "thread_1", "message_id": "msg_1"}
+RETRIEVE = ops.RETRIEVE_MESSAGE.request(IDS)
+DELETE = ops.DELETE_MESSAGE.request(IDS)
+CREATE = ops.CREATE_MESSAGE.request(
+    {"thread_id": "thread_1"}, body=bodies.message("user", "x"), idempotency_key="k"
+)
+NEW_THREAD = ops.CREATE_THREAD.request(body=bodies.thread(), idempotency_key="k")
 
 
 def _imports(module: str) -> set[str]:
@@ -58,7 +65,7 @@ def _imports(module: str) -> set[str]:
 
 
 def test_the_core_is_a_folder() -> None:
-    assert {"operations", "requests", "replies", "retry", "headers", "exchange"} <= set(CORE)
+    assert {"operations", "bodies", "replies", "retry", "headers", "exchange"} <= set(CORE)
 
 
 @pytest.mark.parametrize("module", CORE)
@@ -73,7 +80,7 @@ def test_the_core_imports_neither_asyncio_nor_aiohttp(module: str) -> None:
 def test_the_import_check_sees_imports() -> None:
     assert "aiohttp" in _imports("_transport.aiohttp_seam")
     assert "asyncio" in _imports("_transport.reconcile")
-    assert "cattrs" in _imports("_core.requests")  # through the codec
+    assert "cattrs" in _imports("_core.bodies")  # through the codec
 
 
 # -- header parsers --------------------------------------------------------------------
@@ -200,7 +207,7 @@ async def test_one_loop_retries_counts_and_logs(caplog: pytest.LogCaptureFixture
     seam = om.MockSeam(script(om.MockReply(500, b"{}"), om.MockReply(503, b"{}"), _ok()))
     transport = fake_transport(seam)
     caplog.set_level("INFO", "openai_messages")
-    response = await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {})
+    response = await transport.call(RETRIEVE, {})
     assert response.value.id == "msg_1"
     assert (response.attempts, len(seam.sent), transport.retries) == (3, 3, 2)
     assert len([r for r in caplog.records if r.message.startswith("retrying")]) == 2
@@ -217,7 +224,7 @@ async def test_the_retry_sleeps_what_the_server_asked(headers: dict[str, str], w
 
     seam = om.MockSeam(script(om.MockReply(429, b"{}", headers), _ok()))
     transport = fake_transport(seam, sleep=sleep)
-    response = await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {})
+    response = await transport.call(RETRIEVE, {})
     assert (response.attempts, slept) == (2, [wait])
 
 
@@ -225,12 +232,12 @@ async def test_max_retries_is_resolved_once_and_checked_before_sending() -> None
     seam = om.MockSeam(script(om.MockReply(500, b"{}")))
     transport = fake_transport(seam)
     with pytest.raises(om.InternalServerError):
-        await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {"max_retries": 1})
+        await transport.call(RETRIEVE, {"max_retries": 1})
     assert len(seam.sent) == 2
     for bad in (-1, True, 1.5):
         with pytest.raises(om.InvalidArgumentError):
-            await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {"max_retries": bad})  # type: ignore[typeddict-item]
-    create = protocol.build_create("thread_1", role="user", content="x", idempotency_key="k")
+            await transport.call(RETRIEVE, {"max_retries": bad})  # type: ignore[typeddict-item]
+    create = CREATE
     with pytest.raises(om.InvalidArgumentError):
         await transport.call(create, {"max_retries": -1})
     assert len(seam.sent) == 2  # nothing more was sent
@@ -241,7 +248,7 @@ async def test_the_budget_is_spent_by_every_retry() -> None:
     seam = om.MockSeam(script(om.MockReply(500, b"{}")))
     transport = fake_transport(seam, budget=budget, max_retries=5)
     with pytest.raises(om.InternalServerError):
-        await transport.call(protocol.build_retrieve("thread_1", "msg_1"), {})
+        await transport.call(RETRIEVE, {})
     assert len(seam.sent) == 2
     assert budget.denied == 1
 
@@ -249,7 +256,7 @@ async def test_the_budget_is_spent_by_every_retry() -> None:
 async def test_an_ambiguous_create_is_settled_before_it_is_sent_again() -> None:
     seam = om.MockSeam(script(om.MockReply(500, b"{}"), _ok()))
     transport = fake_transport(seam)
-    create = protocol.build_create("thread_1", role="user", content="x", idempotency_key="k")
+    create = CREATE
     causes: list[str] = []
 
     async def settle(cause: om.APIError, deadline: float | None) -> om.Message | None:
@@ -272,23 +279,23 @@ async def test_an_ambiguous_create_is_settled_before_it_is_sent_again() -> None:
 async def test_a_thread_create_that_may_have_happened_is_reported() -> None:
     seam = om.MockSeam(script(om.APIConnectionError("reset"), _ok({"id": "thread_1"})))
     with pytest.raises(om.CreateOutcomeUnknownError) as info:
-        await fake_transport(seam).call(protocol.build_create_thread(idempotency_key="k"), {})
+        await fake_transport(seam).call(NEW_THREAD, {})
     assert (info.value.thread_id, info.value.idempotency_key) == (None, "k")
     assert len(seam.sent) == 1
     trusting = om.MockSeam(script(om.APIConnectionError("reset"), _ok({"id": "thread_1"})))
     transport = fake_transport(trusting, trust_idempotency_key=True)
-    thread = await transport.call(protocol.build_create_thread(idempotency_key="k"), {})
+    thread = await transport.call(NEW_THREAD, {})
     assert thread.value.id == "thread_1"
     assert [r.headers["Idempotency-Key"] for r in trusting.sent] == ["k", "k"]
 
 
 async def test_a_delete_gone_after_an_ambiguous_attempt_is_done() -> None:
     seam = om.MockSeam(script(om.MockReply(502, b"{}"), om.MockReply(404, b"{}")))
-    deleted = await fake_transport(seam).call(protocol.build_delete("thread_1", "msg_1"), {})
+    deleted = await fake_transport(seam).call(DELETE, {})
     assert (deleted.value.id, deleted.value.deleted) == ("msg_1", True)
     plain = om.MockSeam(script(om.MockReply(404, b"{}")))
     with pytest.raises(om.NotFoundError):
-        await fake_transport(plain).call(protocol.build_delete("thread_1", "msg_1"), {})
+        await fake_transport(plain).call(DELETE, {})
 
 
 def _redirect(location: str, status: int = 302) -> om.MockReply:
@@ -297,7 +304,7 @@ def _redirect(location: str, status: int = 302) -> om.MockReply:
 
 async def test_redirects_keep_credentials_at_home() -> None:
     seam = om.MockSeam(script(_redirect("/v1/elsewhere"), _redirect("https://other.test/x"), _ok()))
-    await fake_transport(seam).call(protocol.build_retrieve("thread_1", "msg_1"), {})
+    await fake_transport(seam).call(RETRIEVE, {})
     _, same, other = seam.sent
     assert same.url == "https://api.example.test/v1/elsewhere"
     assert same.headers["Authorization"] == f"Bearer {API_KEY}"
@@ -307,7 +314,7 @@ async def test_redirects_keep_credentials_at_home() -> None:
 
 async def test_a_303_after_a_post_becomes_a_get() -> None:
     seam = om.MockSeam(script(_redirect("/v1/done", 303), _ok()))
-    request = protocol.build_modify("thread_1", "msg_1", metadata={"a": "b"})
+    request = ops.MODIFY_MESSAGE.request(IDS, body=bodies.update({"a": "b"}))
     await fake_transport(seam).call(request, {})
     assert (seam.sent[1].method, seam.sent[1].body) == ("GET", None)
 
@@ -324,7 +331,7 @@ async def test_a_303_after_a_post_becomes_a_get() -> None:
 async def test_a_redirect_that_cannot_be_followed_is_typed(location: str) -> None:
     seam = om.MockSeam(script(_redirect(location), _ok()))
     with pytest.raises(om.RedirectError) as info:
-        await fake_transport(seam).call(protocol.build_retrieve("thread_1", "msg_1"), {})
+        await fake_transport(seam).call(RETRIEVE, {})
     assert "pw" not in str(info.value)
     assert len(seam.sent) == 1  # not followed, not retried
 
@@ -332,14 +339,14 @@ async def test_a_redirect_that_cannot_be_followed_is_typed(location: str) -> Non
 async def test_a_redirect_loop_ends() -> None:
     seam = om.MockSeam(script(_redirect("/v1/again")))
     with pytest.raises(om.RedirectError, match="redirects"):
-        await fake_transport(seam).call(protocol.build_retrieve("thread_1", "msg_1"), {})
+        await fake_transport(seam).call(RETRIEVE, {})
 
 
 async def test_the_body_cap_counts_every_chunk() -> None:
     chunks = [b"x" * 600, b"x" * 600]
     seam = om.MockSeam(script(om.MockReply(200, chunks)), max_response_bytes=1000)
     with pytest.raises(om.ResponseTooLargeError):
-        await fake_transport(seam).call(protocol.build_retrieve("thread_1", "msg_1"), {})
+        await fake_transport(seam).call(RETRIEVE, {})
     assert len(seam.sent) == 1  # too large is not retried
 
 
@@ -349,7 +356,7 @@ async def test_a_create_reply_over_the_cap_says_it_is_stored() -> None:
         script(om.MockReply(200, [body[:100], body[100:]], {"x-request-id": "req_7"})),
         max_response_bytes=1000,
     )
-    create = protocol.build_create("thread_1", role="user", content="x", idempotency_key="k")
+    create = CREATE
     with pytest.raises(om.StoredButUnreadableError) as info:
         await fake_transport(seam).call(create, {})
     err = info.value
@@ -367,7 +374,7 @@ async def test_a_create_out_of_retries_after_an_ambiguous_failure_is_unknown() -
     for trust in (False, True):
         seam = om.MockSeam(script(om.MockReply(500, b"{}")))
         transport = fake_transport(seam, max_retries=1, trust_idempotency_key=trust)
-        create = protocol.build_create("thread_1", role="user", content="x", idempotency_key="k")
+        create = CREATE
 
         async def settle(cause: om.APIError, deadline: float | None) -> om.Message | None:
             return None

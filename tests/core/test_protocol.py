@@ -1,4 +1,5 @@
-"""The I/O-free protocol core: request building, validation, reply parsing. No server."""
+"""The I/O-free protocol core: bodies and their checks, where a request goes, reply
+parsing. No server. (The request builder itself: ``test_operations.py``.)"""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import pytest
 
 from openai_messages import errors
 from openai_messages._codec.models import DeletedMessage, Message, MessagePage, TextPart
+from openai_messages._core import bodies, replies
 from openai_messages._core import endpoint as ep
-from openai_messages._core import replies
-from openai_messages._core import requests as protocol
+from openai_messages._core import operations as ops
 from openai_messages._core.exchange import HttpReply, same_origin
 from openai_messages._core.retry import RetryBudget, RetryPolicy, is_retryable_status
 from openai_messages.auth import StaticToken
@@ -20,14 +21,20 @@ T = TypeVar("T")
 ENDPOINT = ep.Endpoint(base_url="https://api.example.test/v1")
 
 
-def _body(request: protocol.Request[Any]) -> Any:
+def _body(request: ops.Request[Any]) -> Any:
     assert request.body is not None
     return orjson.loads(request.body)
 
 
+def _ids(thread_id: object = "t", message_id: object = "m") -> dict[str, object]:
+    return {"thread_id": thread_id, "message_id": message_id}
+
+
 def test_create_request_shape() -> None:
-    request = protocol.build_create(
-        "thread_1", role="user", content="Hi", metadata={"a": "b"}, idempotency_key="k1"
+    request = ops.CREATE_MESSAGE.request(
+        {"thread_id": "thread_1"},
+        body=bodies.message("user", "Hi", metadata={"a": "b"}),
+        idempotency_key="k1",
     )
     assert (request.method, request.path, request.operation) == (
         "POST",
@@ -36,17 +43,25 @@ def test_create_request_shape() -> None:
     )
     assert _body(request) == {"role": "user", "content": "Hi", "metadata": {"a": "b"}}
     assert request.headers["Idempotency-Key"] == "k1"
+    assert request.headers["Content-Type"] == "application/json"
     assert request.idempotent is False
+    assert request.target == "thread_1"
+
+
+def test_the_marker_goes_into_the_metadata_when_it_has_room() -> None:
+    marked = bodies.message("user", "x", metadata={"a": "b"}, marker="k1")
+    assert marked["metadata"] == {"a": "b", bodies.IDEMPOTENCY_MARKER: "k1"}
+    full = {f"k{i}": "v" for i in range(16)}
+    assert bodies.message("user", "x", metadata=full, marker="k1")["metadata"] == full
+    assert bodies.message("user", "x", marker="k" * 513).get("metadata") is None
 
 
 def test_create_with_parts_and_attachments() -> None:
-    request = protocol.build_create(
-        "t",
-        role="assistant",
-        content=[TextPart(text="x"), {"type": "image_url", "image_url": {"url": "https://i"}}],
+    body = bodies.message(
+        "assistant",
+        [TextPart(text="x"), {"type": "image_url", "image_url": {"url": "https://i"}}],
         attachments=[{"file_id": "file-1", "tools": [{"type": "file_search"}]}],
     )
-    body = _body(request)
     assert body["content"] == [
         {"type": "text", "text": "x"},
         {"type": "image_url", "image_url": {"url": "https://i"}},
@@ -56,60 +71,11 @@ def test_create_with_parts_and_attachments() -> None:
 
 def test_v1_and_v2_fields_are_not_mixed() -> None:
     with pytest.raises(errors.InvalidArgumentError, match="file_ids is a v1 field"):
-        protocol.build_create("t", role="user", content="x", file_ids=["file-1"])
+        bodies.message("user", "x", file_ids=["file-1"])
     with pytest.raises(errors.InvalidArgumentError, match="attachments are a v2 field"):
-        protocol.build_create(
-            "t", role="user", content="x", attachments=[{"file_id": "f"}], api_version="v1"
-        )
-    v1 = protocol.build_create("t", role="user", content="x", file_ids=["f1"], api_version="v1")
-    assert _body(v1)["file_ids"] == ["f1"]
-
-
-@pytest.mark.parametrize(
-    "bad", ["", "a/b", "a?b", "a#b", "..", "a..b", "a b", "a\tb", "a\nb", "a\x00b", "a\x7f", "%2F"]
-)
-def test_bad_ids_are_refused_before_sending(bad: str) -> None:
-    with pytest.raises(errors.InvalidArgumentError) as info:
-        protocol.build_retrieve(bad, "msg_1")
-    assert isinstance(info.value, ValueError)
-    with pytest.raises(ValueError, match="message_id"):
-        protocol.build_retrieve("thread_1", bad)
-
-
-def test_id_of_wrong_type() -> None:
-    with pytest.raises(errors.InvalidArgumentError, match="must be a str"):
-        protocol.build_retrieve(123, "m")  # type: ignore[arg-type]
-
-
-def test_odd_but_valid_ids_are_quoted() -> None:
-    request = protocol.build_retrieve("thread_é+=&", "msg:1")
-    assert request.path == "threads/thread_%C3%A9%2B%3D%26/messages/msg%3A1"
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"limit": 0}, "between 1 and 100"),
-        ({"limit": 101}, "between 1 and 100"),
-        ({"limit": True}, "must be an int"),
-        ({"order": "up"}, "order must be"),
-        ({"after": "a/b"}, "after"),
-        ({"run_id": ""}, "run_id"),
-    ],
-)
-def test_list_arguments(kwargs: dict[str, Any], match: str) -> None:
-    with pytest.raises(errors.InvalidArgumentError, match=match):
-        protocol.build_list("t", **kwargs)
-
-
-def test_list_query() -> None:
-    request = protocol.build_list("t", limit=50, order="asc", after="msg_9", run_id="run_1")
-    assert request.query == (
-        ("limit", "50"),
-        ("order", "asc"),
-        ("after", "msg_9"),
-        ("run_id", "run_1"),
-    )
+        bodies.message("user", "x", attachments=[{"file_id": "f"}], api_version="v1")
+    v1 = bodies.message("user", "x", file_ids=["f1"], api_version="v1")
+    assert v1["file_ids"] == ["f1"]
 
 
 @pytest.mark.parametrize(
@@ -125,12 +91,14 @@ def test_list_query() -> None:
 )
 def test_metadata_limits(metadata: Any, match: str) -> None:
     with pytest.raises(errors.InvalidArgumentError, match=match):
-        protocol.build_modify("t", "m", metadata=metadata)
+        bodies.update(metadata)
 
 
 def test_metadata_at_the_limits_is_accepted() -> None:
     metadata = {f"{i:064d}": "v" * 512 for i in range(16)}
-    assert _body(protocol.build_modify("t", "m", metadata=metadata)) == {"metadata": metadata}
+    request = ops.MODIFY_MESSAGE.request(_ids(), body=bodies.update(metadata))
+    assert _body(request) == {"metadata": metadata}
+    assert bodies.update(None) == {"metadata": None}  # sent as null, as before
 
 
 @pytest.mark.parametrize(
@@ -146,14 +114,67 @@ def test_metadata_at_the_limits_is_accepted() -> None:
 )
 def test_create_arguments(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(errors.InvalidArgumentError, match=match):
-        protocol.build_create("t", **kwargs)
+        bodies.message(**kwargs)
+
+
+def test_a_new_thread_s_messages_are_checked_as_a_create_s() -> None:
+    body = bodies.thread(
+        messages=[
+            {"role": "user", "content": "Hi", "metadata": {"a": "b"}},
+            {"role": "assistant", "content": [TextPart(text="Yes")]},
+        ],
+        tool_resources={"code_interpreter": {"file_ids": []}},
+    )
+    assert body == {
+        "messages": [
+            bodies.message("user", "Hi", metadata={"a": "b"}),
+            {"role": "assistant", "content": [{"type": "text", "text": "Yes"}]},
+        ],
+        "tool_resources": {"code_interpreter": {"file_ids": []}},
+    }
+    assert bodies.thread() == {}
+    v1 = bodies.thread(
+        messages=[{"role": "user", "content": "x", "file_ids": ["f"]}], api_version="v1"
+    )
+    assert v1["messages"][0]["file_ids"] == ["f"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "match"),
+    [
+        ("Hi", "messages must be a list"),
+        ({"role": "user", "content": "x"}, "messages must be a list"),
+        (["Hi"], r"messages\[0\] must be a dict"),
+        (
+            [{"role": "user", "content": "x", "extra": 1}],
+            r"messages\[0\] has unknown keys \['extra'\]",
+        ),
+        ([{"role": "user", "content": "x"}, {"content": "x"}], r"messages\[1\]: role must be"),
+        ([{"role": "user", "content": ""}], r"messages\[0\]: content must not be empty"),
+        ([{"role": "user", "content": "x", "file_ids": ["f"]}], r"messages\[0\]: file_ids is a v1"),
+    ],
+)
+def test_a_new_thread_s_bad_message_is_named(messages: object, match: str) -> None:
+    with pytest.raises(errors.InvalidArgumentError, match=match):
+        bodies.thread(messages=messages)
+
+
+def test_tool_resources_are_a_mapping() -> None:
+    with pytest.raises(errors.InvalidArgumentError, match="tool_resources must be a mapping"):
+        bodies.update({}, tool_resources=["x"])
+    assert bodies.update({"a": "b"}, tool_resources={"t": {}}) == {
+        "metadata": {"a": "b"},
+        "tool_resources": {"t": {}},
+    }
 
 
 def test_prepare_openai_and_compatible() -> None:
-    url = ep.prepare(ENDPOINT, protocol.build_list("t", limit=5, after="msg_1"))
+    url = ep.prepare(
+        ENDPOINT, ops.LIST_MESSAGES.request({"thread_id": "t"}, {"limit": 5, "after": "msg_1"})
+    )
     assert url == "https://api.example.test/v1/threads/t/messages?limit=5&order=desc&after=msg_1"
     plain = ep.Endpoint(base_url="http://127.0.0.1:8000/", default_query={"x": "a b"})
-    assert ep.prepare(plain, protocol.build_retrieve("t", "m")) == (
+    assert ep.prepare(plain, ops.RETRIEVE_MESSAGE.request(_ids())) == (
         "http://127.0.0.1:8000/threads/t/messages/m?x=a%20b"
     )
 
@@ -163,7 +184,7 @@ def test_prepare_azure() -> None:
         base_url="https://name.openai.azure.com",
         azure=ep.AzureSettings(api_version="2024-05-01-preview"),
     )
-    url = ep.prepare(azure, protocol.build_retrieve("t", "m"))
+    url = ep.prepare(azure, ops.RETRIEVE_MESSAGE.request(_ids()))
     assert (
         url
         == "https://name.openai.azure.com/openai/threads/t/messages/m?api-version=2024-05-01-preview"

@@ -112,3 +112,10 @@ def pagers_take_the_order(
 ) -> None:
     pager: om.Pager[om.Message, om.MessagePage] = om.Pager(fetch, order="asc")
     assert_type(pager.order, om.Order)
+
+
+async def initial_messages_and_items_are_typed(client: om.Client, part: om.TextPart) -> None:
+    first: om.InitialMessage = {"role": "user", "content": [part, {"type": "text", "text": "x"}]}
+    await client.create_thread(messages=[first, {"role": "assistant", "content": "Hello"}])
+    item = om.MessageItem(id="item_1", role="user", content=(om.InputTextPart(text="hi"),))
+    await client.conversations.items.create("conv_1", [item, {"role": "user", "content": "x"}])
