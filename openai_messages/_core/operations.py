@@ -17,12 +17,15 @@ dropped after sending):
     :class:`~openai_messages.errors.CreateOutcomeUnknownError`.
 
 Creates re-send with the same ``Idempotency-Key`` instead when the client trusts the
-server to honour it. :meth:`Operation.request` makes every request: the path ids and
-query values checked as declared, the body (:mod:`openai_messages._core.bodies`, for a
-create or a modify) encoded. Adding an endpoint is one declaration here and one method
-in :mod:`openai_messages.client` (with, for a create or a modify, its body function in
-:mod:`~openai_messages._core.bodies`); a listing declares :data:`PAGE_QUERIES` and
-walks through the client's one ``_walk``.
+server to honour it.
+
+:meth:`Operation.request` is the one request builder: the path ids and the query values
+checked as declared, the body (of a create or a modify, from
+:mod:`openai_messages._core.bodies`) encoded. Adding an endpoint is one declaration here
+and one method in :mod:`openai_messages.client` (with a ``_value_of`` line in ``Client``,
+or, for a listing, its ``Client`` method beside the ``WithResponse`` one, both handing
+the declaration to the one walk), a body function for a create or a modify, its model,
+its emulator route, its docs and tests. A listing declares ``query=PAGE_QUERIES``.
 """
 
 from __future__ import annotations
@@ -123,8 +126,12 @@ def _cursor(name: str) -> Query:
     return Query(name, functools.partial(validation.check_cursor, name))
 
 
+def _limit(value: object) -> int:
+    return validation.check_page_size(value, "limit")
+
+
 PAGE_QUERIES: Final = (
-    Query("limit", functools.partial(validation.check_page_size, name="limit"), PAGE_SIZE),
+    Query("limit", _limit, PAGE_SIZE),
     Query("order", validation.check_order, "desc"),
     _cursor("after"),
     _cursor("before"),
