@@ -378,7 +378,7 @@ class Client:
             )
         source: auth.TokenSource
         if isinstance(key, str):
-            source = auth.StaticToken.checked(ep.check_secret(key))
+            source = auth.StaticToken(key)
         else:
             source = auth.token_source(key, scope=scope)
         tls = _tls(ssl, ca_bundle, session, trust_env)
