@@ -14,6 +14,7 @@ from openai_messages._core import replies
 from openai_messages._core import requests as protocol
 from openai_messages._core.exchange import HttpReply, same_origin
 from openai_messages._core.retry import RetryBudget, RetryPolicy, is_retryable_status
+from openai_messages._core.scrubbing import Scrubber
 from openai_messages.auth import StaticToken
 
 T = TypeVar("T")
@@ -212,7 +213,7 @@ def test_same_origin() -> None:
 
 def parse_reply(status: int, headers: dict[str, str], body: bytes, cls: type[T]) -> T:
     """A reply's result as the transport reads it (no secret to scrub)."""
-    return replies.decode_reply(HttpReply(status, headers, body, ""), cls, replies.Scrubber(""))
+    return replies.decode_reply(HttpReply(status, headers, body, ""), cls, Scrubber())
 
 
 MESSAGE = {
