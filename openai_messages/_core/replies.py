@@ -18,6 +18,7 @@ from .._codec import converter
 from .exchange import HttpReply
 from .headers import parse_request_id, parse_retry_after
 from .scrubbing import Scrubber
+from .unchained import raise_alone
 
 __all__ = [
     "SUNSET_NOTE",
@@ -117,8 +118,10 @@ def decode_reply(reply: HttpReply, cls: type[T], scrub: Scrubber) -> T:
         failure = exc
     # outside the handler, so that the unscrubbed original is not kept as __context__
     _, clean = _clean_body(reply.body, scrub)
-    raise failure.error(
-        clean, status_code=reply.status, request_id=reply.request_id, scrub=scrub.text
+    raise_alone(
+        failure.error(
+            clean, status_code=reply.status, request_id=reply.request_id, scrub=scrub.text
+        )
     )
 
 

@@ -17,6 +17,7 @@ from yarl import URL
 
 from .. import errors
 from .._core.exchange import BodyLimit, HttpReply, PreparedRequest
+from .._core.unchained import raise_alone
 from .seam import Seam
 
 __all__ = ["AiohttpSeam"]
@@ -132,7 +133,7 @@ class AiohttpSeam(Seam):
         # Raised outside the handler, so that nothing aiohttp made is chained to it (its
         # parser errors hold the raw line, an echoed key included, and the request's
         # headers): the chain, args and traceback text of the error are this client's.
-        raise failure
+        raise_alone(failure)
 
     def _failure(self, exc: Exception) -> errors.OpenAIMessagesError | None:
         """The typed error of an aiohttp or asyncio failure (None: not one to map)."""

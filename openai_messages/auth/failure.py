@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._core.scrubbing import Scrubber
+from .._core.unchained import raise_alone
 from .invoke import invoke
 from .source import CredentialError
 from .worker import Worker
@@ -52,4 +53,4 @@ async def call_provider(
         raise
     except Exception as exc:
         failure = provider_failure(what, exc, known)
-    raise failure
+    raise_alone(failure)
