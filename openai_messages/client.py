@@ -52,7 +52,7 @@ from ._core import bodies
 from ._core import checks as validation
 from ._core import endpoint as ep
 from ._core import operations as ops
-from ._core.defaults import AZURE_API_VERSION, CONNECTION_LIMIT, MAX_RESPONSE_BYTES
+from ._core.defaults import AZURE_API_VERSION, CONNECTION_LIMIT, MAX_RESPONSE_BYTES, PAGE_SIZE
 from ._core.idempotency import find_marked
 from ._core.retry import RetryBudget, RetryPolicy
 from ._transport.aiohttp_seam import AiohttpSeam
@@ -391,11 +391,7 @@ class Client:
             raise errors.InvalidArgumentError(
                 "no API key: pass api_key= or set the OPENAI_API_KEY environment variable"
             )
-        source: auth.TokenSource
-        if isinstance(key, str):
-            source = auth.StaticToken.checked(ep.check_secret(key))
-        else:
-            source = auth.token_source(key, scope=scope)
+        source = auth.token_source(key, scope=scope)  # a str: a StaticToken, checked
         tls = _tls(ssl, ca_bundle, session, trust_env)
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.endpoint = ep.Endpoint(
@@ -722,7 +718,7 @@ class Client:
         if not _MANY_KEYS.issuperset(options):
             raise unknown_options(options, _MANY_KEYS | {"ordered", "raise_on_error", "prefetch"})
         order = validation.check_order(options.get("order", "asc"))  # the call's mistake
-        page_size = validation.check_page_size(options.get("page_size", 100))
+        page_size = validation.check_page_size(options.get("page_size", PAGE_SIZE))
         max_items = options.get("max_items_per_thread")
 
         def walk(thread_id: str) -> AsyncIterator[MessagePage]:

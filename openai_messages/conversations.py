@@ -28,6 +28,7 @@ from ._codec.conversation_models import (
 from ._core import bodies
 from ._core import checks as validation
 from ._core import conversation_operations as cops
+from ._core.defaults import PAGE_SIZE
 from ._core.operations import Operation
 from ._transport.item_reconcile import ItemsReconcile
 from ._transport.retry_loop import CallOptions, Response, Timeout, Transport
@@ -140,7 +141,7 @@ class ItemsWithResponse:
     def _reconcile(
         self, conversation_id: str, body: bytes, follows: str | None, cause: errors.APIError | None
     ) -> ItemsReconcile:
-        page_size = len(orjson.loads(body)["items"]) if follows is None else 100
+        page_size = len(orjson.loads(body)["items"]) if follows is None else PAGE_SIZE
 
         def pages(timeout: float | None) -> ResponsePager[ConversationItemPage]:
             walk: WalkOptions = {"order": "desc", "prefetch": 0, "page_size": page_size}

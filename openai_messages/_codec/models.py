@@ -46,7 +46,6 @@ __all__ = [
     "Attachment",
     "CodeInterpreterTool",
     "ContentPart",
-    "CreateMessageRequest",
     "DeletedMessage",
     "DeletedThread",
     "FileCitation",
@@ -66,7 +65,6 @@ __all__ = [
     "MessageFile",
     "MessageFilePage",
     "MessagePage",
-    "ModifyMessageRequest",
     "RefusalContent",
     "Text",
     "TextContent",
@@ -486,31 +484,3 @@ class ImageUrlPart:
 
 
 ContentPart = Union[TextPart, ImageFilePart, ImageUrlPart]  # noqa: UP007
-
-
-def _content_arg(value: str | tuple[ContentPart, ...] | list[ContentPart]) -> Any:
-    return value if isinstance(value, str) else tuple(value)
-
-
-def _optional_tuple(value: Any) -> Any:
-    return None if value is None else tuple(value)
-
-
-@attrs.frozen
-class CreateMessageRequest:
-    """The body of a create. Fields left as None are not sent."""
-
-    role: Role
-    content: str | tuple[ContentPart, ...] = attrs.field(converter=_content_arg)
-    attachments: tuple[Attachment, ...] | None = attrs.field(
-        default=None, converter=_optional_tuple
-    )
-    metadata: Mapping[str, str] | None = _json_map()
-    file_ids: tuple[str, ...] | None = attrs.field(default=None, converter=_optional_tuple)
-
-
-@attrs.frozen
-class ModifyMessageRequest:
-    """The body of a modify. ``metadata`` None sends an empty body."""
-
-    metadata: Mapping[str, str] | None = _json_map()

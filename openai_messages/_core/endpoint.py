@@ -25,7 +25,6 @@ __all__ = [
     "Endpoint",
     "auth_header",
     "check_base_url",
-    "check_secret",
     "endpoint_headers",
     "prepare",
 ]
@@ -153,11 +152,6 @@ def auth_header(endpoint: Endpoint, secret: str) -> tuple[str, str]:
     if endpoint.azure is not None and not endpoint.azure.ad_token:
         return "api-key", secret
     return "Authorization", f"Bearer {secret}"
-
-
-def check_secret(value: str, what: str = "the API key") -> str:
-    """A key or token that can go in a header: no CR, LF, NUL; never repeated in the error."""
-    return validation.check_header_value(what, value, secret=True)
 
 
 def prepare(

@@ -15,13 +15,13 @@ import orjson
 
 from .. import errors
 from .._codec import converter
-from .defaults import MASK
 from .exchange import HttpReply
 from .headers import parse_request_id, parse_retry_after
+from .scrubbing import Scrubber
+from .unchained import raise_alone
 
 __all__ = [
     "SUNSET_NOTE",
-    "Scrubber",
     "decode_reply",
     "error_from_reply",
     "stored_but_unreadable",
@@ -50,79 +50,6 @@ _STATUS_ERRORS: Final[Mapping[int, type[errors.APIStatusError]]] = {
 _ID_AT_START: Final = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9_\-.:]{1,256})"')
 
 
-def _escaped_forms(secret: str) -> set[str]:
-    """The ways a JSON writer may spell ``secret`` inside a string literal."""
-    plain = orjson.dumps(secret).decode()[1:-1]  # \" and \\ escaped, UTF-8 kept
-    ascii_only = "".join(c if 32 <= ord(c) < 127 else _u_escape(c) for c in plain)
-    every = "".join(_u_escape(c) for c in secret)
-    forms = {secret, plain, ascii_only, every, every.upper().replace("\\U", "\\u")}
-    forms |= {f.replace("/", "\\/") for f in forms}
-    return {f for f in forms if f}
-
-
-def _u_escape(char: str) -> str:
-    encoded = char.encode("utf-16-be")
-    return "".join(f"\\u{encoded[i]:02x}{encoded[i + 1]:02x}" for i in range(0, len(encoded), 2))
-
-
-class Scrubber:
-    """Blanks a secret out of text, bytes and decoded JSON; ``repr`` never shows it."""
-
-    __slots__ = ("_forms", "_secret")
-
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
-        self._forms: list[bytes] | None = None  # made on first use: most replies need none
-
-    def _escaped(self) -> list[bytes]:
-        forms = self._forms
-        if forms is None:
-            secret = self._secret
-            spelled = sorted(_escaped_forms(secret), key=len, reverse=True) if secret else []
-            forms = self._forms = [f.encode() for f in spelled]
-        return forms
-
-    def __repr__(self) -> str:
-        return "Scrubber('***')"
-
-    def covers(self, secret: str) -> bool:
-        """Whether this scrubber blanks out ``secret``."""
-        return self._secret == secret
-
-    def text(self, text: str) -> str:
-        """``text`` with the secret blanked out (also as its UTF-8 bytes would print)."""
-        secret = self._secret
-        if not secret:
-            return text
-        text = text.replace(secret, MASK) if secret in text else text
-        if not secret.isascii():
-            raw = secret.encode()
-            shown = repr(raw)[2:-1]
-            for form in (shown.replace("\\", "\\\\"), shown, raw.decode("latin-1")):
-                text = text.replace(form, MASK) if form in text else text
-        return text
-
-    def bytes(self, body: bytes) -> bytes:
-        """``body`` with the secret blanked out, raw or JSON-escaped."""
-        for form in self._escaped():
-            if form in body:
-                body = body.replace(form, MASK.encode())
-        return body
-
-    def json(self, value: Any) -> Any:
-        """Decoded JSON with the secret blanked out of every string, keys included."""
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, list):
-            return [self.json(v) for v in value]
-        if isinstance(value, dict):
-            return {self.text(k): self.json(v) for k, v in value.items()}
-        return value
-
-    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
-        return {k: self.text(v) for k, v in headers.items()}
-
-
 def _clean_body(body: bytes, scrub: Scrubber) -> tuple[Any, bytes]:
     """The decoded payload (None if not JSON) and a body safe to excerpt, both scrubbed."""
     try:
@@ -145,7 +72,7 @@ def error_from_reply(
     ``retired``: the reply came from a host that retired this API; a 404 or 410 then
     carries :data:`SUNSET_NOTE` after the server's message.
     """
-    scrub = scrub or Scrubber("")
+    scrub = scrub or Scrubber()
     payload, clean = _clean_body(body, scrub)
     message, error_type, code, param = None, None, None, None
     detail = payload.get("error") if isinstance(payload, dict) else None
@@ -191,8 +118,10 @@ def decode_reply(reply: HttpReply, cls: type[T], scrub: Scrubber) -> T:
         failure = exc
     # outside the handler, so that the unscrubbed original is not kept as __context__
     _, clean = _clean_body(reply.body, scrub)
-    raise failure.error(
-        clean, status_code=reply.status, request_id=reply.request_id, scrub=scrub.text
+    raise_alone(
+        failure.error(
+            clean, status_code=reply.status, request_id=reply.request_id, scrub=scrub.text
+        )
     )
 
 

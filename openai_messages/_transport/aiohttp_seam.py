@@ -13,10 +13,12 @@ from collections.abc import Callable
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .. import errors
 from .._core.exchange import BodyLimit, HttpReply, PreparedRequest
+from .._core.unchained import raise_alone
 from .seam import Seam
 
 __all__ = ["AiohttpSeam"]
@@ -129,10 +131,11 @@ class AiohttpSeam(Seam):
             failure = self._failure(exc)
             if failure is None:
                 raise
+            _defuse(exc)
         # Raised outside the handler, so that nothing aiohttp made is chained to it (its
         # parser errors hold the raw line, an echoed key included, and the request's
         # headers): the chain, args and traceback text of the error are this client's.
-        raise failure
+        raise_alone(failure)
 
     def _failure(self, exc: Exception) -> errors.OpenAIMessagesError | None:
         """The typed error of an aiohttp or asyncio failure (None: not one to map)."""
@@ -179,3 +182,38 @@ class AiohttpSeam(Seam):
         text = str(exc) if detail is None else detail
         text = " ".join(_RAW.sub("(raw bytes)", text).split()).rstrip(" :^")
         return self._scrub(f"{what}: {type(exc).__name__}: {text or type(exc).__name__}")
+
+
+_DROPPED = "(dropped)"
+
+
+def _defuse(exc: BaseException) -> None:
+    """Blank what aiohttp's failure, and each exception chained to it, holds: its args, its
+    text attributes (the raw line or header: an echoed key), the reply's headers and the
+    request's headers (the key itself).
+
+    The typed error is raised with nothing chained, but where asyncio resumes a coroutine
+    inside an ``except`` block (a Python-level task, as Python 3.10 may run) a later
+    ``raise`` up the stack can chain these all the same: then they hold nothing.
+    """
+    stack: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen or isinstance(current, errors.OpenAIMessagesError):
+            continue
+        seen.add(id(current))
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+        current.args = ()
+        for name, value in list(getattr(current, "__dict__", {}).items()):
+            if isinstance(value, (str, bytes, bytearray)):  # message, line, hdr, ...
+                current.__dict__[name] = _DROPPED
+            elif name == "headers":
+                current.__dict__[name] = None
+        info = getattr(current, "request_info", None)
+        if info is not None:
+            try:
+                empty = CIMultiDictProxy(CIMultiDict[str]())
+                current.request_info = type(info)(info.url, info.method, empty, info.real_url)  # type: ignore[attr-defined]
+            except (AttributeError, TypeError):
+                pass

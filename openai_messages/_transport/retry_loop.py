@@ -32,8 +32,9 @@ from .._core import endpoint as ep
 from .._core.exchange import HttpReply, PreparedRequest
 from .._core.headers import parse_retry_after
 from .._core.operations import Ambiguity, Operation, Request
-from .._core.replies import Scrubber, decode_reply, error_from_reply, stored_but_unreadable
+from .._core.replies import decode_reply, error_from_reply, stored_but_unreadable
 from .._core.retry import RetryBudget, RetryPolicy, Verdict, check_max_retries, is_ambiguous, judge
+from .._core.scrubbing import Scrubber
 from ..auth import StaticToken, TokenSource
 from ..ratelimit import RateLimiter, Ticket
 from .seam import Seam

@@ -19,6 +19,7 @@ import attrs
 
 from .._codec.literals import Order
 from .._core import checks as validation
+from .._core.defaults import PAGE_SIZE
 from ..errors import InvalidArgumentError, PaginationError
 from .feed import Feed, FeedRegistry
 
@@ -137,7 +138,7 @@ class Pager(Generic[ItemT, PageT]):
         order: Order = "desc",
         after: str | None = None,
         before: str | None = None,
-        page_size: int = 100,
+        page_size: int = PAGE_SIZE,
         max_items: int | None = None,
         prefetch: int = 1,
         registry: FeedRegistry | None = None,

@@ -24,7 +24,6 @@ from .cached import DEFAULT_REFRESH_MARGIN
 from .command import DEFAULT_COMMAND_TIMEOUT, CommandToken
 from .factory import KeyLike, token_source
 from .provider import CallableToken, TokenProvider
-from .scrub import scrub
 from .source import CredentialError, TokenSource, token_problem
 from .static import StaticToken
 
@@ -46,7 +45,6 @@ __all__ = [
     "TokenProvider",
     "TokenSource",
     "default_azure_credential",
-    "scrub",
     "token_problem",
     "token_source",
 ]

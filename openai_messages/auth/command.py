@@ -29,9 +29,9 @@ from typing import Any
 
 import orjson
 
+from .._core.scrubbing import Scrubber
 from ..errors import InvalidArgumentError
 from .cached import DEFAULT_REFRESH_MARGIN, CachedToken, Clock, Lease
-from .scrub import scrub
 from .source import CredentialError, token_problem
 
 __all__ = ["DEFAULT_COMMAND_TIMEOUT", "CommandToken"]
@@ -152,7 +152,7 @@ class CommandToken(CachedToken):
         tail = " ".join(stderr.decode("utf-8", "replace").split())[-STDERR_TAIL:]
         message = f"the token command {self._program!r} {problem}"
         if tail:
-            message = f"{message}; its stderr ends: {scrub(tail, known)}"
+            message = f"{message}; its stderr ends: {Scrubber(*known, shapes=True).text(tail)}"
         return CredentialError(message)
 
     def _parse(self, stdout: bytes) -> tuple[str, float | None]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._core.scrubbing import Scrubber
+from .._core.unchained import raise_alone
 from .invoke import invoke
-from .scrub import safe_to_chain, scrub
 from .source import CredentialError
 from .worker import Worker
 
@@ -18,19 +19,19 @@ DETAIL_LIMIT = 300
 def provider_failure(what: str, exc: BaseException, known: Iterable[str] = ()) -> CredentialError:
     """A CredentialError naming ``what`` failed and ``exc``'s type, with a scrubbed excerpt
     of its message. ``exc`` is chained only when nothing it prints looks like a secret."""
-    known = tuple(known)
+    scrubber = Scrubber(*known, shapes=True)
     try:
         detail = " ".join(str(exc).split())
     except Exception:
         detail = ""
-    detail = scrub(detail, known)
+    detail = scrubber.text(detail)
     if len(detail) > DETAIL_LIMIT:
         detail = detail[:DETAIL_LIMIT] + "..."
     message = f"{what} raised {type(exc).__name__}"
     if detail:
         message = f"{message}: {detail}"
     error = CredentialError(message)
-    if safe_to_chain(exc, known):
+    if scrubber.safe_to_chain(exc):
         error.__cause__ = exc
     error.__suppress_context__ = True
     return error
@@ -52,4 +53,4 @@ async def call_provider(
         raise
     except Exception as exc:
         failure = provider_failure(what, exc, known)
-    raise failure
+    raise_alone(failure)

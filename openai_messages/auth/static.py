@@ -21,14 +21,6 @@ class StaticToken:
             raise InvalidArgumentError(f"{what} {problem}")
         self._value = value
 
-    @classmethod
-    def checked(cls, value: str) -> StaticToken:
-        """A StaticToken of a key its caller already checked (only CR, LF and NUL are
-        refused by :func:`openai_messages._core.endpoint.check_secret`)."""
-        token = cls.__new__(cls)
-        token._value = value
-        return token
-
     async def get(self) -> str:
         """The key."""
         return self._value

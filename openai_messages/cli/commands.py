@@ -23,6 +23,7 @@ from rich.console import Console
 
 from .._codec.literals import Order
 from .._core import checks as validation
+from .._core.defaults import PAGE_SIZE
 from .._version import __version__
 from ..client import Client
 from ..errors import (
@@ -370,7 +371,7 @@ async def _export(
 @_shown("--order", click.Choice(["asc", "desc"]), "asc")
 @_shown("--concurrency", click.IntRange(1, 512), 8, "Threads walked at once.")
 @_shown(
-    "--page-size", click.IntRange(1, 100), 100,
+    "--page-size", click.IntRange(1, PAGE_SIZE), PAGE_SIZE,
     "Messages (and, with --all-threads, threads) per request.",
 )  # fmt: skip
 @click.option(

@@ -37,6 +37,7 @@ import orjson
 from .._codec import converter
 from .._codec.literals import Order
 from .._codec.models import Message
+from .._core.defaults import PAGE_SIZE
 from .._walk.bulk import RUN_ENDING as WALK_ENDING
 from .._walk.bulk import RunTotals
 from ..client import Client
@@ -672,7 +673,7 @@ async def export_threads(
     *,
     order: Order = "asc",
     concurrency: int = 8,
-    page_size: int = 100,
+    page_size: int = PAGE_SIZE,
     more: AsyncIterable[str] | None = None,
 ) -> list[ThreadFailure]:
     """Export every thread not yet complete in ``sink``; return the threads that failed.

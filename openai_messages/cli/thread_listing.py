@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterable
 
+from .._core.defaults import PAGE_SIZE
 from ..client import Client
 from .export import ExportStats, Sink
 from .journal import replace_atomically
@@ -24,7 +25,7 @@ __all__ = ["listed_threads", "write_thread_ids"]
 
 
 async def listed_threads(
-    client: Client, sink: Sink, stats: ExportStats, *, page_size: int = 100
+    client: Client, sink: Sink, stats: ExportStats, *, page_size: int = PAGE_SIZE
 ) -> AsyncIterator[str]:
     """The ids of the threads listed after ``sink.listing_cursor`` that ``sink`` does not
     know yet, each counted in ``stats.threads_total`` as it is found."""

@@ -159,18 +159,21 @@ class ConversationStore:
         )
         return [items[p] for p in positions], more
 
+    def conversation_position(self, conversation_id: str) -> int | None:
+        """Where a conversation stands in the list (a cursor), or None: no such id."""
+        return self._positions.get(conversation_id)
+
     def conversation_page(
-        self, *, limit: int, ascending: bool, after: str | None, before: str | None
+        self, *, limit: int, ascending: bool, after: int | None, before: int | None
     ) -> tuple[list[ConversationRecord], bool]:
-        """One page of conversations (Foundry's list); unknown cursors raise KeyError."""
+        """One page of conversations (Foundry's list), between two positions."""
         order = self._order
-        cursors = [None if c is None else self._positions[c] for c in (after, before)]
         positions, more = select_page(
             range(len(order)),
             lambda p: not order[p].deleted,
             limit=limit,
             ascending=ascending,
-            after=cursors[0],
-            before=cursors[1],
+            after=after,
+            before=before,
         )
         return [order[p] for p in positions], more

@@ -18,7 +18,7 @@ from aiohttp import web
 from .access import Flavour
 from .conversation_store import ConversationRecord, ConversationStore
 from .errors import ApiError
-from .routes import Ctx, Reply, Route, list_body
+from .routes import Ctx, PageQuery, Reply, Route, list_reply, paged
 from .store import JSON
 from .validation import (
     _missing,
@@ -208,7 +208,7 @@ def route_delete_conversation(ctx: Ctx) -> Reply:
     return 200, orjson.dumps({"id": record.id, "object": "conversation.deleted", "deleted": True})
 
 
-def _page_args(ctx: Ctx) -> tuple[int, bool, str | None, str | None]:
+def _page_args(ctx: Ctx) -> PageQuery:
     limit, ascending, after, before = ctx.page_query()
     if before is not None and ctx.flavour != "foundry_v1":
         raise ApiError(
@@ -221,25 +221,17 @@ def route_list_conversations(ctx: Ctx) -> Reply:
     """GET /conversations (Foundry only: OpenAI does not list conversations)"""
     if ctx.flavour != "foundry_v1":
         raise ApiError(404, f"Invalid URL (GET {ctx.request.path})")
-    limit, ascending, after, before = _page_args(ctx)
-    anomaly = ctx.page_fault()
-    if anomaly == "empty_has_more":
-        return 200, list_body([], None, None, True)
-    if anomaly == "repeat_page":
-        after = before = None
-    try:
-        records, more = _store(ctx).conversation_page(
+    store = _store(ctx)
+    records, more = paged(
+        ctx,
+        _page_args(ctx),
+        store.conversation_position,
+        lambda limit, ascending, after, before: store.conversation_page(
             limit=limit, ascending=ascending, after=after, before=before
-        )
-    except KeyError:
-        bad_value("after" if after is not None else "before", "no conversation with that id.")
-    if anomaly == "repeat_page":
-        more = True
-    elif anomaly == "reverse_page":
-        records.reverse()
-    body = [r.json() for r in records]
-    ids = [r.id for r in records]
-    return 200, list_body(body, ids[0] if ids else None, ids[-1] if ids else None, more)
+        ),
+        "no conversation with id '{}'.",
+    )
+    return list_reply([r.json() for r in records], [r.id for r in records], more)
 
 
 def route_create_items(ctx: Ctx) -> Reply:
@@ -257,41 +249,24 @@ def route_create_items(ctx: Ctx) -> Reply:
             "array_below_min_length",
         )
     stored = _store(ctx).add_items(record, items[: _stored_count(ctx, len(items))])
-    ids = [r.id for r in stored]
-    return 200, list_body(
-        [r.json for r in stored], ids[0] if ids else None, ids[-1] if ids else None, False
-    )
+    return list_reply([r.json for r in stored], [r.id for r in stored], False)
 
 
 def route_list_items(ctx: Ctx) -> Reply:
     """GET /conversations/{conversation_id}/items (``limit``, ``order``, ``after``;
     ``before`` on Foundry)"""
-    limit, ascending, after, before = _page_args(ctx)
+    query = _page_args(ctx)
     record = _conversation(ctx)
-    anomaly = ctx.page_fault()
-    if anomaly == "empty_has_more":
-        return 200, list_body([], None, None, True)
-    if anomaly == "repeat_page":
-        after = before = None
-    cursors: dict[str, int | None] = {}
-    for name, value in (("after", after), ("before", before)):
-        cursors[name] = None
-        if value is not None:
-            pos = record.positions.get(value)
-            if pos is None:
-                bad_value(name, f"no item with id '{value}' in this conversation.")
-            cursors[name] = pos
-    records, more = _store(ctx).page(
-        record, limit=limit, ascending=ascending, after=cursors["after"], before=cursors["before"]
+    records, more = paged(
+        ctx,
+        query,
+        record.positions.get,
+        lambda limit, ascending, after, before: _store(ctx).page(
+            record, limit=limit, ascending=ascending, after=after, before=before
+        ),
+        "no item with id '{}' in this conversation.",
     )
-    if anomaly == "repeat_page":
-        more = True
-    elif anomaly == "reverse_page":
-        records.reverse()
-    ids = [r.id for r in records]
-    return 200, list_body(
-        [r.json for r in records], ids[0] if ids else None, ids[-1] if ids else None, more
-    )
+    return list_reply([r.json for r in records], [r.id for r in records], more)
 
 
 def _item(ctx: Ctx, record: ConversationRecord) -> Any:

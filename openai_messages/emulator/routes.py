@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import attrs
 import orjson
@@ -27,7 +28,11 @@ from .validation import (
     parse_order,
 )
 
-__all__ = ["ROUTE_TABLE", "Ctx", "Reply", "Route", "list_body"]
+__all__ = ["ROUTE_TABLE", "Ctx", "PageQuery", "Reply", "Route", "list_body", "list_reply", "paged"]
+
+T = TypeVar("T")
+PageQuery = tuple[int, bool, "str | None", "str | None"]
+"""``limit``, ascending?, ``after`` and ``before`` of a list request."""
 
 _MODIFY = frozenset({"metadata"})
 _MODIFY_THREAD = frozenset({"metadata", "tool_resources"})
@@ -56,7 +61,7 @@ class Ctx:
         value = self.request.query.get(name)
         return None if not value else check_id(name, value)
 
-    def page_query(self) -> tuple[int, bool, str | None, str | None]:
+    def page_query(self) -> PageQuery:
         """``limit``, ascending?, ``after`` and ``before`` of a list request."""
         query = self.request.query
         limit = parse_limit(query.get("limit"))
@@ -81,11 +86,9 @@ class Ctx:
         fault = self.fault
         return fault.kind if fault is not None and fault.kind in PAGE_KINDS else None
 
-    def list_body(
-        self, items: list[bytes], first: str | None, last: str | None, has_more: bool
-    ) -> bytes:
+    def list_reply(self, items: list[bytes], ids: Sequence[str], has_more: bool) -> Reply:
         """A list reply in this prefix's shape (see :func:`list_body`)."""
-        return list_body(items, first, last, has_more, foundry=self.flavour == "foundry")
+        return list_reply(items, ids, has_more, foundry=self.flavour == "foundry")
 
 
 Reply = tuple[int, bytes]
@@ -120,6 +123,48 @@ def list_body(
             b"}",
         )
     )
+
+
+def list_reply(
+    items: list[bytes], ids: Sequence[str], has_more: bool, *, foundry: bool = False
+) -> Reply:
+    """``200`` and the list of ``items`` (whose ids are ``ids``; see :func:`list_body`)."""
+    first, last = (ids[0], ids[-1]) if ids else (None, None)
+    return 200, list_body(items, first, last, has_more, foundry=foundry)
+
+
+def paged(
+    ctx: Ctx,
+    query: PageQuery,
+    position: Callable[[str], int | None],
+    fetch: Callable[[int, bool, int | None, int | None], tuple[list[T], bool]],
+    missing: str,
+) -> tuple[list[T], bool]:
+    """One page of a listing and whether more follow, with the page faults injected.
+
+    ``position`` places a cursor id (None: no such item, a 400 saying ``missing``, a
+    template for the id);
+    ``fetch(limit, ascending, after, before)`` reads the page between two positions.
+    The faults: an empty page that says ``has_more``, the first page again (saying
+    ``has_more``), a page in reverse order.
+    """
+    limit, ascending, after, before = query
+    anomaly = ctx.page_fault()
+    if anomaly == "empty_has_more":
+        return [], True
+    if anomaly == "repeat_page":
+        after = before = None
+    cursors: dict[str, int | None] = {}
+    for name, value in (("after", after), ("before", before)):
+        cursors[name] = None if value is None else position(value)
+        if value is not None and cursors[name] is None:
+            bad_value(name, missing.format(value))
+    page, more = fetch(limit, ascending, cursors["after"], cursors["before"])
+    if anomaly == "repeat_page":
+        more = True
+    elif anomaly == "reverse_page":
+        page.reverse()
+    return page, more
 
 
 def _store_message(store: Store, thread: Thread, new: NewMessage) -> MessageRecord:
@@ -157,40 +202,20 @@ def route_create(ctx: Ctx) -> Reply:
 
 def route_list(ctx: Ctx) -> Reply:
     """GET /threads/{thread_id}/messages"""
-    limit, ascending, after, before = ctx.page_query()
+    query = ctx.page_query()
     run_id = ctx.request.query.get("run_id") or None
     thread = ctx.thread()
-    anomaly = ctx.page_fault()
-    if anomaly == "empty_has_more":
-        return 200, ctx.list_body([], None, None, True)
-    if anomaly == "repeat_page":
-        after = before = None
-    after_pos = before_pos = None
-    if after is not None:
-        after_pos = thread.positions.get(after)
-        if after_pos is None:
-            bad_value("after", f"no message with id '{after}' in this thread.")
-    if before is not None:
-        before_pos = thread.positions.get(before)
-        if before_pos is None:
-            bad_value("before", f"no message with id '{before}' in this thread.")
-    records, has_more = ctx.store.page(
-        thread,
-        limit=limit,
-        ascending=ascending,
-        after=after_pos,
-        before=before_pos,
-        run_id=run_id,
+    records, has_more = paged(
+        ctx,
+        query,
+        thread.positions.get,
+        lambda limit, ascending, after, before: ctx.store.page(
+            thread, limit=limit, ascending=ascending, after=after, before=before, run_id=run_id
+        ),
+        "no message with id '{}' in this thread.",
     )
-    if anomaly == "repeat_page":
-        has_more = True
-    elif anomaly == "reverse_page":
-        records.reverse()
     version = ctx.version
-    items = [r.json(version) for r in records]
-    if not records:
-        return 200, ctx.list_body(items, None, None, has_more)
-    return 200, ctx.list_body(items, records[0].id, records[-1].id, has_more)
+    return ctx.list_reply([r.json(version) for r in records], [r.id for r in records], has_more)
 
 
 def route_retrieve(ctx: Ctx) -> Reply:
@@ -219,37 +244,26 @@ def route_delete(ctx: Ctx) -> Reply:
 
 def route_list_files(ctx: Ctx) -> Reply:
     """GET /threads/{thread_id}/messages/{message_id}/files (v1)"""
-    limit, ascending, after, before = ctx.page_query()
+    query = ctx.page_query()
     record = ctx.message(ctx.thread())
-    anomaly = ctx.page_fault()
-    if anomaly == "empty_has_more":
-        return 200, ctx.list_body([], None, None, True)
-    if anomaly == "repeat_page":
-        after = before = None
     file_ids = record.all_file_ids()
     index = {fid: i for i, fid in enumerate(file_ids)}
-    cursors: dict[str, int | None] = {}
-    for name, value in (("after", after), ("before", before)):
-        cursors[name] = None
-        if value is not None:
-            if value not in index:
-                bad_value(name, f"no file with id '{value}' on this message.")
-            cursors[name] = index[value]
-    positions, has_more = select_page(
-        range(len(file_ids)),
-        lambda _: True,
-        limit=limit,
-        ascending=ascending,
-        after=cursors["after"],
-        before=cursors["before"],
+    positions, has_more = paged(
+        ctx,
+        query,
+        index.get,
+        lambda limit, ascending, after, before: select_page(
+            range(len(file_ids)),
+            lambda _: True,
+            limit=limit,
+            ascending=ascending,
+            after=after,
+            before=before,
+        ),
+        "no file with id '{}' on this message.",
     )
-    if anomaly == "repeat_page":
-        has_more = True
-    elif anomaly == "reverse_page":
-        positions.reverse()
     ids = [file_ids[p] for p in positions]
-    items = [orjson.dumps(record.file_object(fid)) for fid in ids]
-    return 200, ctx.list_body(items, ids[0] if ids else None, ids[-1] if ids else None, has_more)
+    return ctx.list_reply([orjson.dumps(record.file_object(fid)) for fid in ids], ids, has_more)
 
 
 def route_retrieve_file(ctx: Ctx) -> Reply:
@@ -301,28 +315,18 @@ def route_list_threads(ctx: Ctx) -> Reply:
     ``OpenAIPageableListOf`` of threads, unlike its message lists)."""
     if not (ctx.list_threads or ctx.flavour == "foundry"):
         raise ApiError(404, f"Invalid URL (GET {ctx.request.path})")
-    limit, ascending, after, before = ctx.page_query()
     store = ctx.store
-    anomaly = ctx.page_fault()
-    if anomaly == "empty_has_more":
-        return 200, list_body([], None, None, True)
-    if anomaly == "repeat_page":
-        after = before = None
-    cursors: dict[str, int | None] = {}
-    for name, value in (("after", after), ("before", before)):
-        cursors[name] = None if value is None else store.thread_position(value)
-        if value is not None and cursors[name] is None:
-            bad_value(name, f"no thread with id '{value}'.")
-    threads, has_more = store.thread_page(
-        limit=limit, ascending=ascending, after=cursors["after"], before=cursors["before"]
+    threads, has_more = paged(
+        ctx,
+        ctx.page_query(),
+        store.thread_position,
+        lambda limit, ascending, after, before: store.thread_page(
+            limit=limit, ascending=ascending, after=after, before=before
+        ),
+        "no thread with id '{}'.",
     )
-    if anomaly == "repeat_page":
-        has_more = True
-    elif anomaly == "reverse_page":
-        threads.reverse()
     items = [orjson.dumps(t.v1() if ctx.version == 1 else t.v2()) for t in threads]
-    first, last = (threads[0].id, threads[-1].id) if threads else (None, None)
-    return 200, list_body(items, first, last, has_more)
+    return list_reply(items, [t.id for t in threads], has_more)
 
 
 def route_retrieve_thread(ctx: Ctx) -> Reply:

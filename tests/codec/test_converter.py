@@ -21,7 +21,6 @@ from openai_messages._codec import converter
 from openai_messages._codec.models import (
     Attachment,
     CodeInterpreterTool,
-    CreateMessageRequest,
     DeletedMessage,
     FileCitation,
     FileCitationAnnotation,
@@ -36,7 +35,6 @@ from openai_messages._codec.models import (
     MessageFile,
     MessageFilePage,
     MessagePage,
-    ModifyMessageRequest,
     RefusalContent,
     Text,
     TextContent,
@@ -636,49 +634,22 @@ def test_content_parts_serialise_to_the_spec_shapes() -> None:
     }
 
 
-def test_create_request_omits_unset_fields() -> None:
-    assert converter.unstructure(CreateMessageRequest("user", "Hello")) == {
-        "role": "user",
-        "content": "Hello",
+def test_the_parts_of_a_create_unstructure_to_the_api_shapes() -> None:
+    parts = [TextPart("look"), ImageFilePart("file-i"), ImageUrlPart("https://x/y.png", "auto")]
+    attachment = Attachment("file-a", [CodeInterpreterTool(), FileSearchTool()])
+    assert [converter.unstructure(part) for part in parts] == [
+        {"type": "text", "text": "look"},
+        {"type": "image_file", "image_file": {"file_id": "file-i"}},
+        {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "auto"}},
+    ]
+    assert converter.unstructure(ImageUrlPart("https://x/y.png")) == {
+        "type": "image_url",
+        "image_url": {"url": "https://x/y.png"},
     }
-    assert orjson.loads(converter.encode(CreateMessageRequest("user", "Hello"))) == {
-        "role": "user",
-        "content": "Hello",
+    assert orjson.loads(converter.encode(attachment)) == {
+        "file_id": "file-a",
+        "tools": [{"type": "code_interpreter"}, {"type": "file_search"}],
     }
-
-
-def test_create_request_with_everything() -> None:
-    req = CreateMessageRequest(
-        "user",
-        [TextPart("look"), ImageFilePart("file-i"), ImageUrlPart("https://x/y.png", "auto")],
-        attachments=[Attachment("file-a", [CodeInterpreterTool(), FileSearchTool()])],
-        metadata={"k": "v"},
-        file_ids=["file-1"],
-    )
-    assert req.content == (
-        TextPart("look"),
-        ImageFilePart("file-i"),
-        ImageUrlPart("https://x/y.png", "auto"),
-    )
-    assert converter.unstructure(req) == {
-        "role": "user",
-        "content": [
-            {"type": "text", "text": "look"},
-            {"type": "image_file", "image_file": {"file_id": "file-i"}},
-            {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "auto"}},
-        ],
-        "attachments": [
-            {"file_id": "file-a", "tools": [{"type": "code_interpreter"}, {"type": "file_search"}]}
-        ],
-        "metadata": {"k": "v"},
-        "file_ids": ["file-1"],
-    }
-
-
-def test_modify_request() -> None:
-    assert converter.unstructure(ModifyMessageRequest({"a": "b"})) == {"metadata": {"a": "b"}}
-    assert converter.unstructure(ModifyMessageRequest()) == {}
-    assert converter.encode(ModifyMessageRequest({"a": "b"})) == b'{"metadata":{"a":"b"}}'
 
 
 def test_encode_accepts_read_only_mappings() -> None:

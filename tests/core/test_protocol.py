@@ -15,6 +15,7 @@ from openai_messages._core import endpoint as ep
 from openai_messages._core import operations as ops
 from openai_messages._core.exchange import HttpReply, same_origin
 from openai_messages._core.retry import RetryBudget, RetryPolicy, is_retryable_status
+from openai_messages._core.scrubbing import Scrubber
 from openai_messages.auth import StaticToken
 
 T = TypeVar("T")
@@ -233,7 +234,7 @@ def test_same_origin() -> None:
 
 def parse_reply(status: int, headers: dict[str, str], body: bytes, cls: type[T]) -> T:
     """A reply's result as the transport reads it (no secret to scrub)."""
-    return replies.decode_reply(HttpReply(status, headers, body, ""), cls, replies.Scrubber(""))
+    return replies.decode_reply(HttpReply(status, headers, body, ""), cls, Scrubber())
 
 
 MESSAGE = {

@@ -30,7 +30,6 @@ MESSAGE: dict[str, Any] = {"id": "msg_1", "object": "thread.message", "role": "u
 KEYS = {
     "plain": API_KEY,
     "b64ish": "sk-ab/cd+ef=gh/IJ+kl==-0123456789",
-    "non_ascii": "sk-cl\u00e9-\u00fcber-\u00e9t\u00e9-0123456789",
 }
 
 
@@ -57,16 +56,49 @@ def _client(url: str, key: str, auth: str) -> om.Client:
     return om.Client(api_key=key, base_url=url, **options)
 
 
-# a provider's token must fit a header as it is: a non-ASCII one is refused before sending
 AUTHS = [(a, k) for a in ("bearer", "azure", "provider") for k in KEYS]
-AUTHS.remove(("provider", "non_ascii"))
+
+# a key or token must fit a header as it is: one check refuses the others before sending
+UNSENDABLE = {
+    "non_ascii": "sk-cl\u00e9-\u00fcber-\u00e9t\u00e9-0123456789",
+    "newline": "sk-abc-0123456789\n",
+    "inner_nul": "sk-abc\x00def-0123456789",
+    "space": " sk-abc-0123456789",
+}
 
 
+@pytest.mark.parametrize("auth", ["bearer", "azure", "provider"])
+@pytest.mark.parametrize("key", list(UNSENDABLE))
+async def test_item1_a_key_that_cannot_go_in_a_header_is_refused_before_sending(
+    auth: str, key: str
+) -> None:
+    secret = UNSENDABLE[key]
+    async with serve(lambda _: response(200, orjson.dumps(MESSAGE))) as (url, seen):
+        with pytest.raises(om.OpenAIMessagesError) as info:
+            async with _client(url, secret, auth) as client:
+                await client.retrieve("thread_1", "msg_1")
+    assert isinstance(info.value, (om.InvalidArgumentError, om.CredentialError))
+    assert "header" in str(info.value) or "whitespace" in str(info.value)
+    assert_nowhere(secret, info.value)
+    assert seen == []  # nothing was sent
+
+
+@pytest.mark.parametrize("task", ["c_task", "python_task"])
 @pytest.mark.parametrize("reply", list(REPLIES))
 @pytest.mark.parametrize(("auth", "key"), AUTHS)
 async def test_item1_unparsable_reply_echoing_the_key_leaks_it_nowhere(
-    reply: str, key: str, auth: str
+    reply: str, key: str, auth: str, task: str
 ) -> None:
+    if task == "c_task":
+        await _unparsable_reply_leaks_nowhere(reply, key, auth)
+        return
+    # asyncio's pure-Python task resumes its coroutine inside an ``except`` block after a
+    # failed await (as Python 3.10 may run it): a later raise chains that failure
+    loop = asyncio.get_running_loop()
+    await asyncio.tasks._PyTask(_unparsable_reply_leaks_nowhere(reply, key, auth), loop=loop)  # type: ignore[attr-defined]
+
+
+async def _unparsable_reply_leaks_nowhere(reply: str, key: str, auth: str) -> None:
     secret = KEYS[key]
     raw = REPLIES[reply]
 

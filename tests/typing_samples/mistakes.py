@@ -24,7 +24,6 @@ async def arguments(client: om.Client) -> None:
     om.Client("sk-test", api_version="v3")  # expect: arg-type
     om.ImageFilePart("file_1", detail="ultra")  # expect: arg-type
     om.ImageUrlPart("https://x.test/a.png", detail="medium")  # expect: arg-type
-    om.CreateMessageRequest(role="system", content="hi")  # expect: arg-type
     await client.create_thread(messages=[{"role": "bot", "content": "x"}])  # expect: typeddict-item
     await client.create_thread(messages=[{"content": "x"}])  # expect: typeddict-item
     await client.conversations.items.create("conv_1", [1])  # expect: list-item

@@ -96,7 +96,6 @@ async def calls_take_the_literals(client: om.Client, order: om.Order, role: om.R
     async for response in client.with_response.list_threads(order="asc", page_size=50):
         assert_type(response.value, om.ThreadPage)
     om.ImageFilePart("file_1", detail="low")
-    om.CreateMessageRequest(role="user", content="hi")
     async for result in client.fetch_many(["thread_1"], order="desc"):
         assert_type(result.error, om.OpenAIMessagesError | None)
     async for chunk in client.stream_many(["thread_1"], order=order):

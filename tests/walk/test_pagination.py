@@ -258,7 +258,7 @@ async def test_cancellation_leaves_nothing_running(
 async def test_timeout_around_a_walk_leaves_nothing_running(
     client: om.Client, slow_emu: Emulator
 ) -> None:
-    with pytest.raises(TimeoutError):
+    with pytest.raises(asyncio.TimeoutError):  # not the builtin TimeoutError before 3.11
         await asyncio.wait_for(client.list("thread_p", page_size=10, prefetch=2).collect(), 0.1)
     await settle(slow_emu)
 
