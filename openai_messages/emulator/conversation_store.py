@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import attrs
 import orjson
 
-from .store import JSON, select_page
+from .store import JSON, live_page
 
 __all__ = ["ConversationRecord", "ConversationStore", "ItemRecord"]
 
@@ -148,16 +148,7 @@ class ConversationStore:
         before: int | None,
     ) -> tuple[list[ItemRecord], bool]:
         """One page of items, in the requested order, and ``has_more``."""
-        items = record.items
-        positions, more = select_page(
-            range(len(items)),
-            lambda p: not items[p].deleted,
-            limit=limit,
-            ascending=ascending,
-            after=after,
-            before=before,
-        )
-        return [items[p] for p in positions], more
+        return live_page(record.items, limit=limit, ascending=ascending, after=after, before=before)
 
     def conversation_position(self, conversation_id: str) -> int | None:
         """Where a conversation stands in the list (a cursor), or None: no such id."""
@@ -167,13 +158,4 @@ class ConversationStore:
         self, *, limit: int, ascending: bool, after: int | None, before: int | None
     ) -> tuple[list[ConversationRecord], bool]:
         """One page of conversations (Foundry's list), between two positions."""
-        order = self._order
-        positions, more = select_page(
-            range(len(order)),
-            lambda p: not order[p].deleted,
-            limit=limit,
-            ascending=ascending,
-            after=after,
-            before=before,
-        )
-        return [order[p] for p in positions], more
+        return live_page(self._order, limit=limit, ascending=ascending, after=after, before=before)

@@ -14,12 +14,20 @@ import random
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import orjson
 
-__all__ = ["IdFactory", "MessageRecord", "Store", "Thread", "select_page", "text_content"]
+__all__ = [
+    "IdFactory",
+    "MessageRecord",
+    "Store",
+    "Thread",
+    "live_page",
+    "select_page",
+    "text_content",
+]
 
 JSON = dict[str, Any]
 
@@ -229,6 +237,35 @@ class Thread:
             now = self.last_created_at
         self.last_created_at = now
         return now
+
+
+class _Deletable(Protocol):
+    deleted: bool
+
+
+DeletableT = TypeVar("DeletableT", bound=_Deletable)
+
+
+def live_page(
+    records: Sequence[DeletableT],
+    *,
+    limit: int,
+    ascending: bool,
+    after: int | None,
+    before: int | None,
+    keys: Sequence[int] | None = None,
+) -> tuple[list[DeletableT], bool]:
+    """One page of the ``records`` not deleted and ``has_more`` (:func:`select_page`);
+    ``keys`` are the positions to choose from (all of them by default)."""
+    positions, more = select_page(
+        range(len(records)) if keys is None else keys,
+        lambda p: not records[p].deleted,
+        limit=limit,
+        ascending=ascending,
+        after=after,
+        before=before,
+    )
+    return [records[p] for p in positions], more
 
 
 def select_page(
@@ -521,14 +558,7 @@ class Store:
         run_id: str | None = None,
     ) -> tuple[list[MessageRecord], bool]:
         """One page of live records (see :func:`select_page` for the cursor rules)."""
-        records = thread.records
-        keys: Sequence[int] = range(len(records)) if run_id is None else thread.runs.get(run_id, [])
-        positions, has_more = select_page(
-            keys,
-            lambda p: not records[p].deleted,
-            limit=limit,
-            ascending=ascending,
-            after=after,
-            before=before,
+        keys = None if run_id is None else thread.runs.get(run_id, [])
+        return live_page(
+            thread.records, limit=limit, ascending=ascending, after=after, before=before, keys=keys
         )
-        return [records[p] for p in positions], has_more
