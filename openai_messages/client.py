@@ -56,7 +56,8 @@ from ._core.defaults import AZURE_API_VERSION, CONNECTION_LIMIT, MAX_RESPONSE_BY
 from ._core.idempotency import find_marked
 from ._core.retry import RetryBudget, RetryPolicy
 from ._transport.aiohttp_seam import AiohttpSeam
-from ._transport.reconcile import RECONCILE_MAX_ITEMS, Reconcile
+from ._transport.lookback import RECONCILE_MAX_ITEMS
+from ._transport.reconcile import Reconcile
 from ._transport.retry_loop import CallOptions, Response, Timeout, Transport, unknown_options
 from ._transport.seam import Seam
 from ._walk.bulk import FetchProgress, ThreadResults, ThreadStream

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import aclosing
 from typing import Any, Final
 
 import orjson
@@ -38,12 +37,10 @@ from .._codec.conversation_models import (
     OutputTextPart,
     RefusalPart,
 )
+from .lookback import RECONCILE_MAX_ITEMS, read_newest
 from .retry_loop import Pages, Response
 
 __all__ = ["ItemsReconcile", "item_matches", "sent_signature", "stored_signature"]
-
-RECONCILE_MAX_ITEMS: Final = 1000
-"""How many of a conversation's newest items a reconcile reads at most."""
 
 ListPages = Callable[[float | None], Pages[Response[ConversationItemPage]]]
 """``pages(timeout)``: the conversation's pages, newest first, each within ``timeout``
@@ -214,32 +211,28 @@ class ItemsReconcile:
     async def _newest(self, deadline: float | None) -> list[ConversationItem]:
         """The newest items, newest first: the batch's length of them, or (``follows``
         given) every item after ``follows``."""
-        timeout = None if deadline is None else deadline - time.monotonic()
-        if timeout is not None and timeout <= 0:
-            raise self.unknown("the call's timeout ran out before checking")
         wanted = len(self.sent) if self.follows is None else RECONCILE_MAX_ITEMS
         out: list[ConversationItem] = []
-        complete = False
-        try:
-            async with aclosing(self._pages(timeout)) as pages:
-                async for response in pages:
-                    for item in response.value.data:
-                        if self.follows and item.id == self.follows:
-                            return out
-                        out.append(item)
-                    if len(out) >= wanted or not response.value.has_more:
-                        complete = not response.value.has_more
-                        break
-                    if deadline is not None and time.monotonic() >= deadline:
-                        raise self.unknown("the call's timeout ran out while checking")
-                else:
-                    complete = True
-        except errors.NotFoundError:
+        complete = reached = False
+
+        def take(response: Response[ConversationItemPage]) -> bool:
+            nonlocal complete, reached
+            for item in response.value.data:
+                if self.follows and item.id == self.follows:
+                    reached = True
+                    return True
+                out.append(item)
+            if len(out) >= wanted or not response.value.has_more:
+                complete = not response.value.has_more
+                return True
+            return False
+
+        exhausted = await read_newest(self._pages, deadline, self.unknown, take)
+        if exhausted is None:
             return []  # no such conversation: nothing was stored in it
-        except errors.OpenAIMessagesError as exc:
-            if isinstance(exc, errors.CreateOutcomeUnknownError):
-                raise
-            raise self.unknown(f"checking failed too ({type(exc).__name__})") from None
+        if reached:
+            return out
+        complete = complete or exhausted
         if self.follows is None:
             return out[: len(self.sent)]
         if self.follows and not complete:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from contextlib import aclosing
 from typing import Any, Final
 
 import orjson
@@ -20,11 +19,11 @@ from .._codec.models import Message, MessagePage
 from .._core.bodies import IDEMPOTENCY_MARKER
 from .._core.headers import parse_date
 from .._core.idempotency import find_created, find_marked, without_marker
+from .lookback import RECONCILE_MAX_ITEMS, read_newest
 from .retry_loop import Pages, Response
 
 __all__ = ["Reconcile"]
 
-RECONCILE_MAX_ITEMS: Final = 1000
 CLOCK_SKEW_ALLOWANCE: Final = 300.0
 """Without the server's ``Date``, how far back (s) a reconcile looks for the create."""
 
@@ -104,31 +103,21 @@ class Reconcile:
     ) -> tuple[list[Message], float | None, bool] | None:
         """The thread's messages since the attempt (newest first), the attempt's start by
         the server's clock, and whether that start was reached; None: no such thread."""
-        timeout = None if deadline is None else deadline - time.monotonic()
-        if timeout is not None and timeout <= 0:
-            raise self.unknown("the call's timeout ran out before checking")
         recent: list[Message] = []
         not_before: float | None = None
         complete = False
-        try:
-            async with aclosing(self._pages(timeout)) as pages:
-                async for response in pages:
-                    if not_before is None:
-                        not_before = self._not_before(response.headers)
-                    complete = self._collect(response.value, not_before, recent)
-                    if complete or len(recent) >= RECONCILE_MAX_ITEMS:
-                        break
-                    if deadline is not None and time.monotonic() >= deadline:
-                        raise self.unknown("the call's timeout ran out while checking")
-                else:
-                    complete = True
-        except errors.NotFoundError:
-            return None
-        except errors.OpenAIMessagesError as exc:
-            if isinstance(exc, errors.CreateOutcomeUnknownError):
-                raise
-            raise self.unknown(f"checking failed too ({type(exc).__name__})") from None
-        return recent, not_before, complete
+
+        def take(response: Response[MessagePage]) -> bool:
+            nonlocal not_before, complete
+            if not_before is None:
+                not_before = self._not_before(response.headers)
+            complete = self._collect(response.value, not_before, recent)
+            return complete or len(recent) >= RECONCILE_MAX_ITEMS
+
+        exhausted = await read_newest(self._pages, deadline, self.unknown, take)
+        if exhausted is None:
+            return None  # no such thread
+        return recent, not_before, complete or exhausted
 
     def _not_before(self, headers: Mapping[str, str]) -> float:
         """The attempt's start by the server's clock (its ``Date``), rounded down."""
