@@ -106,6 +106,10 @@ class Item:
     _absent: frozenset[str] = attrs.field(default=NOTHING_ABSENT, kw_only=True)
     size: int | None = attrs.field(default=None, kw_only=True)
 
+    if REFUSE_SUBCLASSES:
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            raise TypeError("no subclasses")
+
 @attrs.frozen
 class ItemPage(_PageMixin[Item]):
     data: tuple[Item, ...] = ()
@@ -115,17 +119,20 @@ class ItemPage(_PageMixin[Item]):
 """
 
 
-def test_a_model_python_refuses_to_swap_is_built_through_its_slot_setters(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("refuse", [False, True], ids=["twin", "slot-setters"])
+def test_a_model_of_another_layout_is_built_by_name_with_or_without_a_twin(
+    monkeypatch: pytest.MonkeyPatch, refuse: bool
 ) -> None:
-    """A model with its own ``__weakref__`` slot cannot take the twin path; its reader
-    sets the slots one by one, with the bookkeeping fields in the middle of the others."""
+    """A model with its own ``__weakref__`` slot (and its bookkeeping fields in the middle
+    of the others) takes the twin path too (the twin is a subclass, of the same layout);
+    one that refuses subclasses has no twin, and its reader sets the slots one by one."""
     module = types.ModuleType("own_weakref_models")
     monkeypatch.setitem(sys.modules, "own_weakref_models", module)
+    vars(module)["REFUSE_SUBCLASSES"] = refuse
     exec(compile(OWN_WEAKREF_MODELS, "<own_weakref_models>", "exec"), vars(module))
     conv = converter.make_converter(module)
     item = module.Item
-    assert fastpath._twin(item) is None
+    assert (fastpath._twin(item) is None) is refuse
     assert [a.name for a in attrs.fields(item)].index("extra") == 1
     payload = {"id": "i1", "size": 3.0, "x_new": True}
     fast = conv.readers.plain[item](dict(payload))
