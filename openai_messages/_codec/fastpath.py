@@ -180,29 +180,28 @@ class _Gen:
                 f"{indent}else:",
                 f"{indent}    {var} = tuple(_map({fn}, {var}))",
             ]
-        # each item's dicts are freed once its model exists, rather than the whole page's
-        # living until the end: the garbage collector (which counts live containers) then
-        # seldom runs during a walk. A failed item is read by cattrs, from the same dict.
-        read = [f"{indent}        _out.append({fn}(_x))"]
+        # each item's dicts are freed once its model exists (it takes the dict's place in
+        # the page's list), rather than the whole page's living until the end: the garbage
+        # collector (which counts live containers) then seldom runs during a walk. A failed
+        # item is read by cattrs, from the same dict.
+        read = [f"{indent}        {var}[_i] = {fn}(_x)"]
         shapes = f"_shapes_{item.__name__}"
         if shapes in self.ns:  # the item's learned shapes, without the call to its reader
             read = [
                 f"{indent}        _f = {shapes}.get(len(_x)) if type(_x) is dict else None",
                 f"{indent}        _o = _M if _f is None else _f(_x)",
-                f"{indent}        _out.append({fn}(_x) if _o is _M else _o)",
+                f"{indent}        {var}[_i] = {fn}(_x) if _o is _M else _o",
             ]
         return [
             *lines,
-            f"{indent}_out = []",
             f"{indent}for _i in range(len({var})):",
             f"{indent}    _x = {var}[_i]",
-            f"{indent}    {var}[_i] = None",
             f"{indent}    try:",
             *read,
             f"{indent}    except _Miss:",
-            f"{indent}        _out.append(_cattrs_{fn}(_x))",
+            f"{indent}        {var}[_i] = _cattrs_{fn}(_x)",
             f"{indent}_x = None",
-            f"{indent}{var} = tuple(_out)",
+            f"{indent}{var} = tuple({var})",
         ]
 
     def _check_present(self, hint: Any, var: str, nullable: bool) -> list[str]:
@@ -436,7 +435,7 @@ def make_readers(models: Models, general: Callable[[Any], Reader]) -> Readers:
     """The fast readers of every response model; ``general(cls)`` is cattrs' reader of ``cls``.
 
     A consuming page reader hands an item it cannot read to ``general`` (the item's dict is
-    intact: only the page's list is emptied).
+    intact: the page's list holds the models read so far in the place of their dicts).
     """
     gen = _Gen(models, general)
     plain: dict[Any, Reader] = {}
