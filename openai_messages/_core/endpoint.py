@@ -3,6 +3,7 @@ headers, the credential's header, and a request's full URL under it. Pure."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any, Final, Literal, get_args
@@ -189,5 +190,24 @@ def prepare(
         query.extend(extra_query.items())
     url = f"{base}/{request.path}"
     if query:
-        url = f"{url}?{urlencode(query, quote_via=quote, safe='')}"
+        url = f"{url}?{encode_query(query)}"
     return url
+
+
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9._~-]*")
+"""What ``quote(text, safe="")`` leaves as it is (RFC 3986's unreserved characters)."""
+
+
+def encode_query(pairs: list[tuple[str, str]]) -> str:
+    """``urlencode(pairs, quote_via=quote, safe="")``, without quoting what needs none
+    (the page query of every request of a walk: ``limit``, ``order``, a cursor id)."""
+    parts = []
+    for key, value in pairs:
+        if type(key) is not str or type(value) is not str:
+            return urlencode(pairs, quote_via=quote, safe="")
+        if not _UNRESERVED.fullmatch(key):
+            key = quote(key, safe="")
+        if not _UNRESERVED.fullmatch(value):
+            value = quote(value, safe="")
+        parts.append(f"{key}={value}")
+    return "&".join(parts)
