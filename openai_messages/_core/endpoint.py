@@ -3,7 +3,6 @@ headers, the credential's header, and a request's full URL under it. Pure."""
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Mapping
 from typing import Any, Final, Literal, get_args
@@ -194,10 +193,6 @@ def prepare(
     return url
 
 
-_UNRESERVED: Final = re.compile(r"[A-Za-z0-9._~-]*")
-"""What ``quote(text, safe="")`` leaves as it is (RFC 3986's unreserved characters)."""
-
-
 def encode_query(pairs: list[tuple[str, str]]) -> str:
     """``urlencode(pairs, quote_via=quote, safe="")``, without quoting what needs none
     (the page query of every request of a walk: ``limit``, ``order``, a cursor id)."""
@@ -205,9 +200,5 @@ def encode_query(pairs: list[tuple[str, str]]) -> str:
     for key, value in pairs:
         if type(key) is not str or type(value) is not str:
             return urlencode(pairs, quote_via=quote, safe="")
-        if not _UNRESERVED.fullmatch(key):
-            key = quote(key, safe="")
-        if not _UNRESERVED.fullmatch(value):
-            value = quote(value, safe="")
-        parts.append(f"{key}={value}")
+        parts.append(f"{validation.quote_component(key)}={validation.quote_component(value)}")
     return "&".join(parts)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from openai_messages import errors
 from openai_messages._codec.models import DeletedMessage, Message, MessagePage, TextPart
+from openai_messages._core import checks as validation
 from openai_messages._core import endpoint as ep
 from openai_messages._core import replies
 from openai_messages._core import requests as protocol
@@ -167,8 +168,12 @@ _QUERY_TEXT = st.text(st.sampled_from("aZ09._~-_ /?&=%+#é\x00\u2028\U0001f600")
 
 @given(st.lists(st.tuples(_QUERY_TEXT, _QUERY_TEXT), max_size=5))
 def test_the_query_is_encoded_as_urlencode_quotes_it(pairs: list[tuple[str, str]]) -> None:
-    """The query writer skips quoting what needs none, and writes what urlencode writes."""
+    """The query writer skips quoting what needs none, and writes what urlencode writes;
+    an id in a path is quoted as ``quote`` quotes it."""
     assert ep.encode_query(pairs) == urlencode(pairs, quote_via=quote, safe="")
+    for key, value in pairs:
+        assert validation.quote_component(value) == quote(value, safe="")
+        assert validation.quote_component(key) == quote(key, safe="")
 
 
 def test_prepare_azure() -> None:
