@@ -20,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import openai_messages as om
-from openai_messages._codec import converter, fastpath, models, structuring
+from openai_messages import conversations
+from openai_messages._codec import conversation_models, converter, fastpath, models, structuring
 
 from ..payload_strategies import SETTINGS, content_blocks, messages
 
@@ -170,7 +171,7 @@ def test_a_lone_union_item_with_an_odd_type_steps_aside_to_cattrs() -> None:
     assert read.content == (om.UnknownContent("x_new_block", {"type": "x_new_block", "v": 1}),)
 
 
-def _imported_after(code: str) -> set[str]:
+def _modules_after(code: str) -> set[str]:
     script = f"{code}\nimport sys\nprint('\\n'.join(sorted(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", script],
@@ -181,7 +182,11 @@ def _imported_after(code: str) -> set[str]:
         timeout=120,
         check=True,
     ).stdout
-    return {line.split(".")[0] for line in out.splitlines()}
+    return set(out.splitlines())
+
+
+def _imported_after(code: str) -> set[str]:
+    return {name.split(".")[0] for name in _modules_after(code)}
 
 
 def test_the_package_import_leaves_the_codec_retry_and_cli_libraries_for_later() -> None:
@@ -195,6 +200,31 @@ def test_the_package_import_leaves_the_codec_retry_and_cli_libraries_for_later()
         'decode(b\'{"id": "m"}\', om.Message)'
     )
     assert "cattrs" in used
+
+
+CONVERSATION_LAYER = {
+    "openai_messages._codec.conversation_models",
+    "openai_messages._core.conversation_requests",
+    "openai_messages._transport.item_reconcile",
+    "openai_messages.conversations",
+}
+
+
+def test_the_conversation_layer_loads_on_first_use() -> None:
+    """Issue 24: ``import openai_messages`` (and a client of threads) leaves the
+    conversation models and calls for later; a conversation name or the first use of
+    ``client.conversations`` (or of the converter) loads them."""
+    client = "c = om.Client(api_key='k', base_url='http://127.0.0.1:9/v1')\n"
+    assert not _modules_after(f"import openai_messages as om\n{client}") & CONVERSATION_LAYER
+    model = _modules_after("import openai_messages as om\nom.Conversation")
+    assert "openai_messages._codec.conversation_models" in model
+    for use in ("c.conversations", "c.with_response.conversations"):
+        assert _modules_after(f"import openai_messages as om\n{client}{use}") >= CONVERSATION_LAYER
+    assert set(om._CONVERSATION_MODELS) == set(conversation_models.__all__) <= set(om.__all__)
+    assert om.Conversations is conversations.Conversations
+    assert om.MessageItem is conversation_models.MessageItem
+    with pytest.raises(AttributeError, match="no_such_name"):
+        getattr(om, "no_such_name")  # noqa: B009
 
 
 @SETTINGS

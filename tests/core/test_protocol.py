@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any, TypeVar
-
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -163,7 +162,9 @@ def test_prepare_openai_and_compatible() -> None:
     )
 
 
-_QUERY_TEXT = st.text(st.sampled_from("aZ09._~-_ /?&=%+#é\x00\u2028\U0001f600"), max_size=8) | st.text()
+_QUERY_TEXT = (
+    st.text(st.sampled_from("aZ09._~-_ /?&=%+#é\x00\u2028\U0001f600"), max_size=8) | st.text()
+)
 
 
 @given(st.lists(st.tuples(_QUERY_TEXT, _QUERY_TEXT), max_size=5))
