@@ -5,8 +5,8 @@
 <class 'openai_messages.client.Client'>
 """
 
-from ._codec.conversation_models import *  # noqa: F403
-from ._codec.conversation_models import __all__ as _conversation_model_names
+from typing import TYPE_CHECKING, Any, Final
+
 from ._codec.models import *  # noqa: F403
 from ._codec.models import __all__ as _model_names
 from ._core.exchange import PreparedRequest
@@ -20,12 +20,6 @@ from ._walk.walking import ResponsePager
 from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
 from .client import Client, InitialMessage, ManyOptions, WalkOptions, WithResponse
 from .conversation_mapping import AssistantMedia, conversation_items
-from .conversations import (
-    ConversationItems,
-    Conversations,
-    ConversationsWithResponse,
-    ItemsWithResponse,
-)
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 from .ratelimit import RateLimiter, RateLimits
@@ -38,6 +32,37 @@ from .types import (
     Order,
     Role,
     UnknownType,
+)
+
+_CONVERSATION_MODELS: Final = (
+    "Conversation",
+    "ConversationItem",
+    "ConversationItemPage",
+    "ConversationPage",
+    "DeletedConversation",
+    "InputFilePart",
+    "InputImagePart",
+    "InputTextPart",
+    "ItemContent",
+    "MessageItem",
+    "OutputAnnotation",
+    "OutputContainerFileCitation",
+    "OutputFileCitation",
+    "OutputFilePath",
+    "OutputTextPart",
+    "OutputUrlCitation",
+    "RefusalPart",
+    "UnknownItem",
+    "UnknownOutputAnnotation",
+    "UnknownPart",
+)
+"""The names of ``_codec.conversation_models.__all__`` (the conversation layer is loaded
+on first use, see ``__getattr__``), as are its namespaces."""
+_NAMESPACES: Final = (
+    "ConversationItems",
+    "Conversations",
+    "ConversationsWithResponse",
+    "ItemsWithResponse",
 )
 
 __all__ = [
@@ -85,5 +110,29 @@ __all__ = [
     "__version__",
     *_error_names,
     *_model_names,
-    *_conversation_model_names,
+    *_CONVERSATION_MODELS,
 ]
+
+
+if TYPE_CHECKING:
+    from ._codec.conversation_models import *  # noqa: F403
+    from .conversations import (
+        ConversationItems,
+        Conversations,
+        ConversationsWithResponse,
+        ItemsWithResponse,
+    )
+else:
+
+    def __getattr__(name: str) -> Any:
+        """The conversation layer's names, imported when first asked for (a client of
+        threads alone never loads it: ``import openai_messages`` stays quick)."""
+        if name in _NAMESPACES:
+            from . import conversations as module
+        elif name in _CONVERSATION_MODELS:
+            from ._codec import conversation_models as module
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value

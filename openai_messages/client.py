@@ -23,6 +23,7 @@ from collections.abc import (
     Sequence,
 )
 from typing import (
+    TYPE_CHECKING,
     Any,
     Concatenate,
     Final,
@@ -65,8 +66,10 @@ from ._walk.feed import FeedRegistry
 from ._walk.pagination import Pager
 from ._walk.walking import ResponsePager, WalkOptions, make_pager, responses
 from .calls import value_of
-from .conversations import Conversations, ConversationsWithResponse, make_conversations
 from .ratelimit import RateLimiter, RateLimits
+
+if TYPE_CHECKING:
+    from .conversations import Conversations, ConversationsWithResponse
 
 if sys.version_info >= (3, 11):  # at runtime too: typing.get_type_hints reads it
     from typing import Required, Unpack
@@ -155,8 +158,11 @@ class WithResponse:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._transport = client._transport
-        self.conversations: ConversationsWithResponse = client.conversations.with_response
+
+    @property
+    def conversations(self) -> ConversationsWithResponse:
         """The conversation calls, returning a :class:`Response`."""
+        return self._client.conversations.with_response
 
     # -- messages --------------------------------------------------------------------------
 
@@ -433,13 +439,25 @@ class Client:
             trust_idempotency_key=trust_idempotency_key,
         )
         self._feeds: FeedRegistry = FeedRegistry()
-        azure = self.endpoint.azure
-        self.conversations: Conversations = make_conversations(
-            self._transport, self._feeds, azure is not None and azure.route == "foundry"
-        )
-        """Conversations and their items (see :class:`Conversations`)."""
+        self._conversations: Conversations | None = None
         self.with_response = WithResponse(self)
         """The same calls, returning :class:`Response` (value, status, headers, request id)."""
+
+    @property
+    def conversations(self) -> Conversations:
+        """Conversations and their items (see :class:`Conversations`).
+
+        Made on first use: a client of threads alone never loads the conversation layer.
+        """
+        found = self._conversations
+        if found is None:
+            from .conversations import make_conversations
+
+            azure = self.endpoint.azure
+            found = self._conversations = make_conversations(
+                self._transport, self._feeds, azure is not None and azure.route == "foundry"
+            )
+        return found
 
     @classmethod
     def azure(

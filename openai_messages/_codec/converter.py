@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from ..errors import APIResponseValidationError
-from . import conversation_models, models
+from . import models
 
 if TYPE_CHECKING:
     from .structuring import Converter
@@ -101,7 +101,7 @@ def make_converter(*modules: ModuleType) -> Converter:
     cattrs, its hooks and the fast readers are imported and made here, on first use, not
     when the package is imported.
     """
-    from . import fastpath, structuring
+    from . import conversation_models, fastpath, structuring
 
     found = modules or (models, conversation_models)
     return structuring.Converter(found, fastpath.make_readers, _public_error)

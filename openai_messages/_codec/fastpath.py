@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
+import orjson
 
 from . import models as m
 from .structuring import (
@@ -59,6 +60,20 @@ def _as_int(value: Any) -> int:
 
 
 _PLAIN: Final = {str: "str", bool: "bool", dict: "dict"}
+
+
+def _json_keys(names: set[str]) -> dict[str, str]:
+    """Each of ``names`` as the very string object ``orjson.loads`` gives for that key.
+
+    orjson keeps the keys it reads in a cache and hands out the same ``str`` object for
+    the same key, and it builds its dicts with a general key table, where a lookup
+    compares the key by identity before it compares it by value. A reader that looks keys
+    up with orjson's own objects skips that comparison (a tenth of a message's reading).
+    A key orjson does not cache (a long one, or one pushed out of its cache) is simply
+    compared by value: the same result, a little slower.
+    """
+    read: dict[str, Any] = orjson.loads(orjson.dumps(dict.fromkeys(sorted(names), 0)))
+    return {key: key for key in read}
 
 
 def _missing_on_error(read: Reader) -> Reader:
@@ -94,6 +109,16 @@ class _Gen:
         for i, target in enumerate([*models.responses, *models.unions]):
             label = target.__name__ if isinstance(target, type) else f"union{i}"
             self.names[target] = f"read_{label}"
+        keys = {"type"}
+        for cls in models.responses:
+            keys.update(a.name for a in attrs.fields(cls))
+        self.keys = _json_keys(keys)
+        for key, obj in self.keys.items():
+            self.ns[f"_k_{key}"] = obj
+
+    def getter(self, names: list[str]) -> Callable[[Any], Any]:
+        """An :func:`operator.itemgetter` of ``names``, with orjson's key objects."""
+        return operator.itemgetter(*(self.keys.get(name, name) for name in names))
 
     def _general(self, hint: Any) -> str:
         """The namespace name of cattrs' reader of ``hint`` (a type with no inline check)."""
@@ -142,7 +167,7 @@ class _Gen:
             if item in self.models.unions:
                 one = [
                     f"{indent}    _x = {var}[0]",
-                    f"{indent}    _t = _x.get('type') if type(_x) is dict else None",
+                    f"{indent}    _t = _x.get(_k_type) if type(_x) is dict else None",
                     f"{indent}    _fn = _table_{fn}.get(_t) if type(_t) is str else None",
                     f"{indent}    {var} = (({fn} if _fn is None else _fn)(_x),)",
                 ]
@@ -155,29 +180,28 @@ class _Gen:
                 f"{indent}else:",
                 f"{indent}    {var} = tuple(_map({fn}, {var}))",
             ]
-        # each item's dicts are freed once its model exists, rather than the whole page's
-        # living until the end: the garbage collector (which counts live containers) then
-        # seldom runs during a walk. A failed item is read by cattrs, from the same dict.
-        read = [f"{indent}        _out.append({fn}(_x))"]
+        # each item's dicts are freed once its model exists (it takes the dict's place in
+        # the page's list), rather than the whole page's living until the end: the garbage
+        # collector (which counts live containers) then seldom runs during a walk. A failed
+        # item is read by cattrs, from the same dict.
+        read = [f"{indent}        {var}[_i] = {fn}(_x)"]
         shapes = f"_shapes_{item.__name__}"
         if shapes in self.ns:  # the item's learned shapes, without the call to its reader
             read = [
                 f"{indent}        _f = {shapes}.get(len(_x)) if type(_x) is dict else None",
                 f"{indent}        _o = _M if _f is None else _f(_x)",
-                f"{indent}        _out.append({fn}(_x) if _o is _M else _o)",
+                f"{indent}        {var}[_i] = {fn}(_x) if _o is _M else _o",
             ]
         return [
             *lines,
-            f"{indent}_out = []",
             f"{indent}for _i in range(len({var})):",
             f"{indent}    _x = {var}[_i]",
-            f"{indent}    {var}[_i] = None",
             f"{indent}    try:",
             *read,
             f"{indent}    except _Miss:",
-            f"{indent}        _out.append(_cattrs_{fn}(_x))",
+            f"{indent}        {var}[_i] = _cattrs_{fn}(_x)",
             f"{indent}_x = None",
-            f"{indent}{var} = tuple(_out)",
+            f"{indent}{var} = tuple({var})",
         ]
 
     def _check_present(self, hint: Any, var: str, nullable: bool) -> list[str]:
@@ -216,7 +240,7 @@ class _Gen:
         lines = [f"def {name}(d):", "    if type(d) is not dict:", "        raise _Miss"]
         if not fields:  # a tool: one shared instance for the plain payload
             self.ns[f"_single_{cname}"] = cls()
-            has_tag = ' and "type" in d' if isinstance(tag, str) else ""
+            has_tag = " and _k_type in d" if isinstance(tag, str) else ""
             lines += [f"    if len(d) == {len(known)}{has_tag}:", f"        return _single_{cname}"]
         shaped = not consume and len(fields) >= SHAPED_MIN_FIELDS
         if shaped:
@@ -240,10 +264,10 @@ class _Gen:
             else:
                 self.ns[f"_fb_{cname}_{i}"] = fallback
                 absent = [f"        {var} = _fb_{cname}_{i}", f"        ab += ({key!r},)"]
-            lines += [f"    {var} = d.get({key!r}, _M)", f"    if {var} is _M:", *absent]
+            lines += [f"    {var} = d.get(_k_{key}, _M)", f"    if {var} is _M:", *absent]
             lines.append(f"    elif {var} is not None:" if nullable else "    else:")
             lines += self._convert(hint, var, "        ", consume)
-        untagged = ' + ("type" not in d)' if isinstance(tag, str) else ""  # the tag is no field
+        untagged = " + (_k_type not in d)" if isinstance(tag, str) else ""  # the tag is no field
         lines += [
             f"    if len(d) + len(ab){untagged} != {len(known)}:",
             f"        ex = {{k: x for k, x in d.items() if k not in _known_{cname}}}",
@@ -266,7 +290,7 @@ class _Gen:
         cname = cls.__name__
         keys = [f[0] for f in fields] + sorted(known - {f[0] for f in fields})
         names = [f"v{i}" for i in range(len(fields))] + ["_"] * (len(keys) - len(fields))
-        self.ns[f"_all_{cname}"] = operator.itemgetter(*keys)
+        self.ns[f"_all_{cname}"] = self.getter(keys)
         target = f"{', '.join(names)}," if len(keys) > 1 else names[0]
         lines = [
             f"    if len(d) == {len(known)}:",
@@ -295,7 +319,7 @@ class _Gen:
         fields = self._fields(cls)
         present = [(i, f) for i, f in enumerate(fields) if f[0] in data]
         tag = f"{cname}_{len(data)}"
-        self.ns[f"_get_{tag}"] = operator.itemgetter(*(f[0] for _, f in present))
+        self.ns[f"_get_{tag}"] = self.getter([f[0] for _, f in present])
         self.ns[f"_ab_{tag}"] = shared_absent(tuple(f[0] for f in fields if f[0] not in data))
         lines = [
             f"def _shape_{tag}(d):",
@@ -321,7 +345,7 @@ class _Gen:
 
         The attrs ``__init__`` of a frozen class sets each field through a bound
         ``object.__setattr__``. Here the fields are stored as plain attributes of an
-        unfrozen twin class (the same slots over the same base), and the object then
+        unfrozen twin class (a subclass adding no slot), and the object then
         becomes an instance of ``cls`` by ``__class__`` assignment: for a message, a third
         of the time of calling each slot's setter, a seventh of the ``__init__``'s. That is
         only equivalent for a class whose ``__init__`` does nothing else (no validators,
@@ -343,7 +367,7 @@ class _Gen:
         twin = _twin(cls)
         if twin is not None:
             self.ns[f"_twin_{cname}"] = twin
-            lines = [f"    o = _new(_twin_{cname})"]
+            lines = [f"    o = _twin_{cname}()"]
             lines += [f"    o.{a.name} = {by_name[a.name]}" for a in fields]
             return [*lines, f"    o.__class__ = {cname}", "    return o"]
         lines = [f"    o = _new({cname})"]
@@ -364,7 +388,7 @@ class _Gen:
                 f"def {name}(d):",
                 "    if type(d) is not dict:",
                 "        raise _Miss",
-                "    t = d.get('type')",
+                "    t = d.get(_k_type)",
                 "    if type(t) is not str:",
                 "        raise _Miss",
                 f"    fn = _table_{name}.get(t)",
@@ -383,21 +407,26 @@ def _static(cls: type, name: str) -> Any:
 def _twin(cls: type) -> type | None:
     """A mutable class of ``cls``'s layout whose instances may become ``cls`` instances.
 
-    None if Python refuses the swap (e.g. a ``__weakref__`` slot of ``cls``'s own).
+    A subclass that adds no slot (and whose ``__init__`` takes nothing, so that
+    ``twin()`` makes a blank instance): Python then allows the ``__class__`` assignment on the
+    layout alone (the twin's is ``cls``'s), without comparing the slot names of two
+    classes (which a sibling class would cost). None if ``cls`` refuses subclasses or
+    Python the swap.
     """
-    twin = type(
-        f"_{cls.__name__}Twin",
-        cls.__bases__,
-        {
-            "__slots__": vars(cls).get("__slots__", ()),
-            "__setattr__": object.__setattr__,
-            "__delattr__": object.__delattr__,
-        },
-    )
-    probe: Any = object.__new__(twin)
     try:
+        twin = type(
+            f"_{cls.__name__}Twin",
+            (cls,),
+            {
+                "__slots__": (),
+                "__init__": object.__init__,
+                "__setattr__": object.__setattr__,
+                "__delattr__": object.__delattr__,
+            },
+        )
+        probe: Any = twin()
         probe.__class__ = cls
-    except TypeError:
+    except TypeError:  # cls refuses subclasses, or Python the swap
         return None
     return twin
 
@@ -406,7 +435,7 @@ def make_readers(models: Models, general: Callable[[Any], Reader]) -> Readers:
     """The fast readers of every response model; ``general(cls)`` is cattrs' reader of ``cls``.
 
     A consuming page reader hands an item it cannot read to ``general`` (the item's dict is
-    intact: only the page's list is emptied).
+    intact: the page's list holds the models read so far in the place of their dicts).
     """
     gen = _Gen(models, general)
     plain: dict[Any, Reader] = {}

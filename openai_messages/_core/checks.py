@@ -26,6 +26,7 @@ __all__ = [
     "check_order",
     "check_page_size",
     "check_role",
+    "quote_component",
     "quote_id",
 ]
 
@@ -43,6 +44,16 @@ _ROLES: Final = get_args(Role)
 _FORBIDDEN_IN_ID = re.compile(r"[\s\x00-\x1f\x7f-\x9f/?#%\\]")
 
 
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9._~-]*")
+"""What ``quote(text, safe="")`` leaves as it is (RFC 3986's unreserved characters)."""
+
+
+def quote_component(text: str) -> str:
+    """``quote(text, safe="")``, without its work for text that needs no quoting (an id,
+    a page size, an order: most of what goes into a URL)."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
+
+
 def quote_id(name: str, value: object) -> str:
     """Check an id that goes into a URL path and return it percent-quoted."""
     if not isinstance(value, str):
@@ -58,7 +69,7 @@ def quote_id(name: str, value: object) -> str:
         )
     if value in (".", "..") or ".." in value:
         raise InvalidArgumentError(f"{name} {value!r} must not hold '..'")
-    return quote(value, safe="")
+    return quote_component(value)
 
 
 def check_cursor(name: str, value: object) -> str | None:

@@ -183,5 +183,16 @@ def prepare(
         query.extend(extra_query.items())
     url = f"{base}/{request.path}"
     if query:
-        url = f"{url}?{urlencode(query, quote_via=quote, safe='')}"
+        url = f"{url}?{encode_query(query)}"
     return url
+
+
+def encode_query(pairs: list[tuple[str, str]]) -> str:
+    """``urlencode(pairs, quote_via=quote, safe="")``, without quoting what needs none
+    (the page query of every request of a walk: ``limit``, ``order``, a cursor id)."""
+    parts = []
+    for key, value in pairs:
+        if type(key) is not str or type(value) is not str:
+            return urlencode(pairs, quote_via=quote, safe="")
+        parts.append(f"{validation.quote_component(key)}={validation.quote_component(value)}")
+    return "&".join(parts)

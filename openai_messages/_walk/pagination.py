@@ -11,8 +11,8 @@ resumes exactly where the walk stopped.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import operator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
@@ -52,9 +52,12 @@ def _check_order(items: Sequence[Any], ascending: bool, cursor: str | None) -> N
         stamps = [item.created_at for item in items]
     except AttributeError:  # items without creation times cannot be checked
         return
-    if None in stamps:
+    try:
+        ordered = sorted(stamps, reverse=not ascending)  # ints (the models check the type)
+    except TypeError:  # some items have no stamp (None): the others are checked
         stamps = [stamp for stamp in stamps if stamp is not None]
-    if stamps == sorted(stamps, reverse=not ascending):  # ints (the models check the type)
+        ordered = sorted(stamps, reverse=not ascending)
+    if stamps == ordered:
         return
     # out of order: find the first item that goes backwards, to name it
     previous: int | None = None
@@ -79,45 +82,50 @@ def _has_more(page: PageLike, limit: int) -> bool:
 
 
 REPEAT_WINDOW: Final = 5_000
-"""How many of the latest items of a walk are remembered one by one to catch repeats."""
+"""How many of the latest items of a walk, at least, are remembered one by one to catch
+repeats (at most twice as many are)."""
 
 
 class _RepeatGuard:
     """Catches a server that sends items again, in memory that does not grow with the walk.
 
-    It remembers every item of the latest ``REPEAT_WINDOW`` (hashes of their ids), and the
-    first and last item of every page since the start (two per page). A server that
-    serves an earlier page again (say, one computed without the cursor) repeats at least
-    one of those; what it cannot catch is a few items from inside a page older than the
-    window, without that page's edges.
+    It remembers every item of the latest ``REPEAT_WINDOW`` at least (hashes of their
+    ids), and the first and last item of every page since the start (two per page). A
+    server that serves an earlier page again (say, one computed without the cursor)
+    repeats at least one of those; what it cannot catch is a few items from inside a page
+    older than the window, without that page's edges.
+
+    The window is two sets: new items go into the newer one, and once it holds
+    ``REPEAT_WINDOW`` items it becomes the older one and the oldest set is dropped whole.
+    Nothing is ever removed from a set one by one (a set keeps a mark where each removed
+    item was, and a set that always takes and drops items rebuilds its table over and
+    over, clearing it each time: the costliest part of a page's check).
     """
 
-    __slots__ = ("_edges", "_pages", "_recent", "_size")
+    __slots__ = ("_edges", "_newer", "_older")
 
     def __init__(self, cursor: str | None) -> None:
         self._edges: set[int] = {hash(cursor)} if cursor is not None else set()
-        self._recent: set[int] = set()
-        self._pages: deque[set[int]] = deque()
-        self._size = 0
+        self._newer: set[int] = set()
+        self._older: set[int] = set()
 
     def check(self, ids: list[str]) -> bool:
         """Record the ids of one page; False if any was seen before (or twice in it)."""
         hashes = set(map(hash, ids))
         if (
             len(hashes) != len(ids)
-            or not self._recent.isdisjoint(hashes)
+            or not self._newer.isdisjoint(hashes)
+            or not self._older.isdisjoint(hashes)
             or not self._edges.isdisjoint(hashes)
         ):
             return False
         self._edges.add(hash(ids[0]))
         self._edges.add(hash(ids[-1]))
-        self._recent |= hashes
-        self._pages.append(hashes)
-        self._size += len(hashes)
-        while self._size > REPEAT_WINDOW and len(self._pages) > 1:
-            oldest = self._pages.popleft()
-            self._recent -= oldest
-            self._size -= len(oldest)
+        if len(self._newer) >= REPEAT_WINDOW:
+            self._older = self._newer
+            self._newer = hashes
+        else:
+            self._newer |= hashes
         return True
 
 
@@ -158,14 +166,33 @@ class Pager(Generic[ItemT, PageT]):
         self.max_items = max_items
         self.prefetch = prefetch
         self.backward = before is not None
-        self.cursor: str | None = before if self.backward else after
-        """Id of the last item handed out (the starting cursor before any)."""
+        self._cursor: str | None = before if self.backward else after
+        self._shown: Sequence[Any] = ()  # the items of the page being handed out
+        self._rest: Iterator[Any] = iter(())  # and those of them not handed out yet
         self.requests = 0
         """Pages requested so far (prefetched ones included)."""
         self._fetch = fetch
         self._registry = registry
         self._started = False
         self._feed: Feed[PageT] | None = None
+
+    @property
+    def cursor(self) -> str | None:
+        """Id of the last item handed out (the starting cursor before any)."""
+        handed = len(self._shown) - operator.length_hint(self._rest)
+        return self._cursor if handed <= 0 else str(self._shown[handed - 1].id)
+
+    def _show(self, items: Sequence[Any]) -> Iterator[Any]:
+        """Hand ``items`` out next: the cursor follows the iterator this returns (read
+        when asked, not set for each item)."""
+        self._cursor = self.cursor
+        self._shown = items
+        self._rest = rest = iter(items)
+        return rest
+
+    def _set_cursor(self, cursor: str | None) -> None:
+        self._shown = ()
+        self._cursor = cursor
 
     # -- the walk --------------------------------------------------------------------------
 
@@ -249,7 +276,7 @@ class Pager(Generic[ItemT, PageT]):
                     keep = self.max_items - yielded
                     page = attrs.evolve(page, data=tuple(page.data)[:keep])  # type: ignore[misc]
                 yielded += len(page.data)
-                self.cursor = self._edge_id(page)
+                self._set_cursor(self._edge_id(page))
                 yield page
         finally:
             await self.aclose()
@@ -266,16 +293,16 @@ class Pager(Generic[ItemT, PageT]):
                 if self.backward:
                     items = items[::-1]
                 if remaining is None:  # the common walk: no count to keep
-                    for item in items:
-                        self.cursor = item.id
+                    for item in self._show(items):
                         yield item
                     continue
-                for item in items:
-                    if remaining <= 0:
-                        return
-                    remaining -= 1
-                    self.cursor = item.id
+                if remaining < len(items):
+                    items = items[:remaining]
+                remaining -= len(items)
+                for item in self._show(items):
                     yield item
+                if remaining <= 0:
+                    return
         finally:
             await self.aclose()
 

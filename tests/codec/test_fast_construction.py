@@ -20,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import openai_messages as om
-from openai_messages._codec import converter, fastpath, models, structuring
+from openai_messages import conversations
+from openai_messages._codec import conversation_models, converter, fastpath, models, structuring
 
 from ..payload_strategies import SETTINGS, content_blocks, messages
 
@@ -106,6 +107,10 @@ class Item:
     _absent: frozenset[str] = attrs.field(default=NOTHING_ABSENT, kw_only=True)
     size: int | None = attrs.field(default=None, kw_only=True)
 
+    if REFUSE_SUBCLASSES:
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            raise TypeError("no subclasses")
+
 @attrs.frozen
 class ItemPage(_PageMixin[Item]):
     data: tuple[Item, ...] = ()
@@ -115,17 +120,20 @@ class ItemPage(_PageMixin[Item]):
 """
 
 
-def test_a_model_python_refuses_to_swap_is_built_through_its_slot_setters(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("refuse", [False, True], ids=["twin", "slot-setters"])
+def test_a_model_of_another_layout_is_built_by_name_with_or_without_a_twin(
+    monkeypatch: pytest.MonkeyPatch, refuse: bool
 ) -> None:
-    """A model with its own ``__weakref__`` slot cannot take the twin path; its reader
-    sets the slots one by one, with the bookkeeping fields in the middle of the others."""
+    """A model with its own ``__weakref__`` slot (and its bookkeeping fields in the middle
+    of the others) takes the twin path too (the twin is a subclass, of the same layout);
+    one that refuses subclasses has no twin, and its reader sets the slots one by one."""
     module = types.ModuleType("own_weakref_models")
     monkeypatch.setitem(sys.modules, "own_weakref_models", module)
+    vars(module)["REFUSE_SUBCLASSES"] = refuse
     exec(compile(OWN_WEAKREF_MODELS, "<own_weakref_models>", "exec"), vars(module))
     conv = converter.make_converter(module)
     item = module.Item
-    assert fastpath._twin(item) is None
+    assert (fastpath._twin(item) is None) is refuse
     assert [a.name for a in attrs.fields(item)].index("extra") == 1
     payload = {"id": "i1", "size": 3.0, "x_new": True}
     fast = conv.readers.plain[item](dict(payload))
@@ -163,7 +171,7 @@ def test_a_lone_union_item_with_an_odd_type_steps_aside_to_cattrs() -> None:
     assert read.content == (om.UnknownContent("x_new_block", {"type": "x_new_block", "v": 1}),)
 
 
-def _imported_after(code: str) -> set[str]:
+def _modules_after(code: str) -> set[str]:
     script = f"{code}\nimport sys\nprint('\\n'.join(sorted(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", script],
@@ -174,7 +182,11 @@ def _imported_after(code: str) -> set[str]:
         timeout=120,
         check=True,
     ).stdout
-    return {line.split(".")[0] for line in out.splitlines()}
+    return set(out.splitlines())
+
+
+def _imported_after(code: str) -> set[str]:
+    return {name.split(".")[0] for name in _modules_after(code)}
 
 
 def test_the_package_import_leaves_the_codec_retry_and_cli_libraries_for_later() -> None:
@@ -188,6 +200,31 @@ def test_the_package_import_leaves_the_codec_retry_and_cli_libraries_for_later()
         'decode(b\'{"id": "m"}\', om.Message)'
     )
     assert "cattrs" in used
+
+
+CONVERSATION_LAYER = {
+    "openai_messages._codec.conversation_models",
+    "openai_messages._core.conversation_operations",
+    "openai_messages._transport.item_reconcile",
+    "openai_messages.conversations",
+}
+
+
+def test_the_conversation_layer_loads_on_first_use() -> None:
+    """Issue 24: ``import openai_messages`` (and a client of threads) leaves the
+    conversation models and calls for later; a conversation name or the first use of
+    ``client.conversations`` (or of the converter) loads them."""
+    client = "c = om.Client(api_key='k', base_url='http://127.0.0.1:9/v1')\n"
+    assert not _modules_after(f"import openai_messages as om\n{client}") & CONVERSATION_LAYER
+    model = _modules_after("import openai_messages as om\nom.Conversation")
+    assert "openai_messages._codec.conversation_models" in model
+    for use in ("c.conversations", "c.with_response.conversations"):
+        assert _modules_after(f"import openai_messages as om\n{client}{use}") >= CONVERSATION_LAYER
+    assert set(om._CONVERSATION_MODELS) == set(conversation_models.__all__) <= set(om.__all__)
+    assert om.Conversations is conversations.Conversations
+    assert om.MessageItem is conversation_models.MessageItem
+    with pytest.raises(AttributeError, match="no_such_name"):
+        getattr(om, "no_such_name")  # noqa: B009
 
 
 @SETTINGS

@@ -4,13 +4,17 @@ parsing. No server. (The request builder itself: ``test_operations.py``.)"""
 from __future__ import annotations
 
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openai_messages import errors
 from openai_messages._codec.models import DeletedMessage, Message, MessagePage, TextPart
 from openai_messages._core import bodies, replies
+from openai_messages._core import checks as validation
 from openai_messages._core import endpoint as ep
 from openai_messages._core import operations as ops
 from openai_messages._core.exchange import HttpReply, same_origin
@@ -178,6 +182,21 @@ def test_prepare_openai_and_compatible() -> None:
     assert ep.prepare(plain, ops.RETRIEVE_MESSAGE.request(_ids())) == (
         "http://127.0.0.1:8000/threads/t/messages/m?x=a%20b"
     )
+
+
+_QUERY_TEXT = (
+    st.text(st.sampled_from("aZ09._~-_ /?&=%+#é\x00\u2028\U0001f600"), max_size=8) | st.text()
+)
+
+
+@given(st.lists(st.tuples(_QUERY_TEXT, _QUERY_TEXT), max_size=5))
+def test_the_query_is_encoded_as_urlencode_quotes_it(pairs: list[tuple[str, str]]) -> None:
+    """The query writer skips quoting what needs none, and writes what urlencode writes;
+    an id in a path is quoted as ``quote`` quotes it."""
+    assert ep.encode_query(pairs) == urlencode(pairs, quote_via=quote, safe="")
+    for key, value in pairs:
+        assert validation.quote_component(value) == quote(value, safe="")
+        assert validation.quote_component(key) == quote(key, safe="")
 
 
 def test_prepare_azure() -> None:

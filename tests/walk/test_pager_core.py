@@ -218,8 +218,21 @@ def test_repeat_guard_memory_does_not_grow_with_the_walk() -> None:
     guard = _RepeatGuard(None)
     for start in range(0, 50 * REPEAT_WINDOW, 100):
         guard.check(_ids(start, 100))
-    assert len(guard._recent) <= REPEAT_WINDOW + 100
+    assert len(guard._newer) + len(guard._older) <= 2 * REPEAT_WINDOW + 100
     assert len(guard._edges) == 2 * (50 * REPEAT_WINDOW // 100)
+
+
+@pytest.mark.parametrize("pages", [1, 49, 50, 51, 99, 100, 101, 237])
+def test_repeat_guard_window_holds_at_least_the_latest_items(pages: int) -> None:
+    """Whenever its sets turn over, every one of the latest ``REPEAT_WINDOW`` items is
+    still caught when sent again (an item from inside a page, not an edge)."""
+    guard = _RepeatGuard(None)
+    for page in range(pages):
+        assert guard.check(_ids(page * 100, 100))
+    end = pages * 100
+    for item in range(max(0, end - REPEAT_WINDOW), end):
+        if item % 100 not in (0, 99):
+            assert not guard.check([f"new_{item}", *_ids(item, 1)]), item
 
 
 async def test_page_going_backwards_is_an_error() -> None:
