@@ -34,29 +34,15 @@ from .types import (
     UnknownType,
 )
 
-_CONVERSATION_MODELS: Final = (
-    "Conversation",
-    "ConversationItem",
-    "ConversationItemPage",
-    "ConversationPage",
-    "DeletedConversation",
-    "InputFilePart",
-    "InputImagePart",
-    "InputTextPart",
-    "ItemContent",
-    "MessageItem",
-    "OutputAnnotation",
-    "OutputContainerFileCitation",
-    "OutputFileCitation",
-    "OutputFilePath",
-    "OutputTextPart",
-    "OutputUrlCitation",
-    "RefusalPart",
-    "UnknownItem",
-    "UnknownOutputAnnotation",
-    "UnknownPart",
+_CONVERSATION_MODEL_TEXT: Final = (
+    "Conversation ConversationItem ConversationItemPage ConversationPage "
+    "DeletedConversation InputFilePart InputImagePart InputTextPart ItemContent "
+    "MessageItem OutputAnnotation OutputContainerFileCitation OutputFileCitation "
+    "OutputFilePath OutputTextPart OutputUrlCitation RefusalPart UnknownItem "
+    "UnknownOutputAnnotation UnknownPart"
 )
-"""The names of ``_codec.conversation_models.__all__``."""
+_CONVERSATION_MODELS: Final = tuple(_CONVERSATION_MODEL_TEXT.split())
+"""The names of ``_codec.conversation_models.__all__`` (a test holds the two equal)."""
 _LAZY: Final = {
     **dict.fromkeys(_CONVERSATION_MODELS, "._codec.conversation_models"),
     **dict.fromkeys(
