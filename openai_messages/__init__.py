@@ -5,19 +5,19 @@
 <class 'openai_messages.client.Client'>
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any, Final
 
 from ._codec.models import *  # noqa: F403
 from ._codec.models import __all__ as _model_names
 from ._core.exchange import PreparedRequest
 from ._core.retry import RetryBudget, RetryPolicy
-from ._transport.mock import MockHandler, MockReply, MockSeam
 from ._transport.retry_loop import CallOptions, Response, Timeout
 from ._version import __version__
 from ._walk.bulk import FetchProgress, ThreadChunk, ThreadResult, ThreadResults, ThreadStream
 from ._walk.pagination import Pager
 from ._walk.walking import ResponsePager
-from .auth import CommandToken, CredentialToken, StaticToken, TokenSource
+from .auth import CredentialToken, StaticToken, TokenSource
 from .client import Client, InitialMessage, ManyOptions, WalkOptions, WithResponse
 from .conversation_mapping import AssistantMedia, conversation_items
 from .errors import *  # noqa: F403
@@ -34,36 +34,26 @@ from .types import (
     UnknownType,
 )
 
-_CONVERSATION_MODELS: Final = (
-    "Conversation",
-    "ConversationItem",
-    "ConversationItemPage",
-    "ConversationPage",
-    "DeletedConversation",
-    "InputFilePart",
-    "InputImagePart",
-    "InputTextPart",
-    "ItemContent",
-    "MessageItem",
-    "OutputAnnotation",
-    "OutputContainerFileCitation",
-    "OutputFileCitation",
-    "OutputFilePath",
-    "OutputTextPart",
-    "OutputUrlCitation",
-    "RefusalPart",
-    "UnknownItem",
-    "UnknownOutputAnnotation",
-    "UnknownPart",
+_CONVERSATION_MODEL_TEXT: Final = (
+    "Conversation ConversationItem ConversationItemPage ConversationPage "
+    "DeletedConversation InputFilePart InputImagePart InputTextPart ItemContent "
+    "MessageItem OutputAnnotation OutputContainerFileCitation OutputFileCitation "
+    "OutputFilePath OutputTextPart OutputUrlCitation RefusalPart UnknownItem "
+    "UnknownOutputAnnotation UnknownPart"
 )
-"""The names of ``_codec.conversation_models.__all__`` (the conversation layer is loaded
-on first use, see ``__getattr__``), as are its namespaces."""
-_NAMESPACES: Final = (
-    "ConversationItems",
-    "Conversations",
-    "ConversationsWithResponse",
-    "ItemsWithResponse",
-)
+_CONVERSATION_MODELS: Final = tuple(_CONVERSATION_MODEL_TEXT.split())
+"""The names of ``_codec.conversation_models.__all__`` (a test holds the two equal)."""
+_LAZY: Final = {
+    **dict.fromkeys(_CONVERSATION_MODELS, "._codec.conversation_models"),
+    **dict.fromkeys(
+        ("ConversationItems", "Conversations", "ConversationsWithResponse", "ItemsWithResponse"),
+        ".conversations",
+    ),
+    **dict.fromkeys(("MockHandler", "MockReply", "MockSeam"), "._transport.mock"),
+    "CommandToken": ".auth.command",
+}
+"""Public names whose modules load on first use (see ``__getattr__``): the conversation
+layer, the in-memory seam for tests and the command token source."""
 
 __all__ = [
     "ApiVersion",
@@ -116,6 +106,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._codec.conversation_models import *  # noqa: F403
+    from ._transport.mock import MockHandler, MockReply, MockSeam
+    from .auth.command import CommandToken
     from .conversations import (
         ConversationItems,
         Conversations,
@@ -125,14 +117,11 @@ if TYPE_CHECKING:
 else:
 
     def __getattr__(name: str) -> Any:
-        """The conversation layer's names, imported when first asked for (a client of
-        threads alone never loads it: ``import openai_messages`` stays quick)."""
-        if name in _NAMESPACES:
-            from . import conversations as module
-        elif name in _CONVERSATION_MODELS:
-            from ._codec import conversation_models as module
-        else:
+        """A name of ``_LAZY``, imported when first asked for (a client of threads alone
+        never loads them: ``import openai_messages`` stays quick)."""
+        module = _LAZY.get(name)
+        if module is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(module, name)
+        value = getattr(importlib.import_module(module, __name__), name)
         globals()[name] = value
         return value

@@ -10,6 +10,8 @@ shortly before expiry (:class:`CredentialToken`), or a command that prints a tok
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .azure import (
     AZURE_AI_SCOPE,
     AccessTokenLike,
@@ -21,7 +23,6 @@ from .azure import (
     default_azure_credential,
 )
 from .cached import DEFAULT_REFRESH_MARGIN
-from .command import DEFAULT_COMMAND_TIMEOUT, CommandToken
 from .factory import KeyLike, token_source
 from .provider import CallableToken, TokenProvider
 from .source import CredentialError, TokenSource, token_problem
@@ -48,3 +49,17 @@ __all__ = [
     "token_problem",
     "token_source",
 ]
+
+if TYPE_CHECKING:
+    from .command import DEFAULT_COMMAND_TIMEOUT, CommandToken
+else:
+
+    def __getattr__(name: str) -> Any:
+        """The command source's names: its module (subprocess, signals) loads on first use."""
+        if name not in ("CommandToken", "DEFAULT_COMMAND_TIMEOUT"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from . import command
+
+        value = getattr(command, name)
+        globals()[name] = value
+        return value

@@ -194,6 +194,10 @@ def test_the_package_import_leaves_the_codec_retry_and_cli_libraries_for_later()
     first use) nor tenacity (first retry), click, rich or azure; the first decode does."""
     first = _imported_after("import openai_messages")
     assert not first & {"cattrs", "tenacity", "click", "rich", "azure"}
+    # nor the seam for tests, nor the command token source (subprocess, signals)
+    later = {"openai_messages._transport.mock", "openai_messages.auth.command"}
+    assert not _modules_after("import openai_messages") & later
+    assert _modules_after("import openai_messages as om\nom.MockSeam\nom.CommandToken") >= later
     used = _imported_after(
         "import openai_messages as om\n"
         "from openai_messages.converter import decode\n"
@@ -221,6 +225,7 @@ def test_the_conversation_layer_loads_on_first_use() -> None:
     for use in ("c.conversations", "c.with_response.conversations"):
         assert _modules_after(f"import openai_messages as om\n{client}{use}") >= CONVERSATION_LAYER
     assert set(om._CONVERSATION_MODELS) == set(conversation_models.__all__) <= set(om.__all__)
+    assert set(om._LAZY) <= set(om.__all__)
     assert om.Conversations is conversations.Conversations
     assert om.MessageItem is conversation_models.MessageItem
     with pytest.raises(AttributeError, match="no_such_name"):
