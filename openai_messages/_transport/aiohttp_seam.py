@@ -193,7 +193,7 @@ def _defuse(exc: BaseException) -> None:
     request's headers (the key itself).
 
     The typed error is raised with nothing chained, but where asyncio resumes a coroutine
-    inside an ``except`` block (a Python-level task, as Python 3.10 may run) a later
+    inside an ``except`` block (asyncio's pure-Python task, as run on 3.10 here) a later
     ``raise`` up the stack can chain these all the same: then they hold nothing.
     """
     stack: list[BaseException] = [exc]
